@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Mha2Mla.Cli.Commands;
+using Mha2Mla.Torch;
+using Serilog;
+
+namespace Mha2Mla.Cli;
+
+/// <summary>
+/// Builds the command tree and runs it, turning every failure into an honest exit code:
+/// 2 with one line for bad usage or input, 1 for internal errors (stack trace with --verbose).
+/// </summary>
+public static class CliApp
+{
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "mha2mla converts Llama-family checkpoints (MHA or GQA) into Multi-head Latent Attention (MLA), " +
+            "shrinking the KV cache, following MHA2MLA (Ji et al., 2025).")
+        {
+            CommonOptions.Json,
+            CommonOptions.Verbose,
+            CommonOptions.Quiet,
+            CommonOptions.Threads,
+        };
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
+        return root;
+    }
+
+    public static int Run(string[] args)
+    {
+        var root = BuildRoot();
+        var parsed = root.Parse(args);
+        var verbose = parsed.GetValue(CommonOptions.Verbose);
+        CliLog.Configure(verbose, parsed.GetValue(CommonOptions.Quiet));
+
+        if (parsed.Errors.Count > 0 && !IsHelpRequest(args))
+        {
+            var command = parsed.CommandResult.Command;
+            var help = command == root ? "mha2mla --help" : $"mha2mla {command.Name} --help";
+            Console.Error.WriteLine($"mha2mla: {parsed.Errors[0].Message} (see '{help}')");
+            return ExitCodes.BadInput;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (InvalidInputException e)
+        {
+            Console.Error.WriteLine($"mha2mla: error: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("mha2mla: interrupted");
+            return ExitCodes.Interrupted;
+        }
+        catch (DllNotFoundException e)
+        {
+            Console.Error.WriteLine($"mha2mla: internal error: the native engine could not be loaded ({e.Message.Split('\n')[0]}); run scripts/setup.sh, then build again");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.InternalError;
+        }
+        catch (Exception e)
+        {
+            var source = e is TorchException ? "libtorch: " : "";
+            Console.Error.WriteLine($"mha2mla: internal error: {source}{e.Message.Split('\n')[0]}{(verbose ? "" : " (run with --verbose for a stack trace)")}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.InternalError;
+        }
+        finally
+        {
+            Log.CloseAndFlush();
+        }
+    }
+
+    private static bool IsHelpRequest(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");
+}

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Diagnostics;
+using Mha2Mla.Evaluation;
+using Mha2Mla.Models;
+using Serilog;
+
+namespace Mha2Mla.Cli.Commands;
+
+/// <summary>`mha2mla eval MODEL --data FILE`: perplexity on pre-tokenized sequences.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors)" };
+        var data = new Option<string>("--data")
+        {
+            Description = "Token ids: .json (an array of arrays of ids) or .jsonl (one {\"input_ids\": [...]} per line). " +
+                          "Each sequence is scored on its own; the loss covers every position after the first.",
+            Required = true,
+        };
+        var command = new Command("eval", "Measure a checkpoint's perplexity on pre-tokenized data")
+        {
+            model, data, CommonOptions.Device,
+        };
+        command.SetAction(parsed =>
+        {
+            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
+            var modelPath = parsed.GetRequiredValue(model);
+            var dataPath = parsed.GetRequiredValue(data);
+
+            using var checkpoint = Checkpoint.Open(modelPath);
+            var sequences = TokenSequences.Read(dataPath, checkpoint.Config.VocabSize).ToList();
+            Log.Information("Loading {Model} ({Type}, {Layers} layers) on {Device}", modelPath, checkpoint.Config.ModelType, checkpoint.Config.NumHiddenLayers, device);
+            using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device);
+
+            var total = sequences.Sum(s => Math.Max(0L, s.Length - 1));
+            var result = ProgressDisplay.Run("eval", total, "tokens",
+                report => Perplexity.Evaluate(llama, sequences, (_, tokens) => report(tokens)));
+            Log.Information("{Tokens} tokens in {Seconds:F1} s ({Rate:F0} tokens/s)", result.Tokens, result.Seconds, result.TokensPerSecond);
+
+            if (parsed.GetValue(CommonOptions.Json))
+                JsonOutput.Write(new
+                {
+                    perplexity = result.Perplexity,
+                    tokens = result.Tokens,
+                    sequences = result.Sequences,
+                    mean_loss = result.MeanLoss,
+                    seconds = result.Seconds,
+                    tokens_per_second = result.TokensPerSecond,
+                    model = modelPath,
+                    data = dataPath,
+                    device = device.ToString(),
+                });
+            else
+                Console.WriteLine($"perplexity {result.Perplexity:F4} over {result.Tokens} tokens in {result.Sequences} sequences");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Reports;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Cli.Commands;
+
+/// <summary>`mha2mla inspect MODEL`: architecture, size and KV-cache cost, without loading weights.</summary>
+public static class InspectCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors)" };
+        var context = new Option<long?>("--context")
+        {
+            Description = "Context length for the KV-cache total (default: the model's max_position_embeddings)",
+        };
+        var cacheDType = new Option<string?>("--cache-dtype")
+        {
+            Description = "Element type of the KV cache: bf16, f16 or f32 (default: the weights' dtype on disk)",
+        };
+        cacheDType.AcceptOnlyFromAmong("bf16", "f16", "f32");
+
+        var command = new Command("inspect", "Show a checkpoint's architecture, parameter count and KV-cache size per token and at a context length")
+        {
+            model, context, cacheDType,
+        };
+        command.SetAction(parsed =>
+        {
+            using var checkpoint = Checkpoint.Open(parsed.GetRequiredValue(model));
+            var length = parsed.GetValue(context) ?? checkpoint.Config.MaxPositionEmbeddings;
+            if (length <= 0) throw new InvalidInputException($"--context must be positive, not {length}");
+            var summary = ModelSummary.Of(checkpoint, CacheType(parsed.GetValue(cacheDType)), length);
+            if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(ToJson(summary));
+            else Print(summary);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static ScalarType? CacheType(string? name) => name switch
+    {
+        null => null,
+        "bf16" => ScalarType.BFloat16,
+        "f16" => ScalarType.Float16,
+        _ => ScalarType.Float32,
+    };
+
+    private static object ToJson(ModelSummary s) => new
+    {
+        path = s.Path,
+        model_type = s.Config.ModelType,
+        parameters = s.Parameters,
+        storage_dtype = s.StorageDType,
+        config = s.Config,
+        attention = s.Config.IsGroupedQuery ? "gqa" : "mha",
+        kv_cache = new
+        {
+            dtype = s.KvCache.CacheDType,
+            bytes_per_element = s.KvCache.BytesPerElement,
+            elements_per_token_per_layer = s.KvCache.ElementsPerTokenPerLayer,
+            elements_per_token = s.KvCache.ElementsPerToken,
+            bytes_per_token_per_layer = s.KvCache.BytesPerTokenPerLayer,
+            bytes_per_token = s.KvCache.BytesPerToken,
+            context = s.KvCache.Context,
+            bytes_at_context = s.KvCache.BytesAtContext,
+        },
+    };
+
+    private static void Print(ModelSummary s)
+    {
+        var c = s.Config;
+        var attention = c.IsGroupedQuery
+            ? $"GQA: {c.NumAttentionHeads} query heads, {c.NumKeyValueHeads} KV heads ({c.GroupSize} per group)"
+            : $"MHA: {c.NumAttentionHeads} heads";
+        var scaling = c.RopeScaling is null ? "none" : $"{c.RopeScaling.Type} x{c.RopeScaling.Factor}";
+        var kv = s.KvCache;
+        Console.WriteLine($"model        {s.Path} ({c.ModelType})");
+        Console.WriteLine($"shape        {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}");
+        Console.WriteLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{(c.SlidingWindow is { } w ? $", sliding window {w}" : "")}");
+        Console.WriteLine($"rope         theta {c.RopeTheta:G}, scaling {scaling}, max positions {c.MaxPositionEmbeddings}");
+        Console.WriteLine($"parameters   {s.Parameters:N0} ({s.Parameters / 1e6:F1} M), {s.StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
+        Console.WriteLine($"KV cache     {kv.ElementsPerTokenPerLayer:N0} elements per token per layer = {Bytes(kv.BytesPerTokenPerLayer)} ({kv.CacheDType})");
+        Console.WriteLine($"             {kv.ElementsPerToken:N0} elements per token, all {c.NumHiddenLayers} layers = {Bytes(kv.BytesPerToken)}");
+        Console.WriteLine($"             {Bytes(kv.BytesAtContext)} at context {kv.Context:N0}");
+    }
+
+    internal static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F2} KiB",
+        _ => $"{bytes} B",
+    };
+}

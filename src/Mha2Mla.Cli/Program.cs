@@ -1,0 +1,3 @@
+using Mha2Mla.Cli;
+
+return CliApp.Run(args);

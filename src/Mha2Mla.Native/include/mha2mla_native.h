@@ -1,0 +1,109 @@
+// mha2mla_native: a thin C ABI over libtorch's C++ API.
+//
+// Conventions (every entry point follows them):
+//  * A tensor is an opaque `mm_tensor*` owning one torch::Tensor; free it with mm_free.
+//  * No C++ exception ever crosses this boundary. A function that fails returns NULL
+//    (tensor results) or -1 (status results) and leaves a message for mm_last_error().
+//  * dtypes are c10::ScalarType values (Float = 6, BFloat16 = 15, ...), as in TorchSharp.
+//  * devices are (type, index) with type 0 = CPU, 1 = CUDA.
+//  * No model logic lives here: only tensor operations and engine facts.
+#pragma once
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MM_API __attribute__((visibility("default")))
+
+typedef struct mm_tensor mm_tensor;
+
+// ---- errors and engine -------------------------------------------------------------
+MM_API const char* mm_last_error(void);
+MM_API void mm_clear_error(void);
+MM_API const char* mm_torch_version(void);
+MM_API const char* mm_build_config(void);  // at::show_config(): BLAS, LAPACK, CPU capability
+MM_API int mm_set_num_threads(int n);
+MM_API int mm_get_num_threads(void);
+MM_API int mm_cuda_is_available(void);
+MM_API int mm_cuda_device_count(void);
+MM_API int mm_manual_seed(uint64_t seed);
+MM_API int mm_set_grad_enabled(int enabled);  // returns the previous state
+MM_API int64_t mm_live_tensors(void);         // handles created and not yet freed
+
+// ---- creation ------------------------------------------------------------------------
+MM_API void mm_free(mm_tensor* t);
+// Copies `data` (contiguous, of dtype `src_dtype`) into a new CPU tensor of `dst_dtype`,
+// converting on the way (bf16 on disk -> fp32 in memory is one pass, no intermediate copy).
+MM_API mm_tensor* mm_from_buffer(const void* data, const int64_t* shape, int ndim, int src_dtype, int dst_dtype);
+MM_API mm_tensor* mm_zeros(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_ones(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_full(const int64_t* shape, int ndim, double value, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_randn(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_randint(int64_t low, int64_t high, const int64_t* shape, int ndim, int dev_type, int dev_index);
+MM_API mm_tensor* mm_arange(double start, double end, double step, int dtype, int dev_type, int dev_index);
+
+// ---- facts -----------------------------------------------------------------------------
+MM_API int mm_dim(const mm_tensor* t);
+MM_API int mm_shape(const mm_tensor* t, int64_t* out, int capacity);
+MM_API int mm_dtype(const mm_tensor* t);
+MM_API int mm_device_type(const mm_tensor* t);
+MM_API int mm_device_index(const mm_tensor* t);
+MM_API int64_t mm_numel(const mm_tensor* t);
+MM_API int mm_requires_grad(const mm_tensor* t);
+// Copies the tensor's elements (converted to `dtype`, moved to CPU) into `out` of `nbytes`.
+MM_API int mm_copy_to_buffer(const mm_tensor* t, int dtype, void* out, int64_t nbytes);
+MM_API int mm_item_double(const mm_tensor* t, double* out);
+
+// ---- conversion and layout ---------------------------------------------------------
+MM_API mm_tensor* mm_to(const mm_tensor* t, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_contiguous(const mm_tensor* t);
+MM_API mm_tensor* mm_clone(const mm_tensor* t);
+MM_API mm_tensor* mm_detach(const mm_tensor* t);
+MM_API mm_tensor* mm_reshape(const mm_tensor* t, const int64_t* shape, int ndim);
+MM_API mm_tensor* mm_permute(const mm_tensor* t, const int64_t* dims, int ndim);
+MM_API mm_tensor* mm_transpose(const mm_tensor* t, int64_t d0, int64_t d1);
+MM_API mm_tensor* mm_narrow(const mm_tensor* t, int64_t dim, int64_t start, int64_t length);
+MM_API mm_tensor* mm_select(const mm_tensor* t, int64_t dim, int64_t index);
+MM_API mm_tensor* mm_unsqueeze(const mm_tensor* t, int64_t dim);
+MM_API mm_tensor* mm_expand(const mm_tensor* t, const int64_t* shape, int ndim);
+MM_API mm_tensor* mm_cat(const mm_tensor* const* ts, int n, int64_t dim);
+MM_API mm_tensor* mm_index_select(const mm_tensor* t, int64_t dim, const mm_tensor* index);
+
+// ---- arithmetic ------------------------------------------------------------------------
+MM_API mm_tensor* mm_add(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_sub(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_mul(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_div(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_add_scalar(const mm_tensor* a, double s);
+MM_API mm_tensor* mm_mul_scalar(const mm_tensor* a, double s);
+MM_API mm_tensor* mm_pow_scalar(const mm_tensor* a, double s);
+MM_API mm_tensor* mm_matmul(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_outer(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_neg(const mm_tensor* a);
+MM_API mm_tensor* mm_exp(const mm_tensor* a);
+MM_API mm_tensor* mm_log(const mm_tensor* a);
+MM_API mm_tensor* mm_sqrt(const mm_tensor* a);
+MM_API mm_tensor* mm_rsqrt(const mm_tensor* a);
+MM_API mm_tensor* mm_sin(const mm_tensor* a);
+MM_API mm_tensor* mm_cos(const mm_tensor* a);
+MM_API mm_tensor* mm_abs(const mm_tensor* a);
+MM_API mm_tensor* mm_mean(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
+MM_API mm_tensor* mm_sum(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
+MM_API mm_tensor* mm_max_all(const mm_tensor* a);
+MM_API mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal);
+MM_API mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal);
+MM_API mm_tensor* mm_masked_fill(const mm_tensor* a, const mm_tensor* mask, double value);
+
+// ---- neural-network functions ------------------------------------------------------
+MM_API mm_tensor* mm_linear(const mm_tensor* x, const mm_tensor* weight, const mm_tensor* bias /* nullable */);
+MM_API mm_tensor* mm_silu(const mm_tensor* x);
+MM_API mm_tensor* mm_softmax(const mm_tensor* x, int64_t dim);
+MM_API mm_tensor* mm_log_softmax(const mm_tensor* x, int64_t dim);
+MM_API mm_tensor* mm_embedding(const mm_tensor* weight, const mm_tensor* ids);
+// reduction: 0 none, 1 mean, 2 sum (torch::Reduction)
+MM_API mm_tensor* mm_cross_entropy(const mm_tensor* logits, const mm_tensor* targets, int reduction);
+
+#ifdef __cplusplus
+}
+#endif

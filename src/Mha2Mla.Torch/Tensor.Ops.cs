@@ -1,0 +1,60 @@
+namespace Mha2Mla.Torch;
+
+// Layout, conversion and arithmetic: each method is one native call.
+public sealed partial class Tensor
+{
+    public Tensor to(ScalarType type) => Wrap(NativeMethods.mm_to(this, (int)type, (int)device.type, device.index));
+    public Tensor to(Device target) => Wrap(NativeMethods.mm_to(this, (int)dtype, (int)target.type, target.index));
+    public Tensor to(ScalarType type, Device target) => Wrap(NativeMethods.mm_to(this, (int)type, (int)target.type, target.index));
+    public Tensor contiguous() => Wrap(NativeMethods.mm_contiguous(this));
+    public Tensor clone() => Wrap(NativeMethods.mm_clone(this));
+    public Tensor detach() => Wrap(NativeMethods.mm_detach(this));
+
+    public Tensor reshape(params long[] newShape) => Wrap(NativeMethods.mm_reshape(this, newShape, newShape.Length));
+    public Tensor view(params long[] newShape) => reshape(newShape);
+    public Tensor permute(params long[] dims) => Wrap(NativeMethods.mm_permute(this, dims, dims.Length));
+    public Tensor transpose(long dim0, long dim1) => Wrap(NativeMethods.mm_transpose(this, dim0, dim1));
+    public Tensor narrow(long dim, long start, long length) => Wrap(NativeMethods.mm_narrow(this, dim, start, length));
+    public Tensor select(long dim, long index) => Wrap(NativeMethods.mm_select(this, dim, index));
+    public Tensor unsqueeze(long dim) => Wrap(NativeMethods.mm_unsqueeze(this, dim));
+    public Tensor expand(params long[] sizes) => Wrap(NativeMethods.mm_expand(this, sizes, sizes.Length));
+    public Tensor index_select(long dim, Tensor index) => Wrap(NativeMethods.mm_index_select(this, dim, index));
+
+    public Tensor add(Tensor other) => Wrap(NativeMethods.mm_add(this, other));
+    public Tensor sub(Tensor other) => Wrap(NativeMethods.mm_sub(this, other));
+    public Tensor mul(Tensor other) => Wrap(NativeMethods.mm_mul(this, other));
+    public Tensor div(Tensor other) => Wrap(NativeMethods.mm_div(this, other));
+    public Tensor add(double scalar) => Wrap(NativeMethods.mm_add_scalar(this, scalar));
+    public Tensor mul(double scalar) => Wrap(NativeMethods.mm_mul_scalar(this, scalar));
+    public Tensor pow(double exponent) => Wrap(NativeMethods.mm_pow_scalar(this, exponent));
+    public Tensor matmul(Tensor other) => Wrap(NativeMethods.mm_matmul(this, other));
+
+    public Tensor neg() => Wrap(NativeMethods.mm_neg(this));
+    public Tensor exp() => Wrap(NativeMethods.mm_exp(this));
+    public Tensor log() => Wrap(NativeMethods.mm_log(this));
+    public Tensor sqrt() => Wrap(NativeMethods.mm_sqrt(this));
+    public Tensor rsqrt() => Wrap(NativeMethods.mm_rsqrt(this));
+    public Tensor sin() => Wrap(NativeMethods.mm_sin(this));
+    public Tensor cos() => Wrap(NativeMethods.mm_cos(this));
+    public Tensor abs() => Wrap(NativeMethods.mm_abs(this));
+    public Tensor max() => Wrap(NativeMethods.mm_max_all(this));
+    public Tensor triu(long diagonal = 0) => Wrap(NativeMethods.mm_triu(this, diagonal));
+    public Tensor tril(long diagonal = 0) => Wrap(NativeMethods.mm_tril(this, diagonal));
+    public Tensor masked_fill(Tensor mask, double value) => Wrap(NativeMethods.mm_masked_fill(this, mask, value));
+
+    public Tensor mean() => Wrap(NativeMethods.mm_mean(this, [], 0, 0));
+    public Tensor mean(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_mean(this, dims, dims.Length, keepdim ? 1 : 0));
+    public Tensor sum() => Wrap(NativeMethods.mm_sum(this, [], 0, 0));
+    public Tensor sum(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_sum(this, dims, dims.Length, keepdim ? 1 : 0));
+
+    public static Tensor operator +(Tensor a, Tensor b) => a.add(b);
+    public static Tensor operator -(Tensor a, Tensor b) => a.sub(b);
+    public static Tensor operator *(Tensor a, Tensor b) => a.mul(b);
+    public static Tensor operator /(Tensor a, Tensor b) => a.div(b);
+    public static Tensor operator +(Tensor a, double b) => a.add(b);
+    public static Tensor operator -(Tensor a, double b) => a.add(-b);
+    public static Tensor operator *(Tensor a, double b) => a.mul(b);
+    public static Tensor operator *(double a, Tensor b) => b.mul(a);
+    public static Tensor operator /(Tensor a, double b) => a.mul(1.0 / b);
+    public static Tensor operator -(Tensor a) => a.neg();
+}

@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Checkpoints;
+
+/// <summary>
+/// One .safetensors file, memory-mapped read-only. Reading a tensor copies just its bytes out of
+/// the mapping (converting to the requested dtype on the way), so a checkpoint far larger than
+/// memory can be read one tensor at a time.
+/// </summary>
+public sealed unsafe class SafetensorsFile : IDisposable
+{
+    private readonly MemoryMappedFile? mapping;
+    private readonly MemoryMappedViewAccessor? view;
+    private readonly byte* basePointer;
+    private readonly long dataStart;
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, TensorEntry> Tensors { get; }
+
+    private SafetensorsFile(string path)
+    {
+        Path = path;
+        var length = new FileInfo(path).Length;
+        if (length < 8)
+            throw SafetensorsHeader.Error(path, $"it is {length} bytes long, too short to hold the 8-byte header length; the file is truncated");
+
+        mapping = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        try
+        {
+            view = mapping.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
+            basePointer += view.PointerOffset;
+
+            var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePointer, 8));
+            if (headerLength > SafetensorsHeader.MaxHeaderBytes)
+                throw SafetensorsHeader.Error(path, $"its header claims {headerLength} bytes, over the {SafetensorsHeader.MaxHeaderBytes}-byte limit; the file is corrupt or not safetensors");
+            if ((long)headerLength > length - 8)
+                throw SafetensorsHeader.Error(path, $"its header claims {headerLength} bytes but only {length - 8} follow; the file is truncated");
+
+            dataStart = 8 + (long)headerLength;
+            var json = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength);
+            Tensors = SafetensorsHeader.Parse(path, json, length - dataStart);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public static SafetensorsFile Open(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file");
+        return new SafetensorsFile(path);
+    }
+
+    /// <summary>Reads one tensor into a new CPU tensor of <paramref name="resultType"/>.</summary>
+    public Tensor Read(string name, ScalarType resultType = ScalarType.Float32)
+    {
+        if (!Tensors.TryGetValue(name, out var entry))
+            throw new InvalidInputException($"{Path}: has no tensor '{name}'");
+        return torch.from_buffer(basePointer + dataStart + entry.Begin, entry.Shape, entry.DType, resultType);
+    }
+
+    public void Dispose()
+    {
+        if (view is not null && basePointer != null) view.SafeMemoryMappedViewHandle.ReleasePointer();
+        view?.Dispose();
+        mapping?.Dispose();
+    }
+}

@@ -1,0 +1,10 @@
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Checkpoints;
+
+/// <summary>One tensor described by a safetensors header; offsets are relative to the data region.</summary>
+public sealed record TensorEntry(string Name, ScalarType DType, long[] Shape, long Begin, long End)
+{
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    public long ByteLength => End - Begin;
+}

@@ -1,0 +1,39 @@
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Diagnostics;
+
+/// <summary>Engine set-up shared by every command: compute threads and the device.</summary>
+public static class Engine
+{
+    /// <summary>Sets libtorch's intra-op threads; 0 or less means one per core.</summary>
+    public static int UseThreads(int requested)
+    {
+        var threads = requested > 0 ? requested : Environment.ProcessorCount;
+        torch.set_num_threads(threads);
+        return threads;
+    }
+
+    /// <summary>Parses --device and checks that this libtorch can run there.</summary>
+    public static Device ResolveDevice(string text)
+    {
+        Device device;
+        try
+        {
+            device = Device.Parse(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidInputException($"--device: {e.Message}");
+        }
+        if (device.type == DeviceType.CUDA)
+        {
+            if (!torch.cuda.is_available())
+                throw new InvalidInputException(
+                    $"--device {text}: this libtorch build has no usable CUDA (Debian's libtorch is CPU-only); use --device cpu, or build the native library against a CUDA libtorch as README's 'CUDA' section shows");
+            var count = torch.cuda.device_count();
+            if (device.index >= count)
+                throw new InvalidInputException($"--device {text}: only {count} CUDA device(s) are visible (cuda:0..cuda:{count - 1})");
+        }
+        return device;
+    }
+}

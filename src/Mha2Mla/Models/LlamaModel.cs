@@ -1,0 +1,76 @@
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Models;
+
+/// <summary>
+/// A Llama-family decoder (Llama, Mistral, Qwen2) in fp32, as Hugging Face's LlamaForCausalLM:
+/// embeddings, N pre-norm decoder layers, final RMSNorm, tied or untied LM head.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    public ModelConfig Config { get; }
+    public Device Device { get; }
+    public Tensor Embedding { get; }
+    public IReadOnlyList<DecoderLayer> Layers { get; }
+    public RmsNorm FinalNorm { get; }
+    /// <summary>The output projection; the embedding itself when the checkpoint ties them.</summary>
+    public Tensor LmHead { get; }
+    public RotaryEmbedding Rope { get; }
+
+    private LlamaModel(ModelConfig config, Device device, Tensor embedding, List<DecoderLayer> layers, RmsNorm finalNorm, Tensor lmHead)
+    {
+        Config = config;
+        Device = device;
+        Embedding = embedding;
+        Layers = layers;
+        FinalNorm = finalNorm;
+        LmHead = lmHead;
+        Rope = new RotaryEmbedding(config, device);
+    }
+
+    /// <summary>Reads every weight the config calls for, checking each shape against the config.</summary>
+    public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device)
+    {
+        var loader = new WeightLoader(weights, config, device);
+        var created = new List<IDisposable>();
+        try
+        {
+            var embedding = loader.Read(WeightNames.Embedding, config.VocabSize, config.HiddenSize);
+            var layers = new List<DecoderLayer>();
+            for (var i = 0; i < config.NumHiddenLayers; i++)
+            {
+                var layer = loader.ReadLayer(i);
+                layers.Add(layer);
+                created.Add(layer);
+            }
+            var finalNorm = new RmsNorm(loader.Read(WeightNames.FinalNorm, config.HiddenSize), config.RmsNormEps);
+            var lmHead = config.TieWordEmbeddings ? embedding : loader.Read(WeightNames.LmHead, config.VocabSize, config.HiddenSize);
+            return new LlamaModel(config, device, embedding, layers, finalNorm, lmHead);
+        }
+        catch
+        {
+            foreach (var item in created) item.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Logits (B, T, vocab) for token ids (B, T).</summary>
+    public Tensor Forward(Tensor inputIds)
+    {
+        var length = inputIds.size(1);
+        var (cos, sin) = Rope.Tables(length);
+        var mask = CausalMask.Create(length, Config.SlidingWindow, Device);
+        var x = torch.nn.functional.embedding(inputIds, Embedding);
+        foreach (var layer in Layers) x = layer.Forward(x, Rope, cos, sin, mask);
+        return torch.nn.functional.linear(FinalNorm.Forward(x), LmHead);
+    }
+
+    public void Dispose()
+    {
+        foreach (var layer in Layers) layer.Dispose();
+        FinalNorm.Dispose();
+        if (!ReferenceEquals(LmHead, Embedding)) LmHead.Dispose();
+        Embedding.Dispose();
+    }
+}

@@ -1,0 +1,42 @@
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Reports;
+
+/// <summary>KV-cache cost of a model: elements and bytes per token, per layer and in total.</summary>
+public sealed record KvCacheSize(
+    long ElementsPerTokenPerLayer,
+    long ElementsPerToken,
+    int BytesPerElement,
+    string CacheDType,
+    long Context)
+{
+    public long BytesPerTokenPerLayer => ElementsPerTokenPerLayer * BytesPerElement;
+    public long BytesPerToken => ElementsPerToken * BytesPerElement;
+    public long BytesAtContext => BytesPerToken * Context;
+
+    public static KvCacheSize Of(ModelConfig config, ScalarType cacheType, long context) => new(
+        config.KvCacheElementsPerTokenPerLayer,
+        config.KvCacheElementsPerTokenPerLayer * config.NumHiddenLayers,
+        cacheType.ElementSize(),
+        SafetensorsDType.Name(cacheType),
+        context);
+}
+
+/// <summary>What `mha2mla inspect` reports about a checkpoint.</summary>
+public sealed record ModelSummary(
+    string Path,
+    ModelConfig Config,
+    long Parameters,
+    string StorageDType,
+    KvCacheSize KvCache)
+{
+    public static ModelSummary Of(Checkpoint checkpoint, ScalarType? cacheType, long context)
+    {
+        var storage = checkpoint.Weights.StorageDType();
+        var cache = cacheType ?? (SafetensorsDType.TryParse(storage, out var t) ? t : ScalarType.BFloat16);
+        return new ModelSummary(checkpoint.Directory, checkpoint.Config, checkpoint.ParameterCount(), storage,
+            KvCacheSize.Of(checkpoint.Config, cache, context));
+    }
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""An independent plain-PyTorch Llama (Llama / Mistral / Qwen2), written from Hugging Face's
+modeling_llama.py conventions, that the C# model is checked against. It shares no code with
+mha2mla: its own safetensors reader and writer, its own RoPE, its own attention.
+
+  make DIR --config JSON [--dtype bf16|f32|f16] [--shards N] [--seed S]   random checkpoint
+  logits DIR --ids FILE.json --out FILE.f32                              raw fp32 logits
+  ppl DIR --data FILE.json                                               {"perplexity", "tokens"}
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+NAMES = {v: k for k, v in DTYPES.items()}
+
+
+# ---- safetensors ---------------------------------------------------------------------------
+def save_safetensors(path, tensors, dtype):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        t = t.to(dtype).contiguous()
+        raw = t.view(torch.int16 if t.element_size() == 2 else torch.int32).numpy().tobytes()
+        header[name] = {"dtype": NAMES[dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for raw in blobs:
+            f.write(raw)
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        raw = bytearray(data[8 + n + begin:8 + n + end])
+        t = torch.frombuffer(raw, dtype=DTYPES[info["dtype"]]) if raw else torch.empty(0, dtype=DTYPES[info["dtype"]])
+        out[name] = t.reshape(info["shape"]).float()
+    return out
+
+
+def load_weights(directory):
+    index = os.path.join(directory, "model.safetensors.index.json")
+    if os.path.exists(index):
+        files = sorted(set(json.load(open(index))["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    weights = {}
+    for f in files:
+        weights.update(load_safetensors(os.path.join(directory, f)))
+    return weights
+
+
+# ---- random checkpoint ---------------------------------------------------------------------
+def make_checkpoint(directory, config, dtype, shards, seed):
+    torch.manual_seed(seed)
+    d, v = config["hidden_size"], config["vocab_size"]
+    nh, nkv = config["num_attention_heads"], config.get("num_key_value_heads", config["num_attention_heads"])
+    dh = config.get("head_dim") or d // nh
+    ff = config["intermediate_size"]
+    qkv_bias = config["model_type"] == "qwen2" or config.get("attention_bias", False)
+    o_bias = config["model_type"] == "llama" and config.get("attention_bias", False)
+
+    def w(*shape):
+        return torch.randn(*shape) * 0.08
+
+    t = {"model.embed_tokens.weight": w(v, d)}
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = 1 + 0.1 * torch.randn(d)
+        t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * torch.randn(d)
+        for name, rows, cols in [("q_proj", nh * dh, d), ("k_proj", nkv * dh, d), ("v_proj", nkv * dh, d), ("o_proj", d, nh * dh)]:
+            t[p + f"self_attn.{name}.weight"] = w(rows, cols)
+            if (name != "o_proj" and qkv_bias) or (name == "o_proj" and o_bias):
+                t[p + f"self_attn.{name}.bias"] = w(rows)
+        t[p + "mlp.gate_proj.weight"] = w(ff, d)
+        t[p + "mlp.up_proj.weight"] = w(ff, d)
+        t[p + "mlp.down_proj.weight"] = w(d, ff)
+    t["model.norm.weight"] = 1 + 0.1 * torch.randn(d)
+    if not config.get("tie_word_embeddings", False):
+        t["lm_head.weight"] = w(v, d)
+
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    names = list(t.keys())
+    if shards <= 1:
+        save_safetensors(os.path.join(directory, "model.safetensors"), t, dtype)
+        return
+    weight_map = {}
+    per = math.ceil(len(names) / shards)
+    for s in range(shards):
+        file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: t[n] for n in names[s * per:(s + 1) * per]}
+        save_safetensors(os.path.join(directory, file), part, dtype)
+        weight_map.update({n: file for n in part})
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+
+
+# ---- the model -----------------------------------------------------------------------------
+def inverse_frequencies(config, dh):
+    base = config.get("rope_theta", 10000.0)
+    inv = 1.0 / (base ** (torch.arange(0, dh, 2, dtype=torch.int64).float() / dh))
+    scaling = config.get("rope_scaling")
+    if not scaling:
+        return inv
+    kind = scaling.get("rope_type", scaling.get("type"))
+    if kind == "linear":
+        return inv / scaling["factor"]
+    if kind == "llama3":
+        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old = scaling["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / low, old / high
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > low_wavelen, inv / factor, inv)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+        return torch.where(medium, smoothed, scaled)
+    raise ValueError(kind)
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def rms_norm(x, w, eps):
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def forward(config, W, ids):
+    d = config["hidden_size"]
+    nh = config["num_attention_heads"]
+    nkv = config.get("num_key_value_heads", nh)
+    dh = config.get("head_dim") or d // nh
+    eps = config.get("rms_norm_eps", 1e-6)
+    B, T = ids.shape
+    inv = inverse_frequencies(config, dh)
+    freqs = torch.arange(T).float()[:, None] * inv[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()
+    window = config.get("sliding_window") if config["model_type"] == "mistral" else None
+    if window:
+        allowed &= torch.ones(T, T, dtype=torch.bool).triu(-(window - 1))
+    bias = torch.zeros(T, T).masked_fill(~allowed, float("-inf"))
+
+    def lin(x, name):
+        return torch.nn.functional.linear(x, W[name + ".weight"], W.get(name + ".bias"))
+
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q = lin(h, p + "self_attn.q_proj").view(B, T, nh, dh).transpose(1, 2)
+        k = lin(h, p + "self_attn.k_proj").view(B, T, nkv, dh).transpose(1, 2)
+        v = lin(h, p + "self_attn.v_proj").view(B, T, nkv, dh).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(nh // nkv, dim=1)
+        v = v.repeat_interleave(nh // nkv, dim=1)
+        a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + bias, dim=-1) @ v
+        x = x + lin(a.transpose(1, 2).reshape(B, T, nh * dh), p + "self_attn.o_proj")
+        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        gate = torch.nn.functional.silu(lin(h, p + "mlp.gate_proj"))
+        x = x + lin(gate * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return x @ head.T
+
+
+def load(directory):
+    config = json.load(open(os.path.join(directory, "config.json")))
+    return config, load_weights(directory)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("make")
+    make.add_argument("dir")
+    make.add_argument("--config", required=True)
+    make.add_argument("--dtype", default="bf16", choices=["bf16", "f32", "f16"])
+    make.add_argument("--shards", type=int, default=1)
+    make.add_argument("--seed", type=int, default=0)
+    logits = sub.add_parser("logits")
+    logits.add_argument("dir")
+    logits.add_argument("--ids", required=True)
+    logits.add_argument("--out", required=True)
+    ppl = sub.add_parser("ppl")
+    ppl.add_argument("dir")
+    ppl.add_argument("--data", required=True)
+    ppl.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+
+    if args.command == "make":
+        dtype = {"bf16": torch.bfloat16, "f32": torch.float32, "f16": torch.float16}[args.dtype]
+        make_checkpoint(args.dir, json.loads(args.config), dtype, args.shards, args.seed)
+    elif args.command == "logits":
+        config, W = load(args.dir)
+        ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)
+        with torch.no_grad():
+            out = forward(config, W, ids)
+        out.contiguous().numpy().astype("<f4").tofile(args.out)
+    elif args.command == "ppl":
+        import time
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        config, W = load(args.dir)
+        sequences = json.load(open(args.data))
+        nll, tokens = 0.0, 0
+        start = time.perf_counter()
+        with torch.no_grad():
+            for s in sequences:
+                ids = torch.tensor([s], dtype=torch.long)
+                logits = forward(config, W, ids)[0, :-1]
+                nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+                tokens += len(s) - 1
+        seconds = time.perf_counter() - start
+        json.dump({"perplexity": math.exp(nll / tokens), "tokens": tokens, "seconds": seconds,
+                   "tokens_per_second": tokens / seconds}, sys.stdout)
+        print()
+
+
+if __name__ == "__main__":
+    main()
