@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what mha2mla needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
+#   libtorch-dev         the tensor engine (CPU build of libtorch 1.13) and its CMake config
+#   libopenblas0-pthread the BLAS libtorch should use: without it GEMM runs ~45x slower
+#   python3-torch        plain PyTorch, the independent reference the tests compare against
+#   cmake, g++           to build src/Mha2Mla.Native
+# The .NET 10 SDK must already be on PATH. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(libtorch-dev libopenblas0-pthread python3-torch cmake g++)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# libtorch finds BLAS through Debian's alternatives; make sure OpenBLAS is the one chosen.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup: warning: libblas.so.3 resolves to '$blas', not OpenBLAS; matrix products will be slow" >&2 ;;
+esac
+
+if ! command -v dotnet >/dev/null; then
+  echo "setup: the .NET 10 SDK is not on PATH; install it (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run this again" >&2
+  exit 1
+fi
+echo "setup: ready (libtorch $(dpkg-query -W -f='${Version}' libtorch-dev), $(dotnet --version) SDK)" >&2

@@ -1,0 +1,48 @@
+using System.Text.Json;
+
+namespace Mha2Mla.Tests.Support;
+
+/// <summary>
+/// Drives tests/reference/llama_reference.py: an independent plain-PyTorch Llama with its own
+/// safetensors reader and writer. Uses Debian's python3 (with python3-torch, installed by
+/// scripts/setup.sh), or MHA2MLA_PYTHON when set.
+/// </summary>
+public static class Reference
+{
+    public static string Python =>
+        Environment.GetEnvironmentVariable("MHA2MLA_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
+
+    public static string Script => Path.Combine(AppContext.BaseDirectory, "reference", "llama_reference.py");
+
+    public static string Run(params string[] args)
+    {
+        var result = ProcessRunner.Run(Python, [Script, .. args]);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"reference failed: {result}");
+        return result.Stdout;
+    }
+
+    /// <summary>A random checkpoint in Hugging Face layout, written by the reference (not by mha2mla).</summary>
+    public static string MakeCheckpoint(string directory, object config, string dtype = "bf16", int shards = 1, int seed = 0)
+    {
+        Run("make", directory, "--config", JsonSerializer.Serialize(config), "--dtype", dtype, "--shards", shards.ToString(), "--seed", seed.ToString());
+        return directory;
+    }
+
+    public static float[] Logits(string checkpoint, int[][] ids, string scratch)
+    {
+        var idsFile = Path.Combine(scratch, $"ids-{Guid.NewGuid():N}.json");
+        var outFile = Path.Combine(scratch, $"logits-{Guid.NewGuid():N}.f32");
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(ids));
+        Run("logits", checkpoint, "--ids", idsFile, "--out", outFile);
+        var bytes = File.ReadAllBytes(outFile);
+        var result = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, result, 0, bytes.Length);
+        return result;
+    }
+
+    public static (double Perplexity, long Tokens) Perplexity(string checkpoint, string dataFile)
+    {
+        using var json = JsonDocument.Parse(Run("ppl", checkpoint, "--data", dataFile));
+        return (json.RootElement.GetProperty("perplexity").GetDouble(), json.RootElement.GetProperty("tokens").GetInt64());
+    }
+}
