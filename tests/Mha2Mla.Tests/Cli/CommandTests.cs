@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Mha2Mla.Tests.Support;
+
+namespace Mha2Mla.Tests.Cli;
+
+/// <summary>inspect, eval and doctor as a user runs them, through the built CLI.</summary>
+public class CommandTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    private static JsonElement Json(ProcessResult result)
+    {
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var document = JsonDocument.Parse(result.Stdout); // exactly one JSON value on stdout
+        return document.RootElement.Clone();
+    }
+
+    [Fact]
+    public void EvalPerplexityEqualsTheReferenceAndCountsEveryPositionAfterTheFirst()
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2), "bf16", shards: 2);
+        var data = dir.File("ids.json");
+        int[][] sequences = [[1, 5, 9, 13, 2, 96, 0, 44], [3, 3, 3, 4], [7], [60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70]];
+        File.WriteAllText(data, JsonSerializer.Serialize(sequences));
+
+        var json = Json(Support.Cli.Run("eval", model, "--data", data, "--json"));
+        var (referencePpl, referenceTokens) = Reference.Perplexity(model, data);
+
+        Assert.Equal(7 + 3 + 0 + 10, json.GetProperty("tokens").GetInt64());
+        Assert.Equal(referenceTokens, json.GetProperty("tokens").GetInt64());
+        var ppl = json.GetProperty("perplexity").GetDouble();
+        Assert.True(Math.Abs(ppl - referencePpl) / referencePpl < 1e-5, $"perplexity {ppl} vs reference {referencePpl}");
+
+        // The same sequences as .jsonl give the same answer.
+        var jsonl = dir.File("ids.jsonl");
+        File.WriteAllLines(jsonl, sequences.Select(s => JsonSerializer.Serialize(new { input_ids = s })));
+        var fromLines = Json(Support.Cli.Run("eval", model, "--data", jsonl, "--json"));
+        Assert.Equal(ppl, fromLines.GetProperty("perplexity").GetDouble());
+    }
+
+    [Fact]
+    public void InspectReportsTheKvCacheByTheFormula()
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2), "bf16");
+        var json = Json(Support.Cli.Run("inspect", model, "--json", "--context", "1000"));
+        var kv = json.GetProperty("kv_cache");
+
+        // 2 (k and v) · n_kv 2 · d_h 16 per layer, 2 layers, 2 bytes (bf16).
+        Assert.Equal(64, kv.GetProperty("elements_per_token_per_layer").GetInt64());
+        Assert.Equal(128, kv.GetProperty("elements_per_token").GetInt64());
+        Assert.Equal(256, kv.GetProperty("bytes_per_token").GetInt64());
+        Assert.Equal(256_000, kv.GetProperty("bytes_at_context").GetInt64());
+        Assert.Equal("BF16", json.GetProperty("storage_dtype").GetString());
+
+        // embed 97·64 + lm_head 97·64 + final norm 64, per layer: q 64·64, k,v 32·64 each, o 64·64,
+        // mlp 3·96·64, two norms 2·64.
+        long perLayer = 64 * 64 + 2 * 32 * 64 + 64 * 64 + 3 * 96 * 64 + 2 * 64;
+        Assert.Equal(2 * 97 * 64 + 64 + 2 * perLayer, json.GetProperty("parameters").GetInt64());
+
+        var text = Support.Cli.Run("inspect", model, "--cache-dtype", "f32");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains("256 B (F32)", text.Stdout);
+    }
+
+    [Fact]
+    public void DoctorMeasuresTheEngine()
+    {
+        var json = Json(Support.Cli.Run("doctor", "--json"));
+        Assert.StartsWith("1.", json.GetProperty("torch_version").GetString());
+        Assert.True(json.GetProperty("gemm_gflops").GetDouble() > 0);
+        Assert.True(json.GetProperty("threads").GetInt32() >= 1);
+    }
+
+    [Fact]
+    public void HelpTeachesEveryCommand()
+    {
+        var help = Support.Cli.Run("--help");
+        Assert.Equal(0, help.ExitCode);
+        foreach (var command in new[] { "inspect", "eval", "doctor" }) Assert.Contains(command, help.Stdout);
+        Assert.Contains("--data", Support.Cli.Run("eval", "--help").Stdout);
+    }
+
+    public void Dispose() => dir.Dispose();
+}

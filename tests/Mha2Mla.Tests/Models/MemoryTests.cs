@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
+using Mha2Mla.Tests.Support;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Tests.Models;
+
+[Collection(SerialCollection.Name)]
+public class MemoryTests
+{
+    [Fact]
+    public void ThousandsOfForwardPassesDoNotGrowMemory()
+    {
+        using var dir = new TempDir();
+        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2));
+        using var checkpoint = Checkpoint.Open(model);
+        using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device.CPU);
+        using var noGrad = torch.no_grad();
+        var input = torch.tensor<long>([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [1, 16]).DetachFromDisposeScope();
+
+        void Passes(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                llama.Forward(input).sum().item();
+            }
+        }
+
+        Passes(300); // let allocator pools and JIT settle
+        var liveBefore = torch.live_tensors;
+        var rssBefore = Rss();
+        Passes(3000);
+        var rssAfter = Rss();
+
+        Assert.Equal(liveBefore, torch.live_tensors);
+        // Each pass makes ~150 native tensors; a leak of even one small tensor per pass would show.
+        Assert.True(rssAfter - rssBefore < 16 << 20, $"RSS grew by {(rssAfter - rssBefore) >> 20} MiB over 3000 passes");
+        input.Dispose();
+    }
+
+    private static long Rss()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.WorkingSet64;
+    }
+}
