@@ -104,6 +104,12 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_tril(Tensor a, long diagonal);
     [DllImport(Lib)] internal static extern IntPtr mm_masked_fill(Tensor a, Tensor mask, double value);
 
+    // in place
+    [DllImport(Lib)] internal static extern int mm_add_(Tensor a, Tensor b);
+    [DllImport(Lib)] internal static extern int mm_mul_(Tensor a, Tensor b);
+    [DllImport(Lib)] internal static extern int mm_mul_scalar_(Tensor a, double s);
+    [DllImport(Lib)] internal static extern int mm_masked_fill_(Tensor a, Tensor mask, double value);
+
     // neural-network functions
     [DllImport(Lib)] internal static extern IntPtr mm_linear(Tensor x, Tensor weight, IntPtr bias);
     [DllImport(Lib)] internal static extern IntPtr mm_silu(Tensor x);

@@ -47,6 +47,12 @@ public sealed partial class Tensor
     public Tensor sum() => Wrap(NativeMethods.mm_sum(this, [], 0, 0));
     public Tensor sum(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_sum(this, dims, dims.Length, keepdim ? 1 : 0));
 
+    // In place: no new tensor, so a 2048×2048 score matrix is not allocated three times over.
+    public Tensor add_(Tensor other) { TorchException.Check(NativeMethods.mm_add_(this, other)); return this; }
+    public Tensor mul_(Tensor other) { TorchException.Check(NativeMethods.mm_mul_(this, other)); return this; }
+    public Tensor mul_(double scalar) { TorchException.Check(NativeMethods.mm_mul_scalar_(this, scalar)); return this; }
+    public Tensor masked_fill_(Tensor mask, double value) { TorchException.Check(NativeMethods.mm_masked_fill_(this, mask, value)); return this; }
+
     public static Tensor operator +(Tensor a, Tensor b) => a.add(b);
     public static Tensor operator -(Tensor a, Tensor b) => a.sub(b);
     public static Tensor operator *(Tensor a, Tensor b) => a.mul(b);

@@ -95,6 +95,12 @@ MM_API mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_masked_fill(const mm_tensor* a, const mm_tensor* mask, double value);
 
+// in place (return 0, or -1 on error): they let hot loops free memory as they go
+MM_API int mm_add_(mm_tensor* a, const mm_tensor* b);
+MM_API int mm_mul_(mm_tensor* a, const mm_tensor* b);
+MM_API int mm_mul_scalar_(mm_tensor* a, double s);
+MM_API int mm_masked_fill_(mm_tensor* a, const mm_tensor* mask, double value);
+
 // ---- neural-network functions ------------------------------------------------------
 MM_API mm_tensor* mm_linear(const mm_tensor* x, const mm_tensor* weight, const mm_tensor* bias /* nullable */);
 MM_API mm_tensor* mm_silu(const mm_tensor* x);

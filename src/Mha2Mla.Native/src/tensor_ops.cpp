@@ -78,4 +78,11 @@ mm_tensor* mm_masked_fill(const mm_tensor* a, const mm_tensor* mask, double valu
   MM_TENSOR(unwrap(a).masked_fill(unwrap(mask), value))
 }
 
+int mm_add_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.add_(unwrap(b))) }
+int mm_mul_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.mul_(unwrap(b))) }
+int mm_mul_scalar_(mm_tensor* a, double s) { MM_STATUS(a->value.mul_(s)) }
+int mm_masked_fill_(mm_tensor* a, const mm_tensor* mask, double value) {
+  MM_STATUS(a->value.masked_fill_(unwrap(mask), value))
+}
+
 }  // extern "C"

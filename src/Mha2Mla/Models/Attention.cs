@@ -29,8 +29,12 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
         key = RepeatKv(key, batch, length);
         value = RepeatKv(value, batch, length);
 
-        var scores = query.matmul(key.transpose(2, 3)) * (1.0 / Math.Sqrt(headDim));
-        var weights = torch.nn.functional.softmax(scores.masked_fill(mask, double.NegativeInfinity), -1);
+        // The (B, n_h, T, T) scores dominate memory at long context: scale and mask them in place
+        // and free them as soon as the softmax has read them, as PyTorch's refcounting would.
+        using var scores = query.matmul(key.transpose(2, 3));
+        scores.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask, double.NegativeInfinity);
+        using var weights = torch.nn.functional.softmax(scores, -1);
+        scores.Dispose();
         var output = weights.matmul(value).transpose(1, 2).reshape(batch, length, heads * headDim);
         return O.Forward(output);
     }

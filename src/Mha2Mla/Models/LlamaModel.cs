@@ -62,7 +62,14 @@ public sealed class LlamaModel : IDisposable
         var (cos, sin) = Rope.Tables(length);
         var mask = CausalMask.Create(length, Config.SlidingWindow, Device);
         var x = torch.nn.functional.embedding(inputIds, Embedding);
-        foreach (var layer in Layers) x = layer.Forward(x, Rope, cos, sin, mask);
+        foreach (var layer in Layers)
+        {
+            // One scope per layer: its intermediates are freed before the next layer runs.
+            using var scope = torch.NewDisposeScope();
+            var next = scope.MoveToOuter(layer.Forward(x, Rope, cos, sin, mask));
+            x.Dispose();
+            x = next;
+        }
         return torch.nn.functional.linear(FinalNorm.Forward(x), LmHead);
     }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmark: `mha2mla eval` tokens/s against plain PyTorch (tests/reference/llama_reference.py,
+# Debian's python3-torch) on the same ~100M-parameter Llama-shaped model and the same tokens
+# (2048-token sequences), with the same thread count, in one run. Not a test: prints figures.
+#
+#   scripts/bench-eval.sh [SEQUENCES] [THREADS]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+sequences=${1:-4}
+threads=${2:-$(nproc)}
+work=artifacts/bench
+model=$work/llama-100m
+data=$work/tokens-${sequences}x2048.json
+mkdir -p "$work"
+
+if [[ ! -f $model/config.json ]]; then
+  echo "bench: making a random 100M-parameter checkpoint in $model" >&2
+  # SmolLM-like ratios: head_dim 64, 3 query heads per KV head, tied embeddings.
+  /usr/bin/python3 tests/reference/llama_reference.py make "$model" --dtype bf16 --seed 1 --config '{
+    "model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
+    "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000,
+    "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}'
+fi
+if [[ ! -f $data ]]; then
+  /usr/bin/python3 -c "import json, random; random.seed(0); json.dump([[random.randrange(32000) for _ in range(2048)] for _ in range($sequences)], open('$data', 'w'))"
+fi
+
+scripts/mha2mla inspect "$model" | head -5 >&2
+ours=$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet)
+theirs=$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads")
+
+/usr/bin/python3 - "$ours" "$theirs" "$threads" <<'PY'
+import json, sys
+ours, theirs, threads = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+print(f"threads {threads}, {ours['tokens']} scored tokens in {ours['sequences']} sequences of 2048")
+print(f"mha2mla eval   {ours['tokens_per_second']:8.1f} tokens/s   perplexity {ours['perplexity']:.4f}")
+print(f"plain PyTorch  {theirs['tokens_per_second']:8.1f} tokens/s   perplexity {theirs['perplexity']:.4f}")
+print(f"ratio          {ours['tokens_per_second'] / theirs['tokens_per_second']:.3f}x")
+PY
