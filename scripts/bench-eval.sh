@@ -21,9 +21,7 @@ if [[ ! -f $model/config.json ]]; then
     "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000,
     "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}'
 fi
-if [[ ! -f $data ]]; then
-  /usr/bin/python3 -c "import json, random; random.seed(0); json.dump([[random.randrange(32000) for _ in range(2048)] for _ in range($sequences)], open('$data', 'w'))"
-fi
+[[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count "$sequences" --length 2048 --vocab 32000
 
 scripts/mha2mla inspect "$model" | head -5 >&2
 ours=$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet)

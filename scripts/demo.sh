@@ -16,8 +16,8 @@ if [[ ! -f $model/config.json ]]; then
     "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 6,
     "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 4096,
     "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}'
-  /usr/bin/python3 -c "import json, random; random.seed(0); json.dump([[random.randrange(4096) for _ in range(512)] for _ in range(4)], open('$data', 'w'))"
 fi
+[[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count 4 --length 512 --vocab 4096
 
 scripts/mha2mla doctor
 echo

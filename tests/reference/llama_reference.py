@@ -6,6 +6,7 @@ mha2mla: its own safetensors reader and writer, its own RoPE, its own attention.
   make DIR --config JSON [--dtype bf16|f32|f16] [--shards N] [--seed S]   random checkpoint
   logits DIR --ids FILE.json --out FILE.f32                              raw fp32 logits
   ppl DIR --data FILE.json                                               {"perplexity", "tokens"}
+  ids FILE.json --count N --length L --vocab V [--seed S]                random token ids
 """
 import argparse
 import json
@@ -208,11 +209,22 @@ def main():
     ppl.add_argument("dir")
     ppl.add_argument("--data", required=True)
     ppl.add_argument("--threads", type=int, default=0)
+    ids = sub.add_parser("ids")
+    ids.add_argument("file")
+    ids.add_argument("--count", type=int, required=True)
+    ids.add_argument("--length", type=int, required=True)
+    ids.add_argument("--vocab", type=int, required=True)
+    ids.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     if args.command == "make":
         dtype = {"bf16": torch.bfloat16, "f32": torch.float32, "f16": torch.float16}[args.dtype]
         make_checkpoint(args.dir, json.loads(args.config), dtype, args.shards, args.seed)
+    elif args.command == "ids":
+        generator = torch.Generator().manual_seed(args.seed)
+        values = torch.randint(0, args.vocab, (args.count, args.length), generator=generator)
+        with open(args.file, "w") as f:
+            json.dump(values.tolist(), f)
     elif args.command == "logits":
         config, W = load(args.dir)
         ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)

@@ -32,6 +32,10 @@ public static class EvalCommand
 
             using var checkpoint = Checkpoint.Open(modelPath);
             var sequences = TokenSequences.Read(dataPath, checkpoint.Config.VocabSize).ToList();
+            var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;
+            if (longest > checkpoint.Config.MaxPositionEmbeddings)
+                Log.Warning("The longest sequence has {Length} tokens, more than the model's max_position_embeddings ({Max}); positions past it are extrapolated",
+                    longest, checkpoint.Config.MaxPositionEmbeddings);
             Log.Information("Loading {Model} ({Type}, {Layers} layers) on {Device}", modelPath, checkpoint.Config.ModelType, checkpoint.Config.NumHiddenLayers, device);
             using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device);
 
