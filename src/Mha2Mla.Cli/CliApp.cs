@@ -24,12 +24,16 @@ public static class CliApp
         };
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         return root;
     }
 
     public static int Run(string[] args)
     {
+        // Numbers in output and JSON look the same on every machine, whatever its locale.
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var root = BuildRoot();
         var parsed = root.Parse(args);
         var verbose = parsed.GetValue(CommonOptions.Verbose);

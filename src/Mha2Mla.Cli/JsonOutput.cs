@@ -13,6 +13,8 @@ public static class JsonOutput
         WriteIndented = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // stdout is read by people and programs, not embedded in HTML: keep "<s>" and "▁" readable.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static void Write(object value)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
 using Mha2Mla.Diagnostics;
 using Mha2Mla.Evaluation;
 using Mha2Mla.Models;
@@ -13,25 +14,23 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors)" };
-        var data = new Option<string>("--data")
+        var data = new DataArguments();
+        var command = new Command("eval",
+            "Measure a checkpoint's perplexity. Each sequence is scored on its own; the loss covers every position after the first, " +
+            "and perplexity = exp(total negative log-likelihood / scored tokens).")
         {
-            Description = "Token ids: .json (an array of arrays of ids) or .jsonl (one {\"input_ids\": [...]} per line). " +
-                          "Each sequence is scored on its own; the loss covers every position after the first.",
-            Required = true,
+            model, CommonOptions.Device,
         };
-        var command = new Command("eval", "Measure a checkpoint's perplexity on pre-tokenized data")
-        {
-            model, data, CommonOptions.Device,
-        };
+        foreach (var option in data.All) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
-            var dataPath = parsed.GetRequiredValue(data);
-
             using var checkpoint = Checkpoint.Open(modelPath);
-            var sequences = TokenSequences.Read(dataPath, checkpoint.Config.VocabSize).ToList();
+            var dataOptions = data.Read(parsed, checkpoint.Config.MaxPositionEmbeddings);
+            var dataPath = dataOptions.Path;
+            var sequences = SequenceReader.Read(dataOptions, checkpoint.LoadTokenizer, checkpoint.Config.VocabSize).ToList();
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;
             if (longest > checkpoint.Config.MaxPositionEmbeddings)
                 Log.Warning("The longest sequence has {Length} tokens, more than the model's max_position_embeddings ({Max}); positions past it are extrapolated",

@@ -27,6 +27,15 @@ public sealed class Checkpoint : IDisposable
         return new Checkpoint(path, config, weights);
     }
 
+    /// <summary>The checkpoint's tokenizer.json, read on first use; an input error if there is none.</summary>
+    public Tokenization.Tokenizer LoadTokenizer()
+    {
+        var path = Path.Combine(Directory, "tokenizer.json");
+        if (!File.Exists(path))
+            throw new InvalidInputException($"{Directory}: has no tokenizer.json, which text data needs; add the model's tokenizer.json or give pre-tokenized data (.json, .jsonl with input_ids, .bin)");
+        return Tokenization.TokenizerReader.Read(path);
+    }
+
     /// <summary>Parameters in the checkpoint's tensors (a tied head is counted once, as HF does).</summary>
     public long ParameterCount() => Weights.Names.Sum(n => Weights.Entry(n).ElementCount);
 
