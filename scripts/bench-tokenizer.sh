@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Benchmark: tokenizer encode throughput (MB of text per second, one thread) of mha2mla against
+# Hugging Face's own JS implementation (@huggingface/tokenizers under node) on the same ~6 MB of
+# English prose (the Brown Corpus), document by document. Not a test: prints figures.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup.sh
+mkdir -p artifacts/bench
+text=artifacts/bench/brown.txt
+[[ -f $text ]] || node scripts/js/brown-text.mjs "$text" all
+
+for name in llama3 llama2; do
+  tokenizer=scripts/js/node_modules/@lenml/tokenizer-$name/models/tokenizer.json
+  ours=$(dotnet run -c Release scripts/bench/TokenizerBench.cs -- "$tokenizer" "$text" | tail -1)
+  theirs=$(node scripts/js/bench-tokenizer.mjs "$tokenizer" "$text")
+  /usr/bin/python3 - "$name" "$ours" "$theirs" <<'PY'
+import json, sys
+name, ours, theirs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+assert ours["tokens"] == theirs["tokens"], f"token counts differ: {ours['tokens']} vs {theirs['tokens']}"
+print(f"{name:8} {ours['bytes'] / 1e6:.2f} MB -> {ours['tokens']} tokens | mha2mla {ours['mb_per_second']:6.2f} MB/s | "
+      f"@huggingface/tokenizers {theirs['mb_per_second']:6.2f} MB/s | {ours['mb_per_second'] / theirs['mb_per_second']:.1f}x")
+PY
+done
