@@ -25,6 +25,7 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         return root;
     }

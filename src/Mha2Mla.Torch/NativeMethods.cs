@@ -110,6 +110,17 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern int mm_mul_scalar_(Tensor a, double s);
     [DllImport(Lib)] internal static extern int mm_masked_fill_(Tensor a, Tensor mask, double value);
 
+    // autograd and optimization
+    [DllImport(Lib)] internal static extern int mm_set_requires_grad(Tensor t, int requiresGrad);
+    [DllImport(Lib)] internal static extern int mm_backward(Tensor loss);
+    [DllImport(Lib)] internal static extern int mm_has_grad(Tensor t);
+    [DllImport(Lib)] internal static extern IntPtr mm_grad(Tensor t);
+    [DllImport(Lib)] internal static extern int mm_zero_grad(Tensor t);
+    [DllImport(Lib)] internal static extern int mm_copy_(Tensor dst, Tensor src);
+    [DllImport(Lib)] internal static extern int mm_adamw_step(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq,
+        long step, double lr, double beta1, double beta2, double eps, double weightDecay);
+    [DllImport(Lib)] internal static extern int mm_set_autocast(int enabled, int dtype);
+
     // neural-network functions
     [DllImport(Lib)] internal static extern IntPtr mm_linear(Tensor x, Tensor weight, IntPtr bias);
     [DllImport(Lib)] internal static extern IntPtr mm_silu(Tensor x);

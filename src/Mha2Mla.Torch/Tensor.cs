@@ -58,7 +58,9 @@ public sealed partial class Tensor : SafeHandle
         get
         {
             var type = (DeviceType)Checked(NativeMethods.mm_device_type(this));
-            return new Device(type, Checked(NativeMethods.mm_device_index(this)));
+            var index = NativeMethods.mm_device_index(this);
+            if (index < -1) throw TorchException.FromNative();
+            return new Device(type, index);
         }
     }
 

@@ -7,6 +7,9 @@ mha2mla: its own safetensors reader and writer, its own RoPE, its own attention.
   logits DIR --ids FILE.json --out FILE.f32                              raw fp32 logits
   ppl DIR --data FILE.json                                               {"perplexity", "tokens"}
   ids FILE.json --count N --length L --vocab V [--seed S]                random token ids
+  grads DIR --ids FILE.json --out FILE.safetensors                       d(mean next-token loss)/d(weights)
+  adamw FILE.safetensors --steps K --lr LR --weight-decay WD --out FILE    torch.optim.AdamW on saved params/grads
+  train DIR --data FILE.json --steps N --batch B --lr LR [--threads T]   plain training loop (benchmark)
 """
 import argparse
 import json
@@ -187,6 +190,11 @@ def forward(config, W, ids):
     return x @ head.T
 
 
+def next_token_loss(config, W, ids):
+    logits = forward(config, W, ids)[:, :-1]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
 def load(directory):
     config = json.load(open(os.path.join(directory, "config.json")))
     return config, load_weights(directory)
@@ -215,6 +223,23 @@ def main():
     ids.add_argument("--length", type=int, required=True)
     ids.add_argument("--vocab", type=int, required=True)
     ids.add_argument("--seed", type=int, default=0)
+    grads = sub.add_parser("grads")
+    grads.add_argument("dir")
+    grads.add_argument("--ids", required=True)
+    grads.add_argument("--out", required=True)
+    adamw = sub.add_parser("adamw")
+    adamw.add_argument("file")
+    adamw.add_argument("--steps", type=int, required=True)
+    adamw.add_argument("--lr", type=float, required=True)
+    adamw.add_argument("--weight-decay", type=float, required=True)
+    adamw.add_argument("--out", required=True)
+    train = sub.add_parser("train")
+    train.add_argument("dir")
+    train.add_argument("--data", required=True)
+    train.add_argument("--steps", type=int, required=True)
+    train.add_argument("--batch", type=int, required=True)
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
 
     if args.command == "make":
@@ -225,6 +250,50 @@ def main():
         values = torch.randint(0, args.vocab, (args.count, args.length), generator=generator)
         with open(args.file, "w") as f:
             json.dump(values.tolist(), f)
+    elif args.command == "grads":
+        config, W = load(args.dir)
+        for t in W.values():
+            t.requires_grad_(True)
+        ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)
+        next_token_loss(config, W, ids).backward()
+        save_safetensors(args.out, {name: t.grad for name, t in W.items()}, torch.float32)
+    elif args.command == "adamw":
+        # Params are "param.NAME", grads "grad.NAME"; decay only matrices, as mha2mla does.
+        tensors = load_safetensors(args.file)
+        names = [n[len("param."):] for n in tensors if n.startswith("param.")]
+        params = {n: tensors["param." + n].clone().requires_grad_(True) for n in names}
+        groups = [{"params": [params[n] for n in names if params[n].dim() >= 2], "weight_decay": args.weight_decay},
+                  {"params": [params[n] for n in names if params[n].dim() < 2], "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+        for _ in range(args.steps):
+            for n in names:
+                params[n].grad = tensors["grad." + n].clone()
+            optimizer.step()
+        save_safetensors(args.out, {n: params[n].detach() for n in names}, torch.float32)
+    elif args.command == "train":
+        import time
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        config, W = load(args.dir)
+        params = list(W.values())
+        for t in params:
+            t.requires_grad_(True)
+        optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01)
+        sequences = json.load(open(args.data))
+        tokens, start = 0, time.perf_counter()
+        for step in range(args.steps):
+            batch = [sequences[(step * args.batch + i) % len(sequences)] for i in range(args.batch)]
+            ids = torch.tensor(batch, dtype=torch.long)
+            loss = next_token_loss(config, W, ids)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += ids.numel() - ids.shape[0]
+        seconds = time.perf_counter() - start
+        json.dump({"steps": args.steps, "final_loss": loss.item(), "tokens": tokens, "seconds": seconds,
+                   "tokens_per_second": tokens / seconds}, sys.stdout)
+        print()
     elif args.command == "logits":
         config, W = load(args.dir)
         ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)

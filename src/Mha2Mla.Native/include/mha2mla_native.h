@@ -48,7 +48,7 @@ MM_API int mm_dim(const mm_tensor* t);
 MM_API int mm_shape(const mm_tensor* t, int64_t* out, int capacity);
 MM_API int mm_dtype(const mm_tensor* t);
 MM_API int mm_device_type(const mm_tensor* t);
-MM_API int mm_device_index(const mm_tensor* t);
+MM_API int mm_device_index(const mm_tensor* t);  // -1 for CPU; -2 on error
 MM_API int64_t mm_numel(const mm_tensor* t);
 MM_API int mm_requires_grad(const mm_tensor* t);
 // Copies the tensor's elements (converted to `dtype`, moved to CPU) into `out` of `nbytes`.
@@ -109,6 +109,20 @@ MM_API mm_tensor* mm_log_softmax(const mm_tensor* x, int64_t dim);
 MM_API mm_tensor* mm_embedding(const mm_tensor* weight, const mm_tensor* ids);
 // reduction: 0 none, 1 mean, 2 sum (torch::Reduction)
 MM_API mm_tensor* mm_cross_entropy(const mm_tensor* logits, const mm_tensor* targets, int reduction);
+
+// ---- autograd and optimization ------------------------------------------------------
+MM_API int mm_set_requires_grad(mm_tensor* t, int requires_grad);
+MM_API int mm_backward(const mm_tensor* loss);
+MM_API int mm_has_grad(const mm_tensor* t);            // 1 if a gradient is stored, 0 if not
+MM_API mm_tensor* mm_grad(const mm_tensor* t);          // the stored gradient (shares memory)
+MM_API int mm_zero_grad(mm_tensor* t);                  // forgets the gradient (as set_to_none)
+MM_API int mm_copy_(mm_tensor* dst, const mm_tensor* src);
+// One decoupled-weight-decay Adam step on one parameter, exactly torch.optim.AdamW's
+// single-tensor update (step is the 1-based step count after this update).
+MM_API int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp_avg, mm_tensor* exp_avg_sq,
+                         int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay);
+// CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32.
+MM_API int mm_set_autocast(int enabled, int dtype);
 
 #ifdef __cplusplus
 }

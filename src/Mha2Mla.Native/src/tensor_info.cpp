@@ -20,8 +20,9 @@ int mm_device_type(const mm_tensor* t) {
   MM_GUARD(-1, { return mm::unwrap(t).device().is_cuda() ? 1 : 0; })
 }
 
+// -1 is a real answer here (a CPU tensor has no device index), so failure is -2.
 int mm_device_index(const mm_tensor* t) {
-  MM_GUARD(-1, { return static_cast<int>(mm::unwrap(t).device().index()); })
+  MM_GUARD(-2, { return static_cast<int>(mm::unwrap(t).device().index()); })
 }
 
 int64_t mm_numel(const mm_tensor* t) { MM_GUARD(-1, { return mm::unwrap(t).numel(); }) }

@@ -16,8 +16,10 @@ public sealed class Checkpoint : IDisposable
         Weights = weights;
     }
 
+    /// <summary>Opens a checkpoint directory, or the bundled demo model for "demo".</summary>
     public static Checkpoint Open(string path)
     {
+        path = ModelSource.Resolve(path);
         if (File.Exists(path) && path.EndsWith(".safetensors", StringComparison.Ordinal))
             throw new InvalidInputException($"{path}: pass the checkpoint directory (holding config.json and the weights), not a single weights file");
         if (!System.IO.Directory.Exists(path))

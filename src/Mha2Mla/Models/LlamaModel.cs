@@ -30,9 +30,18 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>Reads every weight the config calls for, checking each shape against the config.</summary>
-    public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device)
+    public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device) =>
+        Build(WeightLoader.FromStore(weights, config, device), config, device);
+
+    /// <summary>A freshly initialized model (Hugging Face's Llama initialization), reproducible for a seed.</summary>
+    public static LlamaModel Initialize(ModelConfig config, Device device, ulong seed)
     {
-        var loader = new WeightLoader(weights, config, device);
+        torch.manual_seed(seed);
+        return Build(WeightLoader.RandomInit(config, device), config, device);
+    }
+
+    private static LlamaModel Build(WeightLoader loader, ModelConfig config, Device device)
+    {
         var created = new List<IDisposable>();
         try
         {
@@ -53,6 +62,30 @@ public sealed class LlamaModel : IDisposable
             foreach (var item in created) item.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Every weight under its Hugging Face name, in state_dict order (a tied head appears once,
+    /// as the embedding).
+    /// </summary>
+    public IEnumerable<(string Name, Tensor Value)> NamedParameters()
+    {
+        yield return (WeightNames.Embedding, Embedding);
+        for (var i = 0; i < Layers.Count; i++)
+        {
+            var layer = Layers[i];
+            var a = layer.Attention;
+            foreach (var (name, linear) in new[] { ("self_attn.q_proj", a.Q), ("self_attn.k_proj", a.K), ("self_attn.v_proj", a.V), ("self_attn.o_proj", a.O),
+                         ("mlp.gate_proj", layer.Mlp.Gate), ("mlp.up_proj", layer.Mlp.Up), ("mlp.down_proj", layer.Mlp.Down) })
+            {
+                yield return (WeightNames.Layer(i, $"{name}.weight"), linear.Weight);
+                if (linear.Bias is { } bias) yield return (WeightNames.Layer(i, $"{name}.bias"), bias);
+            }
+            yield return (WeightNames.Layer(i, "input_layernorm.weight"), layer.InputNorm.Weight);
+            yield return (WeightNames.Layer(i, "post_attention_layernorm.weight"), layer.PostAttentionNorm.Weight);
+        }
+        yield return (WeightNames.FinalNorm, FinalNorm.Weight);
+        if (!ReferenceEquals(LmHead, Embedding)) yield return (WeightNames.LmHead, LmHead);
     }
 
     /// <summary>Logits (B, T, vocab) for token ids (B, T).</summary>

@@ -4,21 +4,40 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Models;
 
 /// <summary>
-/// Reads named weights as fp32 on the target device, checking each against the shape the config
-/// implies: a config that disagrees with its weights is reported by name, never half-loaded.
+/// Builds a model's modules from a source of named weights: a checkpoint (each tensor checked
+/// against the shape the config implies, so a config that disagrees with its weights is reported
+/// by name) or a fresh random initialization. Weights arrive as fp32 on the target device.
 /// </summary>
-internal sealed class WeightLoader(WeightStore weights, ModelConfig config, Device device)
+internal sealed class WeightLoader(Func<string, long[], Tensor> source, ModelConfig config, Device device)
 {
-    public Tensor Read(string name, params long[] expectedShape)
+    public static WeightLoader FromStore(WeightStore weights, ModelConfig config, Device device) => new((name, expected) =>
     {
         var entry = weights.Entry(name);
-        if (!entry.Shape.SequenceEqual(expectedShape))
+        if (!entry.Shape.SequenceEqual(expected))
             throw new InvalidInputException(
                 $"{weights.Directory}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}] but config.json implies " +
-                $"[{string.Join(", ", expectedShape)}]; config.json and the weights disagree");
-        using var cpu = weights.Read(name);
-        var weight = device.type == DeviceType.CPU ? cpu.detach() : cpu.to(device);
-        return weight.DetachFromDisposeScope();
+                $"[{string.Join(", ", expected)}]; config.json and the weights disagree");
+        return weights.Read(name);
+    }, config, device);
+
+    /// <summary>
+    /// Hugging Face's LlamaPreTrainedModel initialization: weights ~ N(0, 0.02), norms 1, biases 0,
+    /// drawn in a fixed order from libtorch's generator (seed it first with torch.manual_seed).
+    /// </summary>
+    public static WeightLoader RandomInit(ModelConfig config, Device device, double std = 0.02) => new((name, shape) =>
+    {
+        if (name.EndsWith("norm.weight", StringComparison.Ordinal)) return torch.ones(shape);
+        if (name.EndsWith(".bias", StringComparison.Ordinal)) return torch.zeros(shape);
+        using var unit = torch.randn(shape);
+        return unit * std;
+    }, config, device);
+
+    public Tensor Read(string name, params long[] expectedShape)
+    {
+        using var scope = torch.NewDisposeScope();
+        var cpu = source(name, expectedShape);
+        var weight = device.type == DeviceType.CPU ? cpu : cpu.to(device);
+        return scope.Detach(weight).DetachFromDisposeScope();
     }
 
     public Linear ReadLinear(string prefix, long outFeatures, long inFeatures, bool bias) =>

@@ -25,6 +25,9 @@ public static class ByteLevelAlphabet
         return table;
     }
 
+    /// <summary>The alphabet character standing for byte <paramref name="b"/>.</summary>
+    public static char CharOf(byte b) => ByteToChar[b];
+
     /// <summary>The UTF-8 bytes of <paramref name="text"/>, each written as its alphabet character.</summary>
     public static string Encode(string text)
     {

@@ -6,6 +6,9 @@ public static class Cli
     public static ProcessResult Run(params string[] args) =>
         ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "mha2mla.dll"), .. args]);
 
+    public static ProcessResult RunWith(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "mha2mla.dll"), .. args], environment: environment);
+
     /// <summary>Asserts exit code 2 and a single non-empty line on stderr that contains <paramref name="fragment"/>.</summary>
     public static ProcessResult AssertBadInput(ProcessResult result, string fragment)
     {

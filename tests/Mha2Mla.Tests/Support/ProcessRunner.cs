@@ -9,7 +9,8 @@ public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
 
 public static class ProcessRunner
 {
-    public static ProcessResult Run(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null)
+    public static ProcessResult Run(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -18,6 +19,7 @@ public static class ProcessRunner
             UseShellExecute = false,
         };
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -1,0 +1,62 @@
+// Gradients and the optimizer update: the pieces a trainer needs beyond the forward pass.
+#include "common.h"
+#include <ATen/autocast_mode.h>
+#include <cmath>
+
+using mm::unwrap;
+
+extern "C" {
+
+int mm_set_requires_grad(mm_tensor* t, int requires_grad) { MM_STATUS(t->value.requires_grad_(requires_grad != 0)) }
+
+int mm_backward(const mm_tensor* loss) { MM_STATUS(unwrap(loss).backward()) }
+
+int mm_has_grad(const mm_tensor* t) { MM_GUARD(-1, { return unwrap(t).grad().defined() ? 1 : 0; }) }
+
+mm_tensor* mm_grad(const mm_tensor* t) {
+  MM_GUARD(nullptr, {
+    auto g = unwrap(t).grad();
+    if (!g.defined()) throw std::invalid_argument("tensor has no gradient");
+    return mm::wrap(g);
+  })
+}
+
+int mm_zero_grad(mm_tensor* t) { MM_STATUS(t->value.mutable_grad().reset()) }
+
+int mm_copy_(mm_tensor* dst, const mm_tensor* src) {
+  MM_STATUS({
+    torch::NoGradGuard no_grad;
+    dst->value.copy_(unwrap(src));
+  })
+}
+
+int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp_avg, mm_tensor* exp_avg_sq,
+                  int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay) {
+  MM_STATUS({
+    torch::NoGradGuard no_grad;
+    auto& p = param->value;
+    const auto& g = unwrap(grad);
+    auto& m = exp_avg->value;
+    auto& v = exp_avg_sq->value;
+    // The same sequence of operations as torch 1.13's torch/optim/adamw.py (_single_tensor_adamw).
+    p.mul_(1 - lr * weight_decay);
+    m.mul_(beta1).add_(g, 1 - beta1);
+    v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+    const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
+    const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
+    const double step_size = lr / bias_correction1;
+    const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+    auto denom = (v.sqrt() / bias_correction2_sqrt).add_(eps);
+    p.addcdiv_(m, denom, -step_size);
+  })
+}
+
+int mm_set_autocast(int enabled, int dtype) {
+  MM_STATUS({
+    at::autocast::set_enabled(enabled != 0);
+    at::autocast::set_autocast_gpu_dtype(static_cast<at::ScalarType>(dtype));
+    if (!enabled) at::autocast::clear_cache();
+  })
+}
+
+}  // extern "C"

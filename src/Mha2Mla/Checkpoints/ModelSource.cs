@@ -1,0 +1,36 @@
+namespace Mha2Mla.Checkpoints;
+
+/// <summary>
+/// Resolves a MODEL argument: a checkpoint directory, or the word <c>demo</c> for the bundled
+/// demo model (models/demo, shipped beside the CLI; MHA2MLA_DEMO_DIR overrides where).
+/// </summary>
+public static class ModelSource
+{
+    public const string DemoName = "demo";
+
+    public static string Resolve(string model)
+    {
+        if (model != DemoName) return model;
+        var candidates = new[]
+        {
+            Environment.GetEnvironmentVariable("MHA2MLA_DEMO_DIR"),
+            Path.Combine(AppContext.BaseDirectory, "models", "demo"),
+        };
+        foreach (var candidate in candidates)
+            if (!string.IsNullOrEmpty(candidate) && File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+        throw new InvalidInputException("the demo model is not bundled with this build (models/demo is missing); rebuild from a full checkout or run scripts/make-demo-model.sh");
+    }
+
+    /// <summary>Files that travel with a model: its config and tokenizer, copied into every output.</summary>
+    public static readonly string[] CompanionFiles =
+        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+    public static void CopyCompanions(string from, string to)
+    {
+        foreach (var name in CompanionFiles)
+        {
+            var source = Path.Combine(from, name);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(to, name), overwrite: true);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Training;
+
+/// <summary>Where a run stands: enough, with the fp32 weights and optimizer moments, to continue it exactly.</summary>
+public sealed record TrainingState(int Step, long DataPosition, long OptimizerSteps, double FirstLoss, long Tokens, double Seconds, string Options);
+
+/// <summary>
+/// Resumable checkpoints under OUT/checkpoints/step-NNNNNNNN: fp32 weights, AdamW moments and
+/// state.json. Each is written into a ".partial" directory and renamed when complete, so a run
+/// killed mid-write (even by kill -9) leaves the previous checkpoint intact and loadable; only
+/// the newest <c>keep</c> are kept.
+/// </summary>
+public static class ResumableCheckpoint
+{
+    private const string Prefix = "step-";
+    private const string PartialSuffix = ".partial";
+
+    /// <summary>For tests of crash safety: die (as kill -9 would) midway through writing this step's checkpoint.</summary>
+    private static readonly int? CrashAtStep =
+        int.TryParse(Environment.GetEnvironmentVariable("MHA2MLA_TEST_CRASH_DURING_CHECKPOINT"), out var s) ? s : null;
+
+    public static string Root(string outDirectory) => Path.Combine(outDirectory, "checkpoints");
+
+    public static void Save(string outDirectory, LlamaModel model, AdamW optimizer, TrainingState state, int keep)
+    {
+        var root = Directory.CreateDirectory(Root(outDirectory)).FullName;
+        var final = Path.Combine(root, $"{Prefix}{state.Step:D8}");
+        var partial = final + PartialSuffix;
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        Directory.CreateDirectory(partial);
+
+        SafetensorsWriter.Write(Path.Combine(partial, "model.safetensors"), model.NamedParameters().ToList(), ScalarType.Float32);
+        if (CrashAtStep == state.Step) Environment.FailFast("test: crashing while a checkpoint is half written");
+        SafetensorsWriter.Write(Path.Combine(partial, "optimizer.safetensors"), optimizer.StateTensors(), ScalarType.Float32);
+        File.WriteAllText(Path.Combine(partial, "state.json"), JsonSerializer.Serialize(state));
+
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        Directory.Move(partial, final);
+        foreach (var old in Complete(root).SkipLast(keep)) Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>The newest complete checkpoint directory, or null; half-written ones are removed.</summary>
+    public static string? Latest(string outDirectory)
+    {
+        var root = Root(outDirectory);
+        if (!Directory.Exists(root)) return null;
+        foreach (var partial in Directory.GetDirectories(root, $"{Prefix}*{PartialSuffix}")) Directory.Delete(partial, recursive: true);
+        return Complete(root).LastOrDefault();
+    }
+
+    public static TrainingState ReadState(string checkpoint) =>
+        JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")))
+        ?? throw new InvalidInputException($"{checkpoint}: state.json is empty");
+
+    private static List<string> Complete(string root) =>
+        Directory.GetDirectories(root, $"{Prefix}*")
+            .Where(d => !d.EndsWith(PartialSuffix, StringComparison.Ordinal) && File.Exists(Path.Combine(d, "state.json")))
+            .Order(StringComparer.Ordinal).ToList();
+}

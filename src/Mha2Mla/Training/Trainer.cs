@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Training;
+
+/// <summary>
+/// The fine-tuning loop: for each optimizer step, <see cref="TrainingOptions.GradAccumulation"/>
+/// micro-batches of next-token cross-entropy (averaged over every target token of the step),
+/// global-norm clipping, one AdamW update at the scheduled learning rate. Writes metrics.jsonl
+/// and resumable checkpoints into the output directory.
+/// </summary>
+public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptions options, string outDirectory)
+{
+    /// <summary>Called after every step (for logs and progress).</summary>
+    public Action<StepMetrics>? OnStep { get; init; }
+
+    public static IEnumerable<(string Name, Tensor Param)> TrainableParameters(LlamaModel model, bool freezeNonAttention) =>
+        model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains(".self_attn.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
+
+    public TrainingResult Run(bool resume)
+    {
+        options.Validate();
+        var checkpoint = resume ? ResumableCheckpoint.Latest(outDirectory) : null;
+        if (resume && checkpoint is null)
+            throw new InvalidInputException($"--resume: {ResumableCheckpoint.Root(outDirectory)} holds no complete checkpoint to resume from");
+        Directory.CreateDirectory(outDirectory);
+        var trainable = TrainableParameters(model, options.FreezeNonAttention).ToList();
+        foreach (var (_, param) in trainable) param.requires_grad_();
+        using var optimizer = new AdamW(trainable, options);
+
+        var state = checkpoint is null ? new TrainingState(0, 0, 0, double.NaN, 0, 0, OptionsFingerprint()) : Restore(checkpoint, optimizer);
+        batches.Seek(state.DataPosition);
+
+        var metricsPath = Path.Combine(outDirectory, "metrics.jsonl");
+        using var metrics = new StreamWriter(metricsPath, append: resume);
+        var clock = Stopwatch.StartNew();
+        var (firstLoss, tokens, lastLoss) = (state.FirstLoss, state.Tokens, double.NaN);
+        for (var step = state.Step + 1; step <= options.Steps; step++)
+        {
+            var lr = LearningRate.At(step, options);
+            var stepClock = Stopwatch.StartNew();
+            var (loss, stepTokens) = AccumulateGradients();
+            var gradNorm = GradientClipping.ClipByGlobalNorm(optimizer.Parameters, options.ClipNorm);
+            optimizer.Step(lr);
+            optimizer.ZeroGrad();
+
+            if (double.IsNaN(firstLoss)) firstLoss = loss;
+            lastLoss = loss;
+            tokens += stepTokens;
+            var record = new StepMetrics(step, loss, lr, gradNorm, stepTokens, stepTokens / stepClock.Elapsed.TotalSeconds, state.Seconds + clock.Elapsed.TotalSeconds);
+            metrics.WriteLine(JsonSerializer.Serialize(record, MetricsJson));
+            metrics.Flush();
+            OnStep?.Invoke(record);
+            if (!double.IsFinite(loss))
+                throw new InvalidOperationException($"the loss became {loss} at step {step}; lower --lr or check the data");
+
+            if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && step < options.Steps)
+                ResumableCheckpoint.Save(outDirectory, model, optimizer,
+                    new TrainingState(step, batches.Position, optimizer.StepCount, firstLoss, tokens, state.Seconds + clock.Elapsed.TotalSeconds, state.Options),
+                    options.KeepLast);
+        }
+        foreach (var (_, param) in trainable) param.requires_grad_(false);
+        var seconds = state.Seconds + clock.Elapsed.TotalSeconds;
+        return new TrainingResult(options.Steps, firstLoss, double.IsNaN(lastLoss) ? firstLoss : lastLoss, tokens, seconds);
+    }
+
+    private (double Loss, long Tokens) AccumulateGradients()
+    {
+        var micro = new List<Batch>(options.GradAccumulation);
+        for (var i = 0; i < options.GradAccumulation; i++) micro.Add(batches.Next());
+        var stepTokens = micro.Sum(b => b.Tokens);
+        double loss = 0;
+        var autocast = model.Device.type == DeviceType.CUDA;
+        foreach (var batch in micro)
+        {
+            using var scope = torch.NewDisposeScope();
+            if (autocast) torch.set_autocast(true, ScalarType.BFloat16);
+            Tensor logits;
+            try
+            {
+                logits = model.Forward(batch.Inputs);
+            }
+            finally
+            {
+                if (autocast) torch.set_autocast(false);
+            }
+            var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
+            var predictions = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v).to(ScalarType.Float32);
+            var targets = batch.Targets.reshape(b * (t - 1));
+            // Sum over tokens, divided by the step's token count: every target token weighs the same.
+            var microLoss = torch.nn.functional.cross_entropy(predictions, targets, torch.nn.functional.Reduction.Sum) / stepTokens;
+            microLoss.backward();
+            loss += microLoss.item();
+            batch.Dispose();
+        }
+        return (loss, stepTokens);
+    }
+
+    private TrainingState Restore(string checkpoint, AdamW optimizer)
+    {
+        var state = ResumableCheckpoint.ReadState(checkpoint);
+        if (state.Options != OptionsFingerprint())
+            throw new InvalidInputException($"--resume: {checkpoint} was trained with other options ({state.Options}); resume with the same ones, or start a new run");
+        using (var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors")))
+            foreach (var (name, param) in model.NamedParameters())
+            {
+                using var saved = weights.Read(name);
+                param.copy_(saved);
+            }
+        using (var moments = SafetensorsFile.Open(Path.Combine(checkpoint, "optimizer.safetensors")))
+            optimizer.Restore(moments, state.OptimizerSteps);
+        return state;
+    }
+
+    // The options that decide the result; a resumed run must use the same ones.
+    private string OptionsFingerprint() =>
+        JsonSerializer.Serialize(options with { SaveEvery = 0, KeepLast = 1, LogEvery = 1 });
+
+    private static readonly JsonSerializerOptions MetricsJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}
