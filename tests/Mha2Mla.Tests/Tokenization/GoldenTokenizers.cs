@@ -11,7 +11,7 @@ namespace Mha2Mla.Tests.Tokenization;
 /// </summary>
 public static class GoldenTokenizers
 {
-    public static readonly string[] Names = ["llama2", "llama3", "qwen3", "gpt4o", "llama2-metaspace", "gpt2-bytelevel"];
+    public static readonly string[] Names = ["llama2", "llama3", "qwen3", "gpt4o", "llama2-metaspace", "gpt2-bytelevel", "demo"];
 
     private static readonly Lazy<string[]> strings = new(() =>
         JsonSerializer.Deserialize<string[]>(File.ReadAllText(Path.Combine(RepoPaths.TokenizerData, "strings.json")))!);
@@ -28,8 +28,10 @@ public static class GoldenTokenizers
     {
         var golden = JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.TokenizerData, $"{name}.golden.json")))!;
         var file = golden["file"]!.GetValue<string>();
-        var package = file[..file.IndexOf("/models/", StringComparison.Ordinal)];
-        var source = RepoPaths.NpmFile(package, "models/tokenizer.json");
+        // "@scope/package/models/tokenizer.json" is installed by npm; anything else lives in this repository.
+        var source = file.StartsWith('@')
+            ? RepoPaths.NpmFile(file[..file.IndexOf("/models/", StringComparison.Ordinal)], "models/tokenizer.json")
+            : Path.Combine(RepoPaths.Root, file);
         var target = Path.Combine(directory, $"{name}.tokenizer.json");
         if (golden["overrides"] is JsonObject overrides)
         {
