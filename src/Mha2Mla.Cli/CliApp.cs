@@ -26,6 +26,7 @@ public static class CliApp
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         return root;
     }
@@ -36,6 +37,15 @@ public static class CliApp
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var root = BuildRoot();
+        try
+        {
+            args = Recipe.Expand(args);
+        }
+        catch (InvalidInputException e)
+        {
+            Console.Error.WriteLine($"mha2mla: error: {e.Message}");
+            return ExitCodes.BadInput;
+        }
         var parsed = root.Parse(args);
         var verbose = parsed.GetValue(CommonOptions.Verbose);
         CliLog.Configure(verbose, parsed.GetValue(CommonOptions.Quiet));

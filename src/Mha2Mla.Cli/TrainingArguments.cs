@@ -8,7 +8,7 @@ public sealed class TrainingArguments
 {
     private static readonly TrainingOptions Defaults = new();
 
-    public Option<int> Steps { get; } = new("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => Defaults.Steps };
+    public Option<int> Steps { get; }
     public Option<double> Lr { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => Defaults.LearningRate };
     public Option<int> Batch { get; } = new("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => Defaults.MicroBatch };
     public Option<int> GradAccum { get; } = new("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => Defaults.GradAccumulation };
@@ -23,7 +23,16 @@ public sealed class TrainingArguments
     public Option<int> Keep { get; } = new("--keep") { Description = "Resumable checkpoints to keep", DefaultValueFactory = _ => Defaults.KeepLast };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "Log a line every N steps", DefaultValueFactory = _ => Defaults.LogEvery };
 
-    public TrainingArguments() => Schedule.AcceptOnlyFromAmong("wsd", "cosine", "constant");
+    /// <param name="defaultSteps">train: 100; convert: 0, which means no fine-tune.</param>
+    public TrainingArguments(int defaultSteps = 100)
+    {
+        Steps = new Option<int>("--steps")
+        {
+            Description = defaultSteps == 0 ? "Fine-tune steps after conversion (0: no fine-tune)" : "Optimizer steps",
+            DefaultValueFactory = _ => defaultSteps,
+        };
+        Schedule.AcceptOnlyFromAmong("wsd", "cosine", "constant");
+    }
 
     public IEnumerable<Option> All => [Steps, Lr, Batch, GradAccum, Schedule, Warmup, Decay, WeightDecay, Clip, Seed, FreezeNonAttention, SaveEvery, Keep, LogEvery];
 

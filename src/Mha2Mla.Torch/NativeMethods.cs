@@ -120,6 +120,8 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern int mm_adamw_step(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq,
         long step, double lr, double beta1, double beta2, double eps, double weightDecay);
     [DllImport(Lib)] internal static extern int mm_set_autocast(int enabled, int dtype);
+    [DllImport(Lib)] internal static extern int mm_svd(Tensor a, out IntPtr u, out IntPtr s, out IntPtr vh);
+    [DllImport(Lib)] internal static extern IntPtr mm_gather(Tensor t, long dim, Tensor index);
 
     // neural-network functions
     [DllImport(Lib)] internal static extern IntPtr mm_linear(Tensor x, Tensor weight, IntPtr bias);

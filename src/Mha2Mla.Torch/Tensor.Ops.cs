@@ -19,6 +19,7 @@ public sealed partial class Tensor
     public Tensor unsqueeze(long dim) => Wrap(NativeMethods.mm_unsqueeze(this, dim));
     public Tensor expand(params long[] sizes) => Wrap(NativeMethods.mm_expand(this, sizes, sizes.Length));
     public Tensor index_select(long dim, Tensor index) => Wrap(NativeMethods.mm_index_select(this, dim, index));
+    public Tensor gather(long dim, Tensor index) => Wrap(NativeMethods.mm_gather(this, dim, index));
 
     public Tensor add(Tensor other) => Wrap(NativeMethods.mm_add(this, other));
     public Tensor sub(Tensor other) => Wrap(NativeMethods.mm_sub(this, other));

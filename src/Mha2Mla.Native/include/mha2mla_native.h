@@ -121,6 +121,11 @@ MM_API int mm_copy_(mm_tensor* dst, const mm_tensor* src);
 // single-tensor update (step is the 1-based step count after this update).
 MM_API int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp_avg, mm_tensor* exp_avg_sq,
                          int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay);
+// ---- linear algebra ------------------------------------------------------------------
+// Reduced SVD of a matrix: a = u · diag(s) · vh. Outputs are new tensors.
+MM_API int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh);
+MM_API mm_tensor* mm_gather(const mm_tensor* t, int64_t dim, const mm_tensor* index);
+
 // CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32.
 MM_API int mm_set_autocast(int enabled, int dtype);
 

@@ -1,4 +1,4 @@
-// Gradients and the optimizer update: the pieces a trainer needs beyond the forward pass.
+// Gradients, the optimizer update and linear algebra: what training and conversion need beyond the forward pass.
 #include "common.h"
 #include <ATen/autocast_mode.h>
 #include <cmath>
@@ -49,6 +49,19 @@ int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp_avg, m
     auto denom = (v.sqrt() / bias_correction2_sqrt).add_(eps);
     p.addcdiv_(m, denom, -step_size);
   })
+}
+
+int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh) {
+  MM_STATUS({
+    auto result = torch::linalg::svd(unwrap(a), /*full_matrices=*/false, c10::nullopt);
+    *u = mm::wrap(std::get<0>(result));
+    *s = mm::wrap(std::get<1>(result));
+    *vh = mm::wrap(std::get<2>(result));
+  })
+}
+
+mm_tensor* mm_gather(const mm_tensor* t, int64_t dim, const mm_tensor* index) {
+  MM_TENSOR(unwrap(t).gather(dim, unwrap(index)))
 }
 
 int mm_set_autocast(int enabled, int dtype) {

@@ -6,15 +6,15 @@ namespace Mha2Mla.Models;
 /// Grouped-query attention as in Hugging Face's LlamaAttention: RoPE on q and k, each KV head
 /// shared by <see cref="ModelConfig.GroupSize"/> query heads, causal mask, scale 1/√d_h.
 /// </summary>
-public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, Linear o) : IDisposable
+public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, Linear o) : IAttention
 {
     public Linear Q { get; } = q;
     public Linear K { get; } = k;
     public Linear V { get; } = v;
     public Linear O { get; } = o;
 
-    /// <param name="x">(B, T, d) hidden states.</param>
-    /// <param name="mask">(T, T) booleans, true where attention is forbidden.</param>
+    public IEnumerable<(string Name, Linear Projection)> Projections => [("q_proj", Q), ("k_proj", K), ("v_proj", V), ("o_proj", O)];
+
     public Tensor Forward(Tensor x, RotaryEmbedding rope, Tensor cos, Tensor sin, Tensor mask)
     {
         var (batch, length) = (x.size(0), x.size(1));
@@ -26,26 +26,35 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
 
         query = rope.Apply(query, cos, sin);
         key = rope.Apply(key, cos, sin);
-        key = RepeatKv(key, batch, length);
-        value = RepeatKv(value, batch, length);
+        return O.Forward(ScaledDotProduct(config, query, key, value, mask));
+    }
 
+    /// <summary>
+    /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T, ·), each KV head
+    /// serving its group of query heads; returns (B, T, n_h·d_v).
+    /// </summary>
+    public static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, Tensor mask)
+    {
+        var (batch, length) = (query.size(0), query.size(2));
+        key = RepeatKv(config, key);
+        value = RepeatKv(config, value);
         // The (B, n_h, T, T) scores dominate memory at long context: scale and mask them in place
         // and free them as soon as the softmax has read them, as PyTorch's refcounting would.
         using var scores = query.matmul(key.transpose(2, 3));
-        scores.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask, double.NegativeInfinity);
+        scores.mul_(1.0 / Math.Sqrt(config.HeadDim)).masked_fill_(mask, double.NegativeInfinity);
         using var weights = torch.nn.functional.softmax(scores, -1);
         scores.Dispose();
-        var output = weights.matmul(value).transpose(1, 2).reshape(batch, length, heads * headDim);
-        return O.Forward(output);
+        return weights.matmul(value).transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
     }
 
-    // (B, n_kv, T, d_h) -> (B, n_h, T, d_h): each KV head serves its group of query heads.
-    private Tensor RepeatKv(Tensor kv, long batch, long length)
+    // (B, n_kv, T, e) -> (B, n_h, T, e): each KV head serves its group of query heads.
+    private static Tensor RepeatKv(ModelConfig config, Tensor kv)
     {
         if (config.GroupSize == 1) return kv;
+        var (batch, length, width) = (kv.size(0), kv.size(2), kv.size(3));
         return kv.unsqueeze(2)
-            .expand(batch, config.NumKeyValueHeads, config.GroupSize, length, config.HeadDim)
-            .reshape(batch, config.NumAttentionHeads, length, config.HeadDim);
+            .expand(batch, config.NumKeyValueHeads, config.GroupSize, length, width)
+            .reshape(batch, config.NumAttentionHeads, length, width);
     }
 
     public void Dispose()

@@ -3,10 +3,10 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Models;
 
 /// <summary>Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
-public sealed class DecoderLayer(RmsNorm inputNorm, Attention attention, RmsNorm postAttentionNorm, Mlp mlp) : IDisposable
+public sealed class DecoderLayer(RmsNorm inputNorm, IAttention attention, RmsNorm postAttentionNorm, Mlp mlp) : IDisposable
 {
     public RmsNorm InputNorm { get; } = inputNorm;
-    public Attention Attention { get; } = attention;
+    public IAttention Attention { get; } = attention;
     public RmsNorm PostAttentionNorm { get; } = postAttentionNorm;
     public Mlp Mlp { get; } = mlp;
 

@@ -74,9 +74,9 @@ public sealed class LlamaModel : IDisposable
         for (var i = 0; i < Layers.Count; i++)
         {
             var layer = Layers[i];
-            var a = layer.Attention;
-            foreach (var (name, linear) in new[] { ("self_attn.q_proj", a.Q), ("self_attn.k_proj", a.K), ("self_attn.v_proj", a.V), ("self_attn.o_proj", a.O),
-                         ("mlp.gate_proj", layer.Mlp.Gate), ("mlp.up_proj", layer.Mlp.Up), ("mlp.down_proj", layer.Mlp.Down) })
+            var projections = layer.Attention.Projections.Select(p => ($"self_attn.{p.Name}", p.Projection))
+                .Concat([("mlp.gate_proj", layer.Mlp.Gate), ("mlp.up_proj", layer.Mlp.Up), ("mlp.down_proj", layer.Mlp.Down)]);
+            foreach (var (name, linear) in projections)
             {
                 yield return (WeightNames.Layer(i, $"{name}.weight"), linear.Weight);
                 if (linear.Bias is { } bias) yield return (WeightNames.Layer(i, $"{name}.bias"), bias);

@@ -34,11 +34,13 @@ public sealed record ModelConfig
     /// <summary>Mistral's sliding attention window in tokens, or null for full causal attention.</summary>
     public int? SlidingWindow { get; init; }
     public string? TorchDtype { get; init; }
+    /// <summary>Set for checkpoints converted to MLA by mha2mla.</summary>
+    public MlaSettings? Mla { get; init; }
 
     /// <summary>Query heads that share one KV head.</summary>
     public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
     public bool IsGroupedQuery => NumKeyValueHeads < NumAttentionHeads;
 
-    /// <summary>KV-cache elements one token costs in one layer: a key and a value per KV head.</summary>
-    public long KvCacheElementsPerTokenPerLayer => 2L * NumKeyValueHeads * HeadDim;
+    /// <summary>KV-cache elements one token costs in one layer: a key and a value per KV head, or MLA's latent and rotated keys.</summary>
+    public long KvCacheElementsPerTokenPerLayer => Mla?.CacheElementsPerTokenPerLayer(this) ?? 2L * NumKeyValueHeads * HeadDim;
 }

@@ -90,7 +90,29 @@ public static class ModelConfigReader
             OutputBias = modelType == "llama" && attentionBias,
             SlidingWindow = slidingWindow,
             TorchDtype = f.String("torch_dtype") ?? f.String("dtype"),
+            Mla = MlaOf(f, headDim.Value, kvHeads, f.PositiveInt("num_hidden_layers")),
         };
+    }
+
+    private static MlaSettings? MlaOf(Fields f, int headDim, int kvHeads, int layers)
+    {
+        if (!f.Root.TryGetProperty("mla", out var section) || section.ValueKind == JsonValueKind.Null) return null;
+        MlaSettings? mla;
+        try
+        {
+            mla = section.Deserialize<MlaSettings>(new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+        }
+        catch (JsonException e)
+        {
+            throw f.Error("mla", $"is malformed ({e.Message.Split('\n')[0]})");
+        }
+        if (mla is null || mla.Version != MlaSettings.CurrentVersion)
+            throw f.Error("mla", $"has version {mla?.Version}; this mha2mla reads version {MlaSettings.CurrentVersion}");
+        var r = mla.RopePairs;
+        if (r < 1 || r > headDim / 2) throw f.Error("mla.rope_pairs", $"is {r}; it must be 1..{headDim / 2}");
+        if (mla.Pairs is null || mla.Pairs.Length != layers || mla.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
+            throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for each of {kvHeads} KV heads in each of {layers} layers");
+        return mla;
     }
 
     private static int? SlidingWindow(Fields f, string modelType)

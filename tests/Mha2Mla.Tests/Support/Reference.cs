@@ -21,6 +21,14 @@ public static class Reference
         return result.Stdout;
     }
 
+    /// <summary>Runs another script beside the reference (mla_reference.py, mla_perplexity.py) and returns its stdout.</summary>
+    public static string RunScript(string script, params string[] args)
+    {
+        var result = ProcessRunner.Run(Python, [Path.Combine(AppContext.BaseDirectory, "reference", script), .. args]);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"{script} failed: {result}");
+        return result.Stdout;
+    }
+
     /// <summary>A random checkpoint in Hugging Face layout, written by the reference (not by mha2mla).</summary>
     public static string MakeCheckpoint(string directory, object config, string dtype = "bf16", int shards = 1, int seed = 0)
     {

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Loads an MLA checkpoint written by `mha2mla convert` (docs/mla-format.md) in plain PyTorch
+and computes perplexity: proof that the format is usable without mha2mla.
+
+  python3 scripts/mla_perplexity.py MLA_DIR --data FILE.json     (an array of arrays of token ids)
+prints {"perplexity": ..., "tokens": ...}
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def load_weights(directory):
+    index = json.load(open(os.path.join(directory, "model.safetensors.index.json")))
+    weights = {}
+    for file in sorted(set(index["weight_map"].values())):
+        data = open(os.path.join(directory, file), "rb").read()
+        (n,) = struct.unpack("<Q", data[:8])
+        for name, info in json.loads(data[8:8 + n]).items():
+            if name == "__metadata__":
+                continue
+            begin, end = info["data_offsets"]
+            raw = bytearray(data[8 + n + begin:8 + n + end])
+            t = torch.frombuffer(raw, dtype=DTYPES[info["dtype"]]) if raw else torch.empty(0, dtype=DTYPES[info["dtype"]])
+            weights[name] = t.reshape(info["shape"]).float()
+    return weights
+
+
+def perplexity(directory, sequences):
+    config = json.load(open(os.path.join(directory, "config.json")))
+    mla, W = config["mla"], load_weights(directory)
+    d, nh = config["hidden_size"], config["num_attention_heads"]
+    nkv = config.get("num_key_value_heads", nh)
+    dh = config.get("head_dim") or d // nh
+    r2, g, eps = 2 * mla["rope_pairs"], nh // nkv, config.get("rms_norm_eps", 1e-6)
+    base = config.get("rope_theta", 10000.0)
+    inv = 1.0 / (base ** (torch.arange(0, dh, 2, dtype=torch.int64).float() / dh))
+    assert not config.get("rope_scaling"), "this script implements plain RoPE only"
+
+    def norm(x, w):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+    def lin(x, name):
+        return torch.nn.functional.linear(x, W[name + ".weight"], W.get(name + ".bias"))
+
+    nll, count = 0.0, 0
+    for seq in sequences:
+        ids = torch.tensor([seq])
+        T = len(seq)
+        angles = torch.arange(T).float()[:, None] * inv[None, :]            # (T, d_h/2)
+        causal = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(config["num_hidden_layers"]):
+            p = f"model.layers.{i}.self_attn."
+            # Each KV head rotates its kept pairs; its query heads share them. Layout: [k..., k+d_h/2...].
+            kept = torch.tensor(mla["pairs"][i])                               # (n_kv, r)
+            a = torch.cat([angles[:, kept], angles[:, kept]], dim=-1)         # (T, n_kv, 2r)
+            cos_k, sin_k = a.cos().permute(1, 0, 2), a.sin().permute(1, 0, 2)  # (n_kv, T, 2r)
+            cos_q, sin_q = cos_k.repeat_interleave(g, 0), sin_k.repeat_interleave(g, 0)
+
+            def rope(t, c, s):
+                half = t.shape[-1] // 2
+                return t * c + torch.cat([-t[..., half:], t[..., :half]], -1) * s
+
+            h = norm(x, W[f"model.layers.{i}.input_layernorm.weight"])
+            q = lin(h, p + "q_proj").view(1, T, nh, dh).transpose(1, 2)
+            c = lin(h, p + "kv_down_proj")
+            k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, dh - r2).transpose(1, 2)
+            v = lin(c, p + "v_up_proj").view(1, T, nkv, dh).transpose(1, 2)
+            k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nkv, r2).transpose(1, 2), cos_k, sin_k)
+            q = torch.cat([rope(q[..., :r2], cos_q, sin_q), q[..., r2:]], -1)
+            k = torch.cat([k_rope, k_nope], -1).repeat_interleave(g, 1)
+            v = v.repeat_interleave(g, 1)
+            o = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + causal, -1) @ v
+            x = x + lin(o.transpose(1, 2).reshape(1, T, nh * dh), p + "o_proj")
+            h = norm(x, W[f"model.layers.{i}.post_attention_layernorm.weight"])
+            m = f"model.layers.{i}.mlp."
+            x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
+        x = norm(x, W["model.norm.weight"])
+        head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+        logits = (x @ head.T)[0, :-1]
+        nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+        count += T - 1
+    return math.exp(nll / count), count
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dir")
+    parser.add_argument("--data", required=True)
+    args = parser.parse_args()
+    with torch.no_grad():
+        ppl, tokens = perplexity(args.dir, json.load(open(args.data)))
+    json.dump({"perplexity": ppl, "tokens": tokens}, sys.stdout)
+    print()

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Conversion;
+using Mha2Mla.Data;
+using Mha2Mla.Diagnostics;
+using Serilog;
+
+namespace Mha2Mla.Cli.Commands;
+
+/// <summary>`mha2mla convert MODEL -o OUT`: MHA/GQA to MLA, with calibration, fine-tune and report.</summary>
+public static class ConvertCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory, or 'demo'" };
+        var output = new Option<string>("--output", "-o") { Description = "Output directory (built beside it and renamed at the end)", Required = true };
+        var recipe = new Option<string?>("--config") { Description = "A YAML recipe of these options (e.g. configs/demo.yaml); flags override it" };
+        var strategy = new Option<string>("--rope-strategy") { Description = "Which frequency pairs keep RoPE: 2-norm (calibrated), high, low, uniform", DefaultValueFactory = _ => "2-norm" };
+        strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform");
+        var pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16)" };
+        var rank = new Option<int?>("--kv-rank") { Description = "Latent rank d_kv per KV head; the latent is n_kv·d_kv wide (default d_h/8)" };
+        var svd = new Option<string>("--svd") { Description = "joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2", DefaultValueFactory = _ => "joint" };
+        svd.AcceptOnlyFromAmong("joint", "split");
+        var calibData = new Option<string?>("--calib-data") { Description = "Calibration data for 2-norm (same formats as --data)" };
+        var calibSamples = new Option<int>("--calib-samples") { Description = "Calibration samples", DefaultValueFactory = _ => 16 };
+        var calibSeqLen = new Option<int>("--calib-seq-len") { Description = "Tokens per calibration sample", DefaultValueFactory = _ => 512 };
+        var evalData = new Option<string?>("--eval-data") { Description = "Data to measure perplexity on: original, converted, fine-tuned" };
+        var trainData = new Option<string?>("--train-data") { Description = "Fine-tune data (with --steps > 0)" };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Tokens per sequence for --eval-data and --train-data (default 2048, or max_position_embeddings if smaller)" };
+        var textField = new Option<string>("--text-field") { Description = "The .jsonl field holding text", DefaultValueFactory = _ => "text" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
+        var training = new TrainingArguments(defaultSteps: 0);
+
+        var command = new Command("convert",
+            "Convert a Llama-family checkpoint (MHA or GQA) to Multi-head Latent Attention: keep RoPE on r frequency pairs per KV head, " +
+            "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
+            "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
+        {
+            model, output, recipe, strategy, pairs, rank, svd, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
+            CommonOptions.Device, overwrite,
+        };
+        foreach (var option in training.All) command.Options.Add(option);
+
+        command.SetAction(parsed =>
+        {
+            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
+                throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
+            var modelPath = parsed.GetRequiredValue(model);
+            ModelConfigFacts facts;
+            using (var checkpoint = Checkpoint.Open(modelPath)) facts = new ModelConfigFacts(checkpoint.Config.HeadDim, checkpoint.Config.MaxPositionEmbeddings);
+
+            var fineTune = training.Read(parsed);
+            var seq = parsed.GetValue(seqLen) ?? Math.Min(2048, facts.MaxPositions);
+            DataOptions? Data(string? path, int length, int? max = null) => path is null ? null : new DataOptions
+            {
+                Path = path, SeqLen = length, TextField = parsed.GetValue(textField)!, MaxSequences = max,
+            };
+            var job = new ConversionJob
+            {
+                Model = modelPath,
+                Output = parsed.GetRequiredValue(output),
+                Settings = new ConversionSettings(RopeSelection.Parse(parsed.GetValue(strategy)!),
+                    parsed.GetValue(pairs) ?? facts.HeadDim / 16, parsed.GetValue(rank) ?? facts.HeadDim / 8,
+                    parsed.GetValue(svd) == "split" ? SvdMode.Split : SvdMode.Joint),
+                Calibration = Data(parsed.GetValue(calibData), parsed.GetValue(calibSeqLen), parsed.GetValue(calibSamples)),
+                Evaluation = Data(parsed.GetValue(evalData), seq),
+                Training = Data(parsed.GetValue(trainData), seq),
+                FineTune = fineTune,
+                Overwrite = parsed.GetValue(overwrite),
+            };
+            var report = new ConversionPipeline(job)
+            {
+                Log = message => Log.Information("{Message}", message),
+                OnStep = m =>
+                {
+                    if (m.Step == 1 || m.Step % fineTune.LogEvery == 0 || m.Step == fineTune.Steps)
+                        Log.Information("fine-tune step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2}", m.Step, fineTune.Steps, m.Loss, m.LearningRate);
+                },
+            }.Run();
+
+            Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before} -> {After} elements per token per layer)",
+                report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);
+            if (parsed.GetValue(CommonOptions.Json))
+                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, Reports.ConversionReport.Json));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private sealed record ModelConfigFacts(int HeadDim, int MaxPositions);
+}

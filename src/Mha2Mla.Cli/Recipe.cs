@@ -1,0 +1,58 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Mha2Mla.Cli;
+
+/// <summary>
+/// A YAML recipe (--config FILE): a flat mapping from option names (without the dashes) to values,
+/// e.g. "kv-rank: 8". Its entries become command-line options, placed before the user's own so
+/// that flags given on the command line override the recipe. Paths are taken as written
+/// (relative to the current directory).
+/// </summary>
+public static class Recipe
+{
+    public static string[] Expand(string[] args)
+    {
+        var index = Array.IndexOf(args, "--config");
+        if (index < 0) return args;
+        if (index + 1 >= args.Length) throw new InvalidInputException("--config needs a recipe file (YAML)");
+        var path = args[index + 1];
+        var given = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToHashSet();
+        var fromRecipe = new List<string>();
+        foreach (var (key, value) in Read(path))
+        {
+            var flag = "--" + key;
+            if (given.Contains(flag)) continue; // the command line wins
+            if (value is "true") fromRecipe.Add(flag);
+            else if (value is not "false") fromRecipe.AddRange([flag, value]);
+        }
+        var rest = args.Where((_, i) => i != index && i != index + 1).ToList();
+        // Recipe options go right after the command word, before everything else the user typed.
+        var command = rest.FindIndex(a => !a.StartsWith('-'));
+        return [.. rest.Take(command + 1), .. fromRecipe, .. rest.Skip(command + 1)];
+    }
+
+    private static IEnumerable<(string Key, string Value)> Read(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"--config {path}: no such file");
+        var yaml = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            yaml.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new InvalidInputException($"--config {path}: not valid YAML ({e.Message.Split('\n')[0]})");
+        }
+        if (yaml.Documents.Count == 0) yield break;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode mapping)
+            throw new InvalidInputException($"--config {path}: a recipe is a mapping of option names to values");
+        foreach (var (key, value) in mapping.Children)
+        {
+            if (value is not YamlScalarNode scalar)
+                throw new InvalidInputException($"--config {path}: '{key}' must have a single value");
+            yield return (((YamlScalarNode)key).Value!, scalar.Value ?? "");
+        }
+    }
+}

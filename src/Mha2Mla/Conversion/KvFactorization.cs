@@ -1,0 +1,74 @@
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Conversion;
+
+/// <summary>
+/// Turns one layer's GQA attention into MLA (DESIGN.md §2). The kept RoPE rows of W_k become
+/// W_k_rope; the position-free key rows and W_v are factored by a truncated SVD,
+/// M = [W_k,nope ; W_v] ≈ U_R Σ_R V_Rᵀ, into W_down = V_Rᵀ and W_up = U_R Σ_R (split into the
+/// key and value parts); "split" factors W_k,nope and W_v separately at rank R/2 each. Biases
+/// follow their rows. W_q's rows are permuted into the MLA head layout; W_o is unchanged.
+/// The SVD runs in fp64.
+/// </summary>
+public static class KvFactorization
+{
+    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
+        var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
+        var queryOrders = Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray();
+
+        // Keys reordered head by head into [rope | nope], then the two parts pulled apart.
+        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders));
+        var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray());
+        var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray());
+        var key = attention.K.Weight.index_select(0, keyRows);
+        var keyBias = attention.K.Bias?.index_select(0, keyRows);
+
+        var kRope = new Linear(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
+        var keyNope = key.index_select(0, nopeRows);
+        var (down, upKey, upValue) = settings.Svd == SvdMode.Joint
+            ? Joint(keyNope, attention.V.Weight, settings.LatentDim(config))
+            : Split(keyNope, attention.V.Weight, settings.LatentDim(config));
+
+        var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders));
+        var q = new Linear(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
+        var o = new Linear(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
+        return new MlaAttention(config, pairs, q,
+            new Linear(Keep(down), null),
+            kRope,
+            new Linear(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows))),
+            new Linear(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone())),
+            o);
+
+        Tensor Keep(Tensor t) => scope.Detach(t.contiguous()).DetachFromDisposeScope();
+    }
+
+    /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R.</summary>
+    private static (Tensor Down, Tensor UpA, Tensor UpB) Joint(Tensor a, Tensor b, int rank)
+    {
+        var (down, up) = Truncated(torch.cat([a, b], 0), rank);
+        return (down, up.narrow(0, 0, a.size(0)), up.narrow(0, a.size(0), b.size(0)));
+    }
+
+    /// <summary>a and b each at rank R/2; the latent is [c_a ; c_b] and each up-projection reads its half.</summary>
+    private static (Tensor Down, Tensor UpA, Tensor UpB) Split(Tensor a, Tensor b, int rank)
+    {
+        var half = rank / 2;
+        var (downA, upA) = Truncated(a, half);
+        var (downB, upB) = Truncated(b, half);
+        var zerosA = torch.zeros([a.size(0), half]);
+        var zerosB = torch.zeros([b.size(0), half]);
+        return (torch.cat([downA, downB], 0), torch.cat([upA, zerosA], 1), torch.cat([zerosB, upB], 1));
+    }
+
+    private static (Tensor Down, Tensor Up) Truncated(Tensor m, int rank)
+    {
+        var (u, s, vh) = torch.linalg.svd(m.to(ScalarType.Float64));
+        var down = vh.narrow(0, 0, rank);
+        var up = u.narrow(1, 0, rank) * s.narrow(0, 0, rank).unsqueeze(0);
+        return (down.to(ScalarType.Float32), up.to(ScalarType.Float32));
+    }
+}

@@ -1,0 +1,44 @@
+namespace Mha2Mla.Conversion;
+
+public enum RopeStrategy { TwoNorm, High, Low, Uniform }
+
+/// <summary>
+/// Which r frequency pairs (of d_h/2) keep RoPE. Pair k is dimensions (k, k + d_h/2) with
+/// frequency base^(−2k/d_h), so low k rotate fastest ("high" frequencies).
+/// </summary>
+public static class RopeSelection
+{
+    public static RopeStrategy Parse(string name) => name switch
+    {
+        "2-norm" => RopeStrategy.TwoNorm,
+        "high" => RopeStrategy.High,
+        "low" => RopeStrategy.Low,
+        "uniform" => RopeStrategy.Uniform,
+        _ => throw new InvalidInputException($"--rope-strategy '{name}' is not one of 2-norm, high, low, uniform"),
+    };
+
+    public static string Name(RopeStrategy strategy) => strategy switch
+    {
+        RopeStrategy.TwoNorm => "2-norm",
+        RopeStrategy.High => "high",
+        RopeStrategy.Low => "low",
+        _ => "uniform",
+    };
+
+    /// <summary>The pairs of a data-free strategy: high k ∈ {0…r−1}, low k ∈ {d_h/2−r…}, uniform k = ⌊i·(d_h/2)/r⌋.</summary>
+    public static int[] Fixed(RopeStrategy strategy, int headDim, int r)
+    {
+        var half = headDim / 2;
+        return strategy switch
+        {
+            RopeStrategy.High => Enumerable.Range(0, r).ToArray(),
+            RopeStrategy.Low => Enumerable.Range(half - r, r).ToArray(),
+            RopeStrategy.Uniform => Enumerable.Range(0, r).Select(i => i * half / r).ToArray(),
+            _ => throw new ArgumentException("2-norm needs calibration scores", nameof(strategy)),
+        };
+    }
+
+    /// <summary>The r pairs with the largest scores (ties go to the lower k), ascending.</summary>
+    public static int[] TopPairs(IReadOnlyList<double> scores, int r) =>
+        Enumerable.Range(0, scores.Count).OrderByDescending(k => scores[k]).ThenBy(k => k).Take(r).Order().ToArray();
+}

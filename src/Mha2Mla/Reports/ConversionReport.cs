@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Mha2Mla.Conversion;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Reports;
+
+/// <summary>mha2mla_report.json: what a conversion chose, what it saves, and what it cost.</summary>
+public sealed record ConversionReport
+{
+    public required string Model { get; init; }
+    public required string Output { get; init; }
+    public required object Settings { get; init; }
+    public required RopeReport Rope { get; init; }
+    public required KvCacheReport KvCache { get; init; }
+    public required PerplexityReport Perplexity { get; init; }
+    public required IReadOnlyList<StageMeasurement> Stages { get; init; }
+
+    public sealed record RopeReport(int[][][] Pairs);
+    public sealed record Pair(long Original, long Mla);
+    public sealed record KvCacheReport(Pair ElementsPerTokenPerLayer, Pair BytesPerToken, string Dtype, double ReductionPercent);
+    public sealed record PerplexityReport(double? Original, double? Converted, double? Finetuned);
+
+    public static KvCacheReport KvCacheOf(ModelConfig original, MlaSettings mla, ScalarType cacheType)
+    {
+        var before = original.KvCacheElementsPerTokenPerLayer;
+        var after = mla.CacheElementsPerTokenPerLayer(original);
+        var bytes = (long)cacheType.ElementSize() * original.NumHiddenLayers;
+        return new KvCacheReport(new Pair(before, after), new Pair(before * bytes, after * bytes),
+            Checkpoints.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public void Write(string directory)
+    {
+        File.WriteAllText(Path.Combine(directory, "mha2mla_report.json"), JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(Path.Combine(directory, "REPORT.md"), Markdown());
+    }
+
+    private string Markdown()
+    {
+        var c = CultureInfo.InvariantCulture;
+        string Ppl(double? p) => p is { } v ? v.ToString("F3", c) : "not measured";
+        var md = new StringBuilder();
+        md.AppendLine(c, $"# MHA2MLA conversion of `{Model}`");
+        md.AppendLine();
+        md.AppendLine(c, $"KV cache per token per layer: {KvCache.ElementsPerTokenPerLayer.Original} → {KvCache.ElementsPerTokenPerLayer.Mla} elements " +
+                         $"({KvCache.BytesPerToken.Original} → {KvCache.BytesPerToken.Mla} bytes per token over all layers, {KvCache.Dtype}): " +
+                         $"**−{KvCache.ReductionPercent.ToString("F2", c)} %**.");
+        md.AppendLine();
+        md.AppendLine("| perplexity | value |");
+        md.AppendLine("|---|---|");
+        md.AppendLine(c, $"| original | {Ppl(Perplexity.Original)} |");
+        md.AppendLine(c, $"| converted, before fine-tune | {Ppl(Perplexity.Converted)} |");
+        md.AppendLine(c, $"| after fine-tune | {Ppl(Perplexity.Finetuned)} |");
+        md.AppendLine();
+        md.AppendLine("| stage | seconds | peak RSS (MiB) |");
+        md.AppendLine("|---|---|---|");
+        foreach (var s in Stages) md.AppendLine(c, $"| {s.Stage} | {s.Seconds:F1} | {s.PeakRssBytes / 1048576.0:F0} |");
+        md.AppendLine();
+        md.AppendLine("Settings, the kept RoPE pairs of every layer and KV head, and these figures are in `mha2mla_report.json`.");
+        return md.ToString();
+    }
+}

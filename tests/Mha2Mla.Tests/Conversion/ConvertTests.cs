@@ -1,0 +1,148 @@
+using System.Text.Json;
+using Mha2Mla.Tests.Support;
+
+namespace Mha2Mla.Tests.Conversion;
+
+/// <summary>
+/// `mha2mla convert` against DESIGN.md §2: the sanity law, an independent plain-PyTorch
+/// implementation (tests/reference/mla_reference.py) for every strategy and SVD mode, the
+/// plain-PyTorch reader of the output format, and the KV-cache formula.
+/// </summary>
+public class ConvertTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub(name), config, "f32", seed: name.Length);
+        var calib = dir.File($"{name}-calib.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
+        var eval = dir.File($"{name}-eval.json");
+        Reference.Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
+        return (model, calib, eval);
+    }
+
+    private JsonElement Convert(string model, params string[] options)
+    {
+        var output = dir.File($"out-{Guid.NewGuid():N}");
+        var result = Support.Cli.Run(["convert", model, "-o", output, "--seq-len", "32", .. options]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "mha2mla_report.json"))).RootElement.Clone();
+        Assert.Equal(output, report.GetProperty("output").GetString());
+        return report;
+    }
+
+    private static double Relative(double a, double b) => Math.Abs(a - b) / Math.Abs(b);
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(4, 2)]
+    public void KeepingEveryPairAtFullRankReproducesTheOriginal(int heads, int kvHeads)
+    {
+        var (model, _, eval) = Setup(TinyConfigs.Llama(heads, kvHeads), $"law-{heads}-{kvHeads}");
+        var report = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16", "--eval-data", eval);
+        var ppl = report.GetProperty("perplexity");
+        var (original, converted) = (ppl.GetProperty("original").GetDouble(), ppl.GetProperty("converted").GetDouble());
+        Assert.True(Relative(converted, original) <= 1e-4, $"converted {converted} vs original {original}");
+        Assert.Equal(0, report.GetProperty("kv_cache").GetProperty("reduction_percent").GetDouble(), 9);
+    }
+
+    public static TheoryData<string, string, string> Cases => new()
+    {
+        { "llama-gqa", "high", "joint" },
+        { "llama-gqa", "low", "joint" },
+        { "llama-gqa", "uniform", "joint" },
+        { "llama-gqa", "2-norm", "joint" },
+        { "llama-gqa", "high", "split" },
+        { "llama-gqa", "2-norm", "split" },
+        { "qwen2-bias", "2-norm", "joint" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PairsAndPerplexityEqualTheIndependentReference(string architecture, string strategy, string svd)
+    {
+        var config = architecture == "qwen2-bias" ? TinyConfigs.Llama(4, 2).With("model_type", "qwen2") : TinyConfigs.Llama(4, 2);
+        var (model, calib, eval) = Setup(config, $"{architecture}-{strategy}-{svd}");
+        var report = Convert(model, "--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd,
+            "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--steps", "0");
+
+        var reference = JsonDocument.Parse(Reference.RunScript("mla_reference.py", "convert", model, "--strategy", strategy, "--pairs", "2",
+            "--kv-rank", "4", "--svd", svd, "--eval", eval, "--calib", calib)).RootElement;
+        static string Pairs(JsonElement e) => JsonSerializer.Serialize(e.Deserialize<int[][][]>());
+        Assert.Equal(Pairs(reference.GetProperty("pairs")), Pairs(report.GetProperty("rope").GetProperty("pairs")));
+        var ours = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+        var theirs = reference.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(ours, theirs) <= 1e-4, $"{strategy}/{svd}: ours {ours} vs reference {theirs}");
+        Assert.True(report.GetProperty("perplexity").GetProperty("finetuned").ValueKind == JsonValueKind.Null);
+    }
+
+    [Fact]
+    public void TheOutputIsReadByPlainPyTorchAndByEvalInspectAndTrain()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2, tied: true), "interop");
+        var report = Convert(model, "--rope-pairs", "2", "--kv-rank", "4", "--calib-data", calib, "--eval-data", eval);
+        var output = report.GetProperty("output").GetString()!;
+        var converted = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+
+        var python = JsonDocument.Parse(Reference.RunScript("mla_perplexity.py", output, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(python, converted) <= 1e-5, $"plain PyTorch {python} vs mha2mla {converted}");
+        var evaluated = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.Equal(converted, evaluated, 9);
+
+        // KV cache: R + 2r·n_kv = 2·4 + 2·2·2 = 16 of 2·n_kv·d_h = 64 per token per layer.
+        var kv = report.GetProperty("kv_cache");
+        Assert.Equal(64, kv.GetProperty("elements_per_token_per_layer").GetProperty("original").GetInt64());
+        Assert.Equal(16, kv.GetProperty("elements_per_token_per_layer").GetProperty("mla").GetInt64());
+        Assert.Equal(100.0 * (1 - 16.0 / 64), kv.GetProperty("reduction_percent").GetDouble(), 9);
+        Assert.Equal(16 * 2 * 4, kv.GetProperty("bytes_per_token").GetProperty("mla").GetInt64()); // 2 layers, f32
+        var inspect = JsonDocument.Parse(Support.Cli.Run("inspect", output, "--json").Stdout).RootElement;
+        Assert.Equal(16, inspect.GetProperty("kv_cache").GetProperty("elements_per_token_per_layer").GetInt64());
+
+        var train = Support.Cli.Run("train", output, "--data", eval, "-o", dir.File("tuned"), "--steps", "2", "--batch", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.True(File.Exists(Path.Combine(dir.File("tuned"), "config.json")));
+        Assert.Contains("\"mla\"", File.ReadAllText(Path.Combine(dir.File("tuned"), "config.json")));
+    }
+
+    [Fact]
+    public void FineTuneAfterConversionAndARecipeWhoseFlagsCanBeOverridden()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "finetune");
+        var recipe = dir.File("recipe.yaml");
+        File.WriteAllText(recipe, $"rope-strategy: uniform\nrope-pairs: 2\nkv-rank: 2\ntrain-data: {calib}\neval-data: {eval}\nsteps: 30\nlr: 3e-3\nbatch: 3\n");
+        var report = Convert(model, "--config", recipe, "--kv-rank", "4"); // the flag wins over the recipe's 2
+        Assert.Equal(4, report.GetProperty("settings").GetProperty("kv_rank").GetInt32());
+        Assert.Equal("uniform", report.GetProperty("settings").GetProperty("rope_strategy").GetString());
+        var ppl = report.GetProperty("perplexity");
+        Assert.True(ppl.GetProperty("finetuned").GetDouble() > 0);
+        Assert.Contains(report.GetProperty("stages").EnumerateArray(), s => s.GetProperty("stage").GetString() == "finetune");
+        Assert.True(File.Exists(Path.Combine(report.GetProperty("output").GetString()!, "REPORT.md")));
+    }
+
+    [Fact]
+    public void BadInputLeavesNoOutputBehind()
+    {
+        var (model, _, eval) = Setup(TinyConfigs.Llama(4, 2), "bad");
+        void Expect(string fragment, params string[] options)
+        {
+            var output = dir.File($"bad-{Guid.NewGuid():N}");
+            Support.Cli.AssertBadInput(Support.Cli.Run(["convert", model, "-o", output, .. options]), fragment);
+            Assert.False(Directory.Exists(output));
+            Assert.Empty(Directory.GetDirectories(dir.Path, ".bad-*"));
+        }
+        Expect("beyond the rank", "--rope-strategy", "high", "--kv-rank", "100");
+        Expect("--rope-pairs 9 must be between 1 and d_h/2 = 8", "--rope-strategy", "high", "--rope-pairs", "9");
+        Expect("2-norm ranks frequencies on calibration data", "--kv-rank", "4");
+        Expect("no such file", "--rope-strategy", "high", "--eval-data", dir.File("missing.json"));
+        Expect("needs --train-data", "--rope-strategy", "high", "--steps", "5");
+
+        var qk = Reference.MakeCheckpoint(dir.Sub("qwen3"), TinyConfigs.Llama(4, 2));
+        var config = Path.Combine(qk, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"llama\"", "\"qwen3\""));
+        Support.Cli.AssertBadInput(Support.Cli.Run("convert", qk, "-o", dir.File("q3"), "--rope-strategy", "high"), "QK-norm");
+        Assert.False(Directory.Exists(dir.File("q3")));
+    }
+
+    public void Dispose() => dir.Dispose();
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""An independent plain-PyTorch implementation of DESIGN.md section 2, for checking `mha2mla convert`.
+
+It never reads mha2mla's output. From the ORIGINAL checkpoint it chooses the RoPE pairs
+(high / low / uniform / 2-norm on calibration sequences), then evaluates the model the design
+says conversion must equal: the original with W_k,nope and W_v replaced by their rank-R
+reconstruction (joint or split SVD, in float64) and RoPE applied only on the kept pairs.
+
+  convert DIR --strategy S --pairs R --kv-rank D --svd joint|split --eval FILE.json [--calib FILE.json]
+      prints {"pairs": [[[k...]...]...], "perplexity": ...}
+"""
+import argparse
+import json
+import math
+import sys
+
+import torch
+
+from llama_reference import inverse_frequencies, load, rms_norm, rotate_half
+
+
+def dims(config):
+    nh = config["num_attention_heads"]
+    nkv = config.get("num_key_value_heads", nh)
+    dh = config.get("head_dim") or config["hidden_size"] // nh
+    return nh, nkv, dh
+
+
+def fixed_pairs(strategy, dh, r):
+    half = dh // 2
+    if strategy == "high":
+        return list(range(r))
+    if strategy == "low":
+        return list(range(half - r, half))
+    if strategy == "uniform":
+        return [i * half // r for i in range(r)]
+    raise ValueError(strategy)
+
+
+def layer_forward(config, W, i, x, cos, sin, bias, rope_mask=None):
+    """One decoder layer; rope_mask (n_h or n_kv, d_h) marks rotated dims (None: all). Returns (out, q, k) with q, k before RoPE."""
+    nh, nkv, dh = dims(config)
+    eps = config.get("rms_norm_eps", 1e-6)
+    B, T, _ = x.shape
+    p = f"model.layers.{i}."
+
+    def lin(h, name):
+        return torch.nn.functional.linear(h, W[name + ".weight"], W.get(name + ".bias"))
+
+    h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
+    q = lin(h, p + "self_attn.q_proj").view(B, T, nh, dh).transpose(1, 2)
+    k = lin(h, p + "self_attn.k_proj").view(B, T, nkv, dh).transpose(1, 2)
+    v = lin(h, p + "self_attn.v_proj").view(B, T, nkv, dh).transpose(1, 2)
+    q_raw, k_raw = q, k
+
+    def rope(t, mask):
+        rotated = t * cos + rotate_half(t) * sin
+        if mask is None:
+            return rotated
+        m = mask[None, :, None, :]
+        return m * rotated + (1 - m) * t
+
+    g = nh // nkv
+    q = rope(q, None if rope_mask is None else rope_mask.repeat_interleave(g, dim=0))
+    k = rope(k, rope_mask)
+    k = k.repeat_interleave(g, dim=1)
+    v = v.repeat_interleave(g, dim=1)
+    a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + bias, dim=-1) @ v
+    x = x + lin(a.transpose(1, 2).reshape(B, T, nh * dh), p + "self_attn.o_proj")
+    h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+    x = x + lin(torch.nn.functional.silu(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+    return x, q_raw, k_raw
+
+
+def tables(config, T):
+    _, _, dh = dims(config)
+    inv = inverse_frequencies(config, dh)
+    freqs = torch.arange(T).float()[:, None] * inv[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    bias = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    return emb.cos(), emb.sin(), bias
+
+
+def two_norm_pairs(config, W, calib, r):
+    nh, nkv, dh = dims(config)
+    half, g = dh // 2, nh // nkv
+    L = config["num_hidden_layers"]
+    q_sum = torch.zeros(L, nh, half, dtype=torch.float64)
+    k_sum = torch.zeros(L, nkv, half, dtype=torch.float64)
+    tokens = 0
+    for seq in calib:
+        ids = torch.tensor([seq])
+        cos, sin, bias = tables(config, len(seq))
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(L):
+            x, q, k = layer_forward(config, W, i, x, cos, sin, bias)
+            q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
+            k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
+        tokens += len(seq)
+    pairs = []
+    for i in range(L):
+        layer = []
+        for j in range(nkv):
+            score = (q_sum[i, j * g:(j + 1) * g] / tokens).sum(0) * (k_sum[i, j] / tokens)
+            order = sorted(range(half), key=lambda kk: (-score[kk].item(), kk))
+            layer.append(sorted(order[:r]))
+        pairs.append(layer)
+    return pairs
+
+
+def low_rank(W, config, pairs, rank, svd):
+    """Replace W_k's position-free rows and W_v by their rank-R reconstruction, layer by layer."""
+    nh, nkv, dh = dims(config)
+    half = dh // 2
+    R = nkv * rank
+    W = dict(W)
+    for i, layer in enumerate(pairs):
+        p = f"model.layers.{i}.self_attn."
+        wk, wv = W[p + "k_proj.weight"].clone(), W[p + "v_proj.weight"]
+        nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % half not in layer[j]]
+
+        def truncate(m, r):
+            u, s, vh = torch.linalg.svd(m.double(), full_matrices=False)
+            return (u[:, :r] * s[:r]) @ vh[:r]
+
+        if svd == "joint":
+            approx = truncate(torch.cat([wk[nope], wv]), R)
+            wk_nope, wv_new = approx[:len(nope)], approx[len(nope):]
+        else:
+            wk_nope, wv_new = truncate(wk[nope], R // 2), truncate(wv, R // 2)
+        wk[nope] = wk_nope.float()
+        W[p + "k_proj.weight"] = wk
+        W[p + "v_proj.weight"] = wv_new.float()
+    return W
+
+
+def perplexity(config, W, sequences, pairs):
+    _, nkv, dh = dims(config)
+    half = dh // 2
+    nll, count = 0.0, 0
+    for seq in sequences:
+        ids = torch.tensor([seq])
+        cos, sin, bias = tables(config, len(seq))
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(config["num_hidden_layers"]):
+            mask = torch.zeros(nkv, dh)
+            for j in range(nkv):
+                for kk in pairs[i][j]:
+                    mask[j, kk] = mask[j, kk + half] = 1
+            x, _, _ = layer_forward(config, W, i, x, cos, sin, bias, mask)
+        x = rms_norm(x, W["model.norm.weight"], config.get("rms_norm_eps", 1e-6))
+        head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+        logits = (x @ head.T)[0, :-1]
+        nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+        count += len(seq) - 1
+    return math.exp(nll / count)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("convert")
+    c.add_argument("dir")
+    c.add_argument("--strategy", required=True)
+    c.add_argument("--pairs", type=int, required=True)
+    c.add_argument("--kv-rank", type=int, required=True)
+    c.add_argument("--svd", default="joint")
+    c.add_argument("--eval", required=True)
+    c.add_argument("--calib")
+    args = parser.parse_args()
+    config, W = load(args.dir)
+    _, nkv, dh = dims(config)
+    with torch.no_grad():
+        if args.strategy == "2-norm":
+            pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs)
+        else:
+            pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
+        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd)
+        ppl = perplexity(config, W2, json.load(open(args.eval)), pairs)
+    json.dump({"pairs": pairs, "perplexity": ppl}, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
