@@ -63,6 +63,7 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern int mm_requires_grad(Tensor t);
     [DllImport(Lib)] internal static extern unsafe int mm_copy_to_buffer(Tensor t, int dtype, void* output, long nbytes);
     [DllImport(Lib)] internal static extern int mm_item_double(Tensor t, out double value);
+    [DllImport(Lib)] internal static extern IntPtr mm_data_ptr(Tensor t);
 
     // conversion and layout
     [DllImport(Lib)] internal static extern IntPtr mm_to(Tensor t, int dtype, int devType, int devIndex);

@@ -96,6 +96,22 @@ public sealed partial class Tensor : SafeHandle
         return result;
     }
 
+    /// <summary>
+    /// Writes the elements as <paramref name="type"/> (little-endian) to <paramref name="stream"/>,
+    /// straight from native memory: no managed copy of a large tensor is ever made.
+    /// </summary>
+    public unsafe void WriteTo(Stream stream, ScalarType type)
+    {
+        using var cpu = to(type, Device.CPU);
+        using var packed = cpu.contiguous();
+        var pointer = (byte*)NativeMethods.mm_data_ptr(packed);
+        var length = packed.numel() * type.ElementSize();
+        if (pointer == null && length > 0) throw TorchException.FromNative();
+        GC.KeepAlive(packed);
+        for (long offset = 0; offset < length; offset += 1 << 26)
+            stream.Write(new ReadOnlySpan<byte>(pointer + offset, (int)Math.Min(1 << 26, length - offset)));
+    }
+
     internal static ScalarType ScalarTypeOf<T>() where T : unmanaged => typeof(T) switch
     {
         var t when t == typeof(float) => ScalarType.Float32,

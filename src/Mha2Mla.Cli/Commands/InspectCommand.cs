@@ -53,7 +53,7 @@ public static class InspectCommand
         parameters = s.Parameters,
         storage_dtype = s.StorageDType,
         config = s.Config,
-        attention = s.Config.IsGroupedQuery ? "gqa" : "mha",
+        attention = s.Config.Mla is not null ? "mla" : s.Config.IsGroupedQuery ? "gqa" : "mha",
         kv_cache = new
         {
             dtype = s.KvCache.CacheDType,
@@ -80,6 +80,8 @@ public static class InspectCommand
         Console.WriteLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{(c.SlidingWindow is { } w ? $", sliding window {w}" : "")}");
         Console.WriteLine($"rope         theta {c.RopeTheta:G}, scaling {scaling}, max positions {c.MaxPositionEmbeddings}");
         Console.WriteLine($"parameters   {s.Parameters:N0} ({s.Parameters / 1e6:F1} M), {s.StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
+        if (c.Mla is { } mla)
+            Console.WriteLine($"MLA          latent {mla.LatentDim} (d_kv {mla.KvRank} x {c.NumKeyValueHeads} KV heads), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");
         Console.WriteLine($"KV cache     {kv.ElementsPerTokenPerLayer:N0} elements per token per layer = {Bytes(kv.BytesPerTokenPerLayer)} ({kv.CacheDType})");
         Console.WriteLine($"             {kv.ElementsPerToken:N0} elements per token, all {c.NumHiddenLayers} layers = {Bytes(kv.BytesPerToken)}");
         Console.WriteLine($"             {Bytes(kv.BytesAtContext)} at context {kv.Context:N0}");

@@ -54,6 +54,8 @@ MM_API int mm_requires_grad(const mm_tensor* t);
 // Copies the tensor's elements (converted to `dtype`, moved to CPU) into `out` of `nbytes`.
 MM_API int mm_copy_to_buffer(const mm_tensor* t, int dtype, void* out, int64_t nbytes);
 MM_API int mm_item_double(const mm_tensor* t, double* out);
+// The first byte of a contiguous CPU tensor (NULL otherwise), for writing it out without a copy.
+MM_API void* mm_data_ptr(const mm_tensor* t);
 
 // ---- conversion and layout ---------------------------------------------------------
 MM_API mm_tensor* mm_to(const mm_tensor* t, int dtype, int dev_type, int dev_index);

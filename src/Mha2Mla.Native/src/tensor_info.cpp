@@ -39,6 +39,14 @@ int mm_copy_to_buffer(const mm_tensor* t, int dtype, void* out, int64_t nbytes) 
   })
 }
 
+void* mm_data_ptr(const mm_tensor* t) {
+  MM_GUARD(nullptr, {
+    const auto& v = mm::unwrap(t);
+    if (!v.device().is_cpu() || !v.is_contiguous()) throw std::invalid_argument("data_ptr needs a contiguous CPU tensor");
+    return v.data_ptr();
+  })
+}
+
 int mm_item_double(const mm_tensor* t, double* out) { MM_STATUS(*out = mm::unwrap(t).item<double>()) }
 
 }  // extern "C"

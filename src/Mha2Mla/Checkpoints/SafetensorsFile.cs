@@ -61,8 +61,26 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         if (!Tensors.TryGetValue(name, out var entry))
             throw new InvalidInputException($"{Path}: has no tensor '{name}'");
-        return torch.from_buffer(basePointer + dataStart + entry.Begin, entry.Shape, entry.DType, resultType);
+        var start = basePointer + dataStart + entry.Begin;
+        var tensor = torch.from_buffer(start, entry.Shape, entry.DType, resultType);
+        Release(start, entry.ByteLength);
+        return tensor;
     }
+
+    // The copy is made, so drop the mapped pages from this process: touched file-backed pages
+    // count as resident memory, and a 7B checkpoint read tensor by tensor would otherwise end
+    // with all of it "resident". The kernel keeps them in its page cache.
+    private static void Release(byte* start, long length)
+    {
+        const int MADV_DONTNEED = 4;
+        var page = Environment.SystemPageSize;
+        var first = (long)start / page * page;
+        var end = ((long)start + length) / page * page; // whole pages inside the range only
+        if (end > first) _ = madvise((IntPtr)first, (UIntPtr)(ulong)(end - first), MADV_DONTNEED);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = false)]
+    private static extern int madvise(IntPtr address, UIntPtr length, int advice);
 
     public void Dispose()
     {

@@ -26,7 +26,7 @@ public static class SafetensorsWriter
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 stream.Write(length);
                 stream.Write(header);
-                foreach (var (_, value) in tensors) stream.Write(value.bytes(diskType));
+                foreach (var (_, value) in tensors) value.WriteTo(stream, diskType);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, path, overwrite: true);

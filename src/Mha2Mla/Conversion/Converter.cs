@@ -34,7 +34,7 @@ public static class Converter
         var pairs = new int[layers][][];
 
         using var noGrad = torch.no_grad();
-        var hidden = settings.Strategy == RopeStrategy.TwoNorm ? Embed(loader, config, calibration!) : null;
+        var hidden = settings.Strategy == RopeStrategy.TwoNorm ? Embed(source.Weights, calibration!) : null;
         try
         {
             for (var l = 0; l < layers; l++)
@@ -78,14 +78,16 @@ public static class Converter
         if (linear.Bias is { } bias) yield return ($"{prefix}.bias", bias);
     }
 
-    // Calibration hidden states entering layer 0: one (1, T, d) tensor per sample.
-    private static List<Tensor> Embed(WeightLoader loader, ModelConfig config, IReadOnlyList<int[]> samples)
+    // Calibration hidden states entering layer 0: one (1, T, d) fp32 tensor per sample. The
+    // embedding is read in its disk dtype (half the memory of fp32) and only its rows are widened.
+    private static List<Tensor> Embed(WeightStore weights, IReadOnlyList<int[]> samples)
     {
-        using var embedding = loader.Read(WeightNames.Embedding, config.VocabSize, config.HiddenSize);
+        using var embedding = weights.Read(WeightNames.Embedding, weights.Entry(WeightNames.Embedding).DType);
         return samples.Select(ids =>
         {
-            using var input = torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]);
-            return torch.nn.functional.embedding(input, embedding).DetachFromDisposeScope();
+            using var scope = torch.NewDisposeScope();
+            var input = torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]);
+            return scope.Detach(torch.nn.functional.embedding(input, embedding).to(ScalarType.Float32));
         }).ToList();
     }
 
@@ -116,7 +118,7 @@ public static class Converter
         using var scope = torch.NewDisposeScope();
         var names = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
         if (!config.TieWordEmbeddings) names.Add(WeightNames.LmHead);
-        var tensors = names.Select(n => (n, weights.Read(n))).ToList();
+        var tensors = names.Select(n => (n, weights.Read(n, weights.Entry(n).DType))).ToList(); // no fp32 detour
         SafetensorsWriter.Write(path, tensors, diskType);
         foreach (var n in names) weightMap[n] = shard;
     }
