@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
+using Mha2Mla.Evaluation;
+using Mha2Mla.Tests.Support;
+
+namespace Mha2Mla.Tests.Demo;
+
+/// <summary>
+/// The bundled demo model (models/demo, made by scripts/make-demo-model.sh): SmolLM-shaped,
+/// small enough to ship, and a real language model — on held-out Brown Corpus text its
+/// perplexity is far below that of a unigram model of the training split.
+/// </summary>
+public class DemoModelTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    private string BrownSplit(string split)
+    {
+        var path = dir.File($"brown-{split}.txt");
+        var result = ProcessRunner.Run("node", [Path.Combine(RepoPaths.Root, "scripts", "js", "brown-text.mjs"), path, split]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return path;
+    }
+
+    [Fact]
+    public void IsShapedLikeSmolLmAndSmallEnoughToShip()
+    {
+        using var demo = Checkpoint.Open("demo");
+        var c = demo.Config;
+        Assert.Equal((64, 3, 10000.0), (c.HeadDim, c.GroupSize, c.RopeTheta));
+        Assert.Equal(c.NumAttentionHeads * c.HeadDim, c.HiddenSize);
+        Assert.Equal("BF16", demo.Weights.StorageDType());
+        var bytes = Directory.GetFiles(demo.Directory, "*.safetensors").Sum(f => new FileInfo(f).Length);
+        Assert.True(bytes <= 10 << 20, $"{bytes} bytes of weights");
+    }
+
+    [Fact]
+    public void HeldOutPerplexityIsFarBelowTheUnigramBaseline()
+    {
+        var train = BrownSplit("train");
+        var heldOut = BrownSplit("heldout");
+        var result = Support.Cli.Run("eval", "demo", "--data", heldOut, "--seq-len", "256", "--json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var perplexity = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("perplexity").GetDouble();
+
+        using var demo = Checkpoint.Open("demo");
+        IEnumerable<int[]> Read(string path) =>
+            SequenceReader.Read(new DataOptions { Path = path, SeqLen = 256 }, demo.LoadTokenizer, demo.Config.VocabSize);
+        var unigram = UnigramBaseline.Perplexity(Read(train), Read(heldOut), demo.Config.VocabSize);
+
+        Assert.True(unigram > 300, $"unigram perplexity {unigram:F1} is implausibly low");
+        Assert.True(perplexity < unigram / 3, $"demo perplexity {perplexity:F1} vs unigram {unigram:F1}");
+    }
+
+    public void Dispose() => dir.Dispose();
+}
