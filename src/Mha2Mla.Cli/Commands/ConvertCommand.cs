@@ -44,6 +44,7 @@ public static class ConvertCommand
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Engine.ReturnLargeBuffersToTheSystem();
             if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
                 throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
             var modelPath = parsed.GetRequiredValue(model);
