@@ -87,15 +87,6 @@ public sealed partial class Tensor : SafeHandle
         return result;
     }
 
-    /// <summary>The elements converted to <paramref name="type"/> as raw little-endian bytes.</summary>
-    public unsafe byte[] bytes(ScalarType type)
-    {
-        var result = new byte[numel() * type.ElementSize()];
-        fixed (byte* p = result)
-            TorchException.Check(NativeMethods.mm_copy_to_buffer(this, (int)type, p, result.Length));
-        return result;
-    }
-
     /// <summary>
     /// Writes the elements as <paramref name="type"/> (little-endian) to <paramref name="stream"/>,
     /// straight from native memory: no managed copy of a large tensor is ever made.

@@ -48,8 +48,9 @@ public static class ConvertCommand
             if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
                 throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
             var modelPath = parsed.GetRequiredValue(model);
-            ModelConfigFacts facts;
-            using (var checkpoint = Checkpoint.Open(modelPath)) facts = new ModelConfigFacts(checkpoint.Config.HeadDim, checkpoint.Config.MaxPositionEmbeddings);
+            // Defaults depend on the model's shape; its weights are opened once, by the pipeline.
+            var (_, config) = Checkpoint.ReadConfig(modelPath);
+            var facts = new ModelConfigFacts(config.HeadDim, config.MaxPositionEmbeddings);
 
             var fineTune = training.Read(parsed);
             var seq = parsed.GetValue(seqLen) ?? Math.Min(2048, facts.MaxPositions);

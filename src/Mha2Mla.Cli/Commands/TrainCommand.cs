@@ -123,7 +123,7 @@ public static class TrainCommand
                 });
             }
             using var checkpoint = Checkpoint.Open(model!);
-            var storage = SafetensorsDType.TryParse(checkpoint.Weights.StorageDType(), out var d) ? d : ScalarType.BFloat16;
+            var storage = checkpoint.Weights.OutputType();
             var directory = checkpoint.Directory;
             return new Source(LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device), checkpoint.Config,
                 File.Exists(Path.Combine(directory, "tokenizer.json")) ? checkpoint.LoadTokenizer : null, storage,

@@ -19,14 +19,19 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Opens a checkpoint directory, or the bundled demo model for "demo".</summary>
     public static Checkpoint Open(string path)
     {
+        var (directory, config) = ReadConfig(path);
+        return new Checkpoint(directory, config, WeightStore.Open(directory));
+    }
+
+    /// <summary>A MODEL argument's directory and config, without opening its weights.</summary>
+    public static (string Directory, ModelConfig Config) ReadConfig(string path)
+    {
         path = ModelSource.Resolve(path);
         if (File.Exists(path) && path.EndsWith(".safetensors", StringComparison.Ordinal))
             throw new InvalidInputException($"{path}: pass the checkpoint directory (holding config.json and the weights), not a single weights file");
         if (!System.IO.Directory.Exists(path))
             throw new InvalidInputException($"{path}: no such directory; MODEL is a Hugging Face checkpoint directory (config.json, *.safetensors)");
-        var config = ModelConfigReader.Read(Path.Combine(path, "config.json"));
-        var weights = WeightStore.Open(path);
-        return new Checkpoint(path, config, weights);
+        return (path, ModelConfigReader.Read(Path.Combine(path, "config.json")));
     }
 
     /// <summary>The checkpoint's tokenizer.json, read on first use; an input error if there is none.</summary>

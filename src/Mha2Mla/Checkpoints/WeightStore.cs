@@ -46,14 +46,19 @@ public sealed class WeightStore : IDisposable
     public Tensor Read(string name, ScalarType resultType = ScalarType.Float32) =>
         fileOf.TryGetValue(name, out var file) ? file.Read(name, resultType) : throw Missing(name);
 
-    /// <summary>The dtype most of the weights are stored in, as a safetensors name (e.g. BF16).</summary>
-    public string StorageDType() =>
-        fileOf.Values.Select(f => f).Distinct()
-            .SelectMany(f => f.Tensors.Values)
+    /// <summary>The dtype most of the weights are stored in, or null for a checkpoint without tensors.</summary>
+    public ScalarType? StorageType() =>
+        files.SelectMany(f => f.Tensors.Values)
             .GroupBy(e => e.DType)
             .OrderByDescending(g => g.Sum(e => e.ElementCount))
-            .Select(g => SafetensorsDType.Name(g.Key))
-            .FirstOrDefault() ?? "none";
+            .Select(g => (ScalarType?)g.Key)
+            .FirstOrDefault();
+
+    /// <summary><see cref="StorageType"/> as a safetensors name (e.g. BF16).</summary>
+    public string StorageDType() => StorageType() is { } type ? SafetensorsDType.Name(type) : "none";
+
+    /// <summary>The dtype to write derived weights in: the checkpoint's own (bf16 if it has no tensors).</summary>
+    public ScalarType OutputType() => StorageType() ?? ScalarType.BFloat16;
 
     private InvalidInputException Missing(string name) =>
         new($"{Directory}: the checkpoint has no tensor '{name}', which the model needs; is config.json from the same model as the weights?");

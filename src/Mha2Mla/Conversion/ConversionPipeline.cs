@@ -75,7 +75,7 @@ public sealed class ConversionPipeline(ConversionJob job)
                     after = meter.Measure("eval_finetuned", () => Evaluate(tuned.Weights, tuned.Config, evaluation, "fine-tuned"));
         }
 
-        var cacheType = SafetensorsDType.TryParse(source.Weights.StorageDType(), out var t) ? t : ScalarType.BFloat16;
+        var cacheType = source.Weights.OutputType();
         var report = new ConversionReport
         {
             Model = source.Directory,
@@ -113,9 +113,9 @@ public sealed class ConversionPipeline(ConversionJob job)
     }
 
     // Fine-tunes the converted model in place: its shards are replaced by the tuned weights.
-    private int FineTune(string directory, Checkpoint source)
+    private void FineTune(string directory, Checkpoint source)
     {
-        var diskType = SafetensorsDType.TryParse(source.Weights.StorageDType(), out var t) ? t : ScalarType.BFloat16;
+        var diskType = source.Weights.OutputType();
         LlamaModel model;
         using (var converted = Checkpoint.Open(directory))
             model = LlamaModel.Load(converted.Weights, converted.Config, Device.CPU);
@@ -131,6 +131,5 @@ public sealed class ConversionPipeline(ConversionJob job)
             File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, "finetune_metrics.jsonl"));
             Directory.Delete(work, recursive: true);
         }
-        return 0;
     }
 }

@@ -25,7 +25,7 @@ public static class Converter
             throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data: give --calib-data (or choose high, low or uniform)");
 
         var device = Device.CPU;
-        var diskType = SafetensorsDType.TryParse(source.Weights.StorageDType(), out var t) ? t : ScalarType.BFloat16;
+        var diskType = source.Weights.OutputType();
         var loader = WeightLoader.FromStore(source.Weights, config, device);
         var rope = new RotaryEmbedding(config, device);
         var layers = config.NumHiddenLayers;
@@ -46,12 +46,7 @@ public static class Converter
                     : ScoreAndAdvance(config, layer, attention, rope, hidden).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray();
 
                 using var mla = KvFactorization.Factorize(config, attention, pairs[l], settings);
-                var tensors = mla.Projections.SelectMany(p => Named(WeightNames.Layer(l, $"self_attn.{p.Name}"), p.Projection))
-                    .Append((WeightNames.Layer(l, "input_layernorm.weight"), layer.InputNorm.Weight))
-                    .Append((WeightNames.Layer(l, "post_attention_layernorm.weight"), layer.PostAttentionNorm.Weight))
-                    .Concat(Named(WeightNames.Layer(l, "mlp.gate_proj"), layer.Mlp.Gate))
-                    .Concat(Named(WeightNames.Layer(l, "mlp.up_proj"), layer.Mlp.Up))
-                    .Concat(Named(WeightNames.Layer(l, "mlp.down_proj"), layer.Mlp.Down)).ToList();
+                var tensors = layer.NamedParameters(l, mla).ToList();
                 SafetensorsWriter.Write(Path.Combine(outDirectory, shardName(l)), tensors, diskType);
                 foreach (var (name, _) in tensors) weightMap[name] = shardName(l);
                 onLayer?.Invoke(l + 1, layers);
@@ -70,12 +65,6 @@ public static class Converter
             RopeSelection.Name(settings.Strategy), settings.Svd == SvdMode.Joint ? "joint" : "split", pairs);
         WriteConfig(source.Directory, outDirectory, mlaSettings);
         return new ConversionResult(mlaSettings, config with { Mla = mlaSettings });
-    }
-
-    private static IEnumerable<(string, Tensor)> Named(string prefix, Linear linear)
-    {
-        yield return ($"{prefix}.weight", linear.Weight);
-        if (linear.Bias is { } bias) yield return ($"{prefix}.bias", bias);
     }
 
     // Calibration hidden states entering layer 0: one (1, T, d) fp32 tensor per sample. The

@@ -9,11 +9,14 @@ public static class HeadLayout
 {
     public static int[] RopeFirst(int headDim, IReadOnlyList<int> pairs)
     {
-        var half = headDim / 2;
-        var rope = pairs.Concat(pairs.Select(k => k + half)).ToArray();
+        var rope = RopeDims(headDim, pairs);
         var kept = rope.ToHashSet();
         return [.. rope, .. Enumerable.Range(0, headDim).Where(d => !kept.Contains(d))];
     }
+
+    /// <summary>The 2r original dimensions the kept pairs rotate: [k₀ … k_{r−1}, k₀+d_h/2 … k_{r−1}+d_h/2].</summary>
+    public static int[] RopeDims(int headDim, IReadOnlyList<int> pairs) =>
+        [.. pairs, .. pairs.Select(k => k + headDim / 2)];
 
     /// <summary>Row indices that reorder a (heads·d_h)-row projection head by head.</summary>
     public static long[] Rows(int headDim, IReadOnlyList<int[]> orderPerHead) =>

@@ -72,18 +72,7 @@ public sealed class LlamaModel : IDisposable
     {
         yield return (WeightNames.Embedding, Embedding);
         for (var i = 0; i < Layers.Count; i++)
-        {
-            var layer = Layers[i];
-            var projections = layer.Attention.Projections.Select(p => ($"self_attn.{p.Name}", p.Projection))
-                .Concat([("mlp.gate_proj", layer.Mlp.Gate), ("mlp.up_proj", layer.Mlp.Up), ("mlp.down_proj", layer.Mlp.Down)]);
-            foreach (var (name, linear) in projections)
-            {
-                yield return (WeightNames.Layer(i, $"{name}.weight"), linear.Weight);
-                if (linear.Bias is { } bias) yield return (WeightNames.Layer(i, $"{name}.bias"), bias);
-            }
-            yield return (WeightNames.Layer(i, "input_layernorm.weight"), layer.InputNorm.Weight);
-            yield return (WeightNames.Layer(i, "post_attention_layernorm.weight"), layer.PostAttentionNorm.Weight);
-        }
+            foreach (var parameter in Layers[i].NamedParameters(i)) yield return parameter;
         yield return (WeightNames.FinalNorm, FinalNorm.Weight);
         if (!ReferenceEquals(LmHead, Embedding)) yield return (WeightNames.LmHead, LmHead);
     }

@@ -28,8 +28,7 @@ public sealed class MlaAttention : IAttention
         this.config = config;
         (Q, KvDown, KRope, KUp, VUp, O) = (q, kvDown, kRope, kUp, vUp, o);
         ropeWidth = 2 * pairs[0].Length;
-        var half = config.HeadDim / 2;
-        var perKvHead = pairs.Select(p => p.Concat(p.Select(k => k + half)).Select(d => (long)d).ToArray()).ToArray();
+        var perKvHead = pairs.Select(p => HeadLayout.RopeDims(config.HeadDim, p).Select(d => (long)d).ToArray()).ToArray();
         keyRopeDims = torch.tensor(perKvHead.SelectMany(d => d).ToArray()).DetachFromDisposeScope();
         queryRopeDims = torch.tensor(Enumerable.Range(0, config.NumAttentionHeads)
             .SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).DetachFromDisposeScope();

@@ -34,9 +34,8 @@ public sealed record ModelSummary(
 {
     public static ModelSummary Of(Checkpoint checkpoint, ScalarType? cacheType, long context)
     {
-        var storage = checkpoint.Weights.StorageDType();
-        var cache = cacheType ?? (SafetensorsDType.TryParse(storage, out var t) ? t : ScalarType.BFloat16);
-        return new ModelSummary(checkpoint.Directory, checkpoint.Config, checkpoint.ParameterCount(), storage,
+        var cache = cacheType ?? checkpoint.Weights.OutputType();
+        return new ModelSummary(checkpoint.Directory, checkpoint.Config, checkpoint.ParameterCount(), checkpoint.Weights.StorageDType(),
             KvCacheSize.Of(checkpoint.Config, cache, context));
     }
 }

@@ -23,6 +23,12 @@ public sealed class StageMeter
         return result;
     }
 
+    public void Measure(string stage, Action work) => Measure(stage, () =>
+    {
+        work();
+        return true;
+    });
+
     public static long PeakRss()
     {
         try

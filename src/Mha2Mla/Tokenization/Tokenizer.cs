@@ -45,8 +45,6 @@ public sealed class Tokenizer
     /// <summary>Largest token id + 1: the embedding rows a model needs for this tokenizer.</summary>
     public int VocabSize => idToToken.Count == 0 ? 0 : idToToken.Keys.Max() + 1;
 
-    public static Tokenizer FromFile(string path) => TokenizerReader.Read(path);
-
     /// <summary>Token ids of <paramref name="text"/>, as Hugging Face's <c>encode</c> returns them.</summary>
     public int[] EncodeIds(string text, bool addSpecialTokens = true)
     {
@@ -92,8 +90,6 @@ public sealed class Tokenizer
 
     public int? TokenToId(string token) =>
         AddedTokens.FirstOrDefault(t => t.Content == token)?.Id ?? (model.TryGetId(token, out var id) ? id : null);
-
-    public bool IsSpecial(int id) => specialIds.Contains(id);
 
     /// <summary>Text for token ids; <paramref name="skipSpecialTokens"/> drops BOS/EOS and the like.</summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
