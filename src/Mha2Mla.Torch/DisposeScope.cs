@@ -1,9 +1,11 @@
 namespace Mha2Mla.Torch;
 
 /// <summary>
-/// Frees, when disposed, every tensor created on this thread while it was the innermost scope,
-/// so a forward pass can make hundreds of intermediates without a <c>using</c> on each.
-/// Tensors that must outlive the scope are handed out with <see cref="MoveToOuter"/>.
+/// Frees, when disposed, every tensor it owns: those created on this thread while it was the
+/// innermost scope, and those moved into it. A forward pass can make hundreds of intermediates
+/// without a <c>using</c> on each. As in TorchSharp, a tensor knows the scope that owns it, so
+/// <see cref="Tensor.DetachFromDisposeScope"/> and <see cref="Tensor.MoveToOuterDisposeScope"/>
+/// work from anywhere.
 /// </summary>
 public sealed class DisposeScope : IDisposable
 {
@@ -21,19 +23,25 @@ public sealed class DisposeScope : IDisposable
 
     internal static DisposeScope? Current => current;
 
-    internal void Register(Tensor tensor) => owned.Add(tensor);
+    internal void Register(Tensor tensor)
+    {
+        owned.Add(tensor);
+        tensor.OwningDisposeScope = this;
+    }
 
     /// <summary>Gives <paramref name="tensor"/> to the enclosing scope (or to nobody, at the top).</summary>
     public Tensor MoveToOuter(Tensor tensor)
     {
-        if (owned.Remove(tensor)) outer?.Register(tensor);
+        if (!owned.Remove(tensor)) return tensor;
+        tensor.OwningDisposeScope = null;
+        outer?.Register(tensor);
         return tensor;
     }
 
-    /// <summary>Takes <paramref name="tensor"/> out of every scope: the caller now owns it.</summary>
+    /// <summary>Takes <paramref name="tensor"/> out of this scope: the caller now owns it.</summary>
     public Tensor Detach(Tensor tensor)
     {
-        owned.Remove(tensor);
+        if (owned.Remove(tensor)) tensor.OwningDisposeScope = null;
         return tensor;
     }
 
@@ -43,7 +51,11 @@ public sealed class DisposeScope : IDisposable
     {
         if (disposed) return;
         disposed = true;
-        foreach (var tensor in owned) tensor.Dispose();
+        foreach (var tensor in owned)
+        {
+            tensor.OwningDisposeScope = null;
+            tensor.Dispose();
+        }
         owned.Clear();
         // Scopes nest; if an inner one was leaked, unwind past it too.
         if (ReferenceEquals(current, this)) current = outer;

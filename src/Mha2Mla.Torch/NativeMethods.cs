@@ -48,9 +48,7 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern unsafe IntPtr mm_from_buffer(void* data, long[] shape, int ndim, int srcDtype, int dstDtype);
     [DllImport(Lib)] internal static extern IntPtr mm_zeros(long[] shape, int ndim, int dtype, int devType, int devIndex);
     [DllImport(Lib)] internal static extern IntPtr mm_ones(long[] shape, int ndim, int dtype, int devType, int devIndex);
-    [DllImport(Lib)] internal static extern IntPtr mm_full(long[] shape, int ndim, double value, int dtype, int devType, int devIndex);
     [DllImport(Lib)] internal static extern IntPtr mm_randn(long[] shape, int ndim, int dtype, int devType, int devIndex);
-    [DllImport(Lib)] internal static extern IntPtr mm_randint(long low, long high, long[] shape, int ndim, int devType, int devIndex);
     [DllImport(Lib)] internal static extern IntPtr mm_arange(double start, double end, double step, int dtype, int devType, int devIndex);
 
     // facts
@@ -69,9 +67,8 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_to(Tensor t, int dtype, int devType, int devIndex);
     [DllImport(Lib)] internal static extern IntPtr mm_contiguous(Tensor t);
     [DllImport(Lib)] internal static extern IntPtr mm_clone(Tensor t);
-    [DllImport(Lib)] internal static extern IntPtr mm_detach(Tensor t);
     [DllImport(Lib)] internal static extern IntPtr mm_reshape(Tensor t, long[] shape, int ndim);
-    [DllImport(Lib)] internal static extern IntPtr mm_permute(Tensor t, long[] dims, int ndim);
+    [DllImport(Lib)] internal static extern IntPtr mm_view(Tensor t, long[] shape, int ndim);
     [DllImport(Lib)] internal static extern IntPtr mm_transpose(Tensor t, long d0, long d1);
     [DllImport(Lib)] internal static extern IntPtr mm_narrow(Tensor t, long dim, long start, long length);
     [DllImport(Lib)] internal static extern IntPtr mm_select(Tensor t, long dim, long index);
@@ -91,19 +88,12 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_matmul(Tensor a, Tensor b);
     [DllImport(Lib)] internal static extern IntPtr mm_outer(Tensor a, Tensor b);
     [DllImport(Lib)] internal static extern IntPtr mm_neg(Tensor a);
-    [DllImport(Lib)] internal static extern IntPtr mm_exp(Tensor a);
-    [DllImport(Lib)] internal static extern IntPtr mm_log(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_sqrt(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_rsqrt(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_sin(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_cos(Tensor a);
-    [DllImport(Lib)] internal static extern IntPtr mm_abs(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_mean(Tensor a, long[] dims, int ndims, int keepdim);
     [DllImport(Lib)] internal static extern IntPtr mm_sum(Tensor a, long[] dims, int ndims, int keepdim);
-    [DllImport(Lib)] internal static extern IntPtr mm_max_all(Tensor a);
-    [DllImport(Lib)] internal static extern IntPtr mm_triu(Tensor a, long diagonal);
-    [DllImport(Lib)] internal static extern IntPtr mm_tril(Tensor a, long diagonal);
-    [DllImport(Lib)] internal static extern IntPtr mm_masked_fill(Tensor a, Tensor mask, double value);
 
     // in place
     [DllImport(Lib)] internal static extern int mm_add_(Tensor a, Tensor b);
@@ -122,13 +112,14 @@ internal static class NativeMethods
         long step, double lr, double beta1, double beta2, double eps, double weightDecay);
     [DllImport(Lib)] internal static extern int mm_set_autocast(int enabled, int dtype);
     [DllImport(Lib)] internal static extern int mm_svd(Tensor a, out IntPtr u, out IntPtr s, out IntPtr vh);
-    [DllImport(Lib)] internal static extern IntPtr mm_gather(Tensor t, long dim, Tensor index);
 
     // neural-network functions
     [DllImport(Lib)] internal static extern IntPtr mm_linear(Tensor x, Tensor weight, IntPtr bias);
     [DllImport(Lib)] internal static extern IntPtr mm_silu(Tensor x);
     [DllImport(Lib)] internal static extern IntPtr mm_softmax(Tensor x, long dim);
-    [DllImport(Lib)] internal static extern IntPtr mm_log_softmax(Tensor x, long dim);
     [DllImport(Lib)] internal static extern IntPtr mm_embedding(Tensor weight, Tensor ids);
+    [DllImport(Lib)] internal static extern IntPtr mm_triu(Tensor a, long diagonal);
+    [DllImport(Lib)] internal static extern IntPtr mm_tril(Tensor a, long diagonal);
+    [DllImport(Lib)] internal static extern IntPtr mm_logical_or(Tensor a, Tensor b);
     [DllImport(Lib)] internal static extern IntPtr mm_cross_entropy(Tensor logits, Tensor targets, int reduction);
 }

@@ -8,18 +8,16 @@ public sealed partial class Tensor
     public Tensor to(ScalarType type, Device target) => Wrap(NativeMethods.mm_to(this, (int)type, (int)target.type, target.index));
     public Tensor contiguous() => Wrap(NativeMethods.mm_contiguous(this));
     public Tensor clone() => Wrap(NativeMethods.mm_clone(this));
-    public Tensor detach() => Wrap(NativeMethods.mm_detach(this));
 
     public Tensor reshape(params long[] newShape) => Wrap(NativeMethods.mm_reshape(this, newShape, newShape.Length));
-    public Tensor view(params long[] newShape) => reshape(newShape);
-    public Tensor permute(params long[] dims) => Wrap(NativeMethods.mm_permute(this, dims, dims.Length));
+    /// <summary>The same storage seen with another shape; fails (as in PyTorch) where that would need a copy: use <see cref="reshape"/>.</summary>
+    public Tensor view(params long[] newShape) => Wrap(NativeMethods.mm_view(this, newShape, newShape.Length));
     public Tensor transpose(long dim0, long dim1) => Wrap(NativeMethods.mm_transpose(this, dim0, dim1));
     public Tensor narrow(long dim, long start, long length) => Wrap(NativeMethods.mm_narrow(this, dim, start, length));
     public Tensor select(long dim, long index) => Wrap(NativeMethods.mm_select(this, dim, index));
     public Tensor unsqueeze(long dim) => Wrap(NativeMethods.mm_unsqueeze(this, dim));
     public Tensor expand(params long[] sizes) => Wrap(NativeMethods.mm_expand(this, sizes, sizes.Length));
     public Tensor index_select(long dim, Tensor index) => Wrap(NativeMethods.mm_index_select(this, dim, index));
-    public Tensor gather(long dim, Tensor index) => Wrap(NativeMethods.mm_gather(this, dim, index));
 
     public Tensor add(Tensor other) => Wrap(NativeMethods.mm_add(this, other));
     public Tensor sub(Tensor other) => Wrap(NativeMethods.mm_sub(this, other));
@@ -31,17 +29,14 @@ public sealed partial class Tensor
     public Tensor matmul(Tensor other) => Wrap(NativeMethods.mm_matmul(this, other));
 
     public Tensor neg() => Wrap(NativeMethods.mm_neg(this));
-    public Tensor exp() => Wrap(NativeMethods.mm_exp(this));
-    public Tensor log() => Wrap(NativeMethods.mm_log(this));
     public Tensor sqrt() => Wrap(NativeMethods.mm_sqrt(this));
     public Tensor rsqrt() => Wrap(NativeMethods.mm_rsqrt(this));
     public Tensor sin() => Wrap(NativeMethods.mm_sin(this));
     public Tensor cos() => Wrap(NativeMethods.mm_cos(this));
-    public Tensor abs() => Wrap(NativeMethods.mm_abs(this));
-    public Tensor max() => Wrap(NativeMethods.mm_max_all(this));
+
     public Tensor triu(long diagonal = 0) => Wrap(NativeMethods.mm_triu(this, diagonal));
     public Tensor tril(long diagonal = 0) => Wrap(NativeMethods.mm_tril(this, diagonal));
-    public Tensor masked_fill(Tensor mask, double value) => Wrap(NativeMethods.mm_masked_fill(this, mask, value));
+    public Tensor logical_or(Tensor other) => Wrap(NativeMethods.mm_logical_or(this, other));
 
     public Tensor mean() => Wrap(NativeMethods.mm_mean(this, [], 0, 0));
     public Tensor mean(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_mean(this, dims, dims.Length, keepdim ? 1 : 0));

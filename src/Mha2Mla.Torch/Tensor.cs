@@ -17,12 +17,14 @@ public sealed partial class Tensor : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    /// <summary>Takes this tensor out of the dispose scope it was created in: the caller owns it now.</summary>
-    public Tensor DetachFromDisposeScope()
-    {
-        DisposeScope.Current?.Detach(this);
-        return this;
-    }
+    /// <summary>The scope that will free this tensor, or null when its owner is the caller.</summary>
+    public DisposeScope? OwningDisposeScope { get; internal set; }
+
+    /// <summary>Takes this tensor out of the scope that owns it (wherever that is): the caller owns it now.</summary>
+    public Tensor DetachFromDisposeScope() => OwningDisposeScope?.Detach(this) ?? this;
+
+    /// <summary>Hands this tensor from the scope that owns it to the scope around that one.</summary>
+    public Tensor MoveToOuterDisposeScope() => OwningDisposeScope?.MoveToOuter(this) ?? this;
 
     protected override bool ReleaseHandle()
     {

@@ -41,14 +41,8 @@ public static partial class torch
     public static Tensor ones(long[] shape, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
         Tensor.Wrap(NativeMethods.mm_ones(shape, shape.Length, (int)dtype, DevType(device), DevIndex(device)));
 
-    public static Tensor full(long[] shape, double value, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
-        Tensor.Wrap(NativeMethods.mm_full(shape, shape.Length, value, (int)dtype, DevType(device), DevIndex(device)));
-
     public static Tensor randn(long[] shape, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
         Tensor.Wrap(NativeMethods.mm_randn(shape, shape.Length, (int)dtype, DevType(device), DevIndex(device)));
-
-    public static Tensor randint(long low, long high, long[] shape, Device? device = null) =>
-        Tensor.Wrap(NativeMethods.mm_randint(low, high, shape, shape.Length, DevType(device), DevIndex(device)));
 
     public static Tensor arange(double start, double end, double step = 1, ScalarType dtype = ScalarType.Int64, Device? device = null) =>
         Tensor.Wrap(NativeMethods.mm_arange(start, end, step, (int)dtype, DevType(device), DevIndex(device)));

@@ -17,7 +17,6 @@ public static partial class torch
 
             public static Tensor silu(Tensor input) => Tensor.Wrap(NativeMethods.mm_silu(input));
             public static Tensor softmax(Tensor input, long dim) => Tensor.Wrap(NativeMethods.mm_softmax(input, dim));
-            public static Tensor log_softmax(Tensor input, long dim) => Tensor.Wrap(NativeMethods.mm_log_softmax(input, dim));
             public static Tensor embedding(Tensor ids, Tensor weight) => Tensor.Wrap(NativeMethods.mm_embedding(weight, ids));
 
             public enum Reduction { None = 0, Mean = 1, Sum = 2 }

@@ -16,8 +16,4 @@ public static partial class torch
                 TorchException.Check(NativeMethods.mm_adamw_step(param, grad, expAvg, expAvgSq, step, lr, beta1, beta2, eps, weightDecay));
         }
     }
-
-    /// <summary>CUDA autocast: matmuls run in <paramref name="dtype"/> while weights stay fp32.</summary>
-    public static void set_autocast(bool enabled, ScalarType dtype = ScalarType.BFloat16) =>
-        TorchException.Check(NativeMethods.mm_set_autocast(enabled ? 1 : 0, (int)dtype));
 }

@@ -38,9 +38,7 @@ MM_API void mm_free(mm_tensor* t);
 MM_API mm_tensor* mm_from_buffer(const void* data, const int64_t* shape, int ndim, int src_dtype, int dst_dtype);
 MM_API mm_tensor* mm_zeros(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_ones(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
-MM_API mm_tensor* mm_full(const int64_t* shape, int ndim, double value, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_randn(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
-MM_API mm_tensor* mm_randint(int64_t low, int64_t high, const int64_t* shape, int ndim, int dev_type, int dev_index);
 MM_API mm_tensor* mm_arange(double start, double end, double step, int dtype, int dev_type, int dev_index);
 
 // ---- facts -----------------------------------------------------------------------------
@@ -61,9 +59,8 @@ MM_API void* mm_data_ptr(const mm_tensor* t);
 MM_API mm_tensor* mm_to(const mm_tensor* t, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_contiguous(const mm_tensor* t);
 MM_API mm_tensor* mm_clone(const mm_tensor* t);
-MM_API mm_tensor* mm_detach(const mm_tensor* t);
 MM_API mm_tensor* mm_reshape(const mm_tensor* t, const int64_t* shape, int ndim);
-MM_API mm_tensor* mm_permute(const mm_tensor* t, const int64_t* dims, int ndim);
+MM_API mm_tensor* mm_view(const mm_tensor* t, const int64_t* shape, int ndim);  // fails where reshape would copy
 MM_API mm_tensor* mm_transpose(const mm_tensor* t, int64_t d0, int64_t d1);
 MM_API mm_tensor* mm_narrow(const mm_tensor* t, int64_t dim, int64_t start, int64_t length);
 MM_API mm_tensor* mm_select(const mm_tensor* t, int64_t dim, int64_t index);
@@ -83,19 +80,15 @@ MM_API mm_tensor* mm_pow_scalar(const mm_tensor* a, double s);
 MM_API mm_tensor* mm_matmul(const mm_tensor* a, const mm_tensor* b);
 MM_API mm_tensor* mm_outer(const mm_tensor* a, const mm_tensor* b);
 MM_API mm_tensor* mm_neg(const mm_tensor* a);
-MM_API mm_tensor* mm_exp(const mm_tensor* a);
-MM_API mm_tensor* mm_log(const mm_tensor* a);
 MM_API mm_tensor* mm_sqrt(const mm_tensor* a);
 MM_API mm_tensor* mm_rsqrt(const mm_tensor* a);
 MM_API mm_tensor* mm_sin(const mm_tensor* a);
 MM_API mm_tensor* mm_cos(const mm_tensor* a);
-MM_API mm_tensor* mm_abs(const mm_tensor* a);
 MM_API mm_tensor* mm_mean(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
 MM_API mm_tensor* mm_sum(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
-MM_API mm_tensor* mm_max_all(const mm_tensor* a);
 MM_API mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal);
-MM_API mm_tensor* mm_masked_fill(const mm_tensor* a, const mm_tensor* mask, double value);
+MM_API mm_tensor* mm_logical_or(const mm_tensor* a, const mm_tensor* b);
 
 // in place (return 0, or -1 on error): they let hot loops free memory as they go
 MM_API int mm_add_(mm_tensor* a, const mm_tensor* b);
@@ -107,7 +100,6 @@ MM_API int mm_masked_fill_(mm_tensor* a, const mm_tensor* mask, double value);
 MM_API mm_tensor* mm_linear(const mm_tensor* x, const mm_tensor* weight, const mm_tensor* bias /* nullable */);
 MM_API mm_tensor* mm_silu(const mm_tensor* x);
 MM_API mm_tensor* mm_softmax(const mm_tensor* x, int64_t dim);
-MM_API mm_tensor* mm_log_softmax(const mm_tensor* x, int64_t dim);
 MM_API mm_tensor* mm_embedding(const mm_tensor* weight, const mm_tensor* ids);
 // reduction: 0 none, 1 mean, 2 sum (torch::Reduction)
 MM_API mm_tensor* mm_cross_entropy(const mm_tensor* logits, const mm_tensor* targets, int reduction);
@@ -126,9 +118,9 @@ MM_API int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp
 // ---- linear algebra ------------------------------------------------------------------
 // Reduced SVD of a matrix: a = u · diag(s) · vh. Outputs are new tensors.
 MM_API int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh);
-MM_API mm_tensor* mm_gather(const mm_tensor* t, int64_t dim, const mm_tensor* index);
 
-// CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32.
+// CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32. Returns the
+// previous enabled state (0/1), so a scope can restore it, or -1 on error.
 MM_API int mm_set_autocast(int enabled, int dtype);
 
 #ifdef __cplusplus

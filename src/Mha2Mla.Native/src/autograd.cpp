@@ -53,22 +53,21 @@ int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp_avg, m
 
 int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh) {
   MM_STATUS({
-    auto result = torch::linalg::svd(unwrap(a), /*full_matrices=*/false, c10::nullopt);
+    // at::linalg_svd, not torch::linalg::svd: libtorch 2.x no longer declares the latter via torch/torch.h.
+    auto result = at::linalg_svd(unwrap(a), /*full_matrices=*/false);
     *u = mm::wrap(std::get<0>(result));
     *s = mm::wrap(std::get<1>(result));
     *vh = mm::wrap(std::get<2>(result));
   })
 }
 
-mm_tensor* mm_gather(const mm_tensor* t, int64_t dim, const mm_tensor* index) {
-  MM_TENSOR(unwrap(t).gather(dim, unwrap(index)))
-}
-
 int mm_set_autocast(int enabled, int dtype) {
-  MM_STATUS({
+  MM_GUARD(-1, {
+    const int previous = at::autocast::is_enabled() ? 1 : 0;
     at::autocast::set_enabled(enabled != 0);
     at::autocast::set_autocast_gpu_dtype(static_cast<at::ScalarType>(dtype));
     if (!enabled) at::autocast::clear_cache();
+    return previous;
   })
 }
 

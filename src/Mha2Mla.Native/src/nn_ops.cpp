@@ -11,7 +11,6 @@ mm_tensor* mm_linear(const mm_tensor* x, const mm_tensor* weight, const mm_tenso
 
 mm_tensor* mm_silu(const mm_tensor* x) { MM_TENSOR(torch::silu(unwrap(x))) }
 mm_tensor* mm_softmax(const mm_tensor* x, int64_t dim) { MM_TENSOR(torch::softmax(unwrap(x), dim)) }
-mm_tensor* mm_log_softmax(const mm_tensor* x, int64_t dim) { MM_TENSOR(torch::log_softmax(unwrap(x), dim)) }
 mm_tensor* mm_embedding(const mm_tensor* weight, const mm_tensor* ids) {
   MM_TENSOR(torch::embedding(unwrap(weight), unwrap(ids)))
 }

@@ -20,17 +20,8 @@ mm_tensor* mm_ones(const int64_t* shape, int ndim, int dtype, int dev_type, int 
   MM_TENSOR(torch::ones(mm::to_vector(shape, ndim), mm::options(dtype, dev_type, dev_index)))
 }
 
-mm_tensor* mm_full(const int64_t* shape, int ndim, double value, int dtype, int dev_type, int dev_index) {
-  MM_TENSOR(torch::full(mm::to_vector(shape, ndim), value, mm::options(dtype, dev_type, dev_index)))
-}
-
 mm_tensor* mm_randn(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index) {
   MM_TENSOR(torch::randn(mm::to_vector(shape, ndim), mm::options(dtype, dev_type, dev_index)))
-}
-
-mm_tensor* mm_randint(int64_t low, int64_t high, const int64_t* shape, int ndim, int dev_type, int dev_index) {
-  MM_TENSOR(torch::randint(low, high, mm::to_vector(shape, ndim),
-                           mm::options(static_cast<int>(torch::kLong), dev_type, dev_index)))
 }
 
 mm_tensor* mm_arange(double start, double end, double step, int dtype, int dev_type, int dev_index) {

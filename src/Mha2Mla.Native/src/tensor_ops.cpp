@@ -15,13 +15,12 @@ mm_tensor* mm_to(const mm_tensor* t, int dtype, int dev_type, int dev_index) {
 }
 MM_UNARY(contiguous, unwrap(a).contiguous())
 MM_UNARY(clone, unwrap(a).clone())
-MM_UNARY(detach, unwrap(a).detach())
 
 mm_tensor* mm_reshape(const mm_tensor* t, const int64_t* shape, int ndim) {
   MM_TENSOR(unwrap(t).reshape(mm::to_vector(shape, ndim)))
 }
-mm_tensor* mm_permute(const mm_tensor* t, const int64_t* dims, int ndim) {
-  MM_TENSOR(unwrap(t).permute(mm::to_vector(dims, ndim)))
+mm_tensor* mm_view(const mm_tensor* t, const int64_t* shape, int ndim) {
+  MM_TENSOR(unwrap(t).view(mm::to_vector(shape, ndim)))
 }
 mm_tensor* mm_transpose(const mm_tensor* t, int64_t d0, int64_t d1) { MM_TENSOR(unwrap(t).transpose(d0, d1)) }
 mm_tensor* mm_narrow(const mm_tensor* t, int64_t dim, int64_t start, int64_t length) {
@@ -57,14 +56,10 @@ mm_tensor* mm_mul_scalar(const mm_tensor* a, double s) { MM_TENSOR(unwrap(a) * s
 mm_tensor* mm_pow_scalar(const mm_tensor* a, double s) { MM_TENSOR(unwrap(a).pow(s)) }
 
 MM_UNARY(neg, -unwrap(a))
-MM_UNARY(exp, unwrap(a).exp())
-MM_UNARY(log, unwrap(a).log())
 MM_UNARY(sqrt, unwrap(a).sqrt())
 MM_UNARY(rsqrt, unwrap(a).rsqrt())
 MM_UNARY(sin, unwrap(a).sin())
 MM_UNARY(cos, unwrap(a).cos())
-MM_UNARY(abs, unwrap(a).abs())
-MM_UNARY(max_all, unwrap(a).max())
 
 mm_tensor* mm_mean(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim) {
   MM_TENSOR(ndims == 0 ? unwrap(a).mean() : unwrap(a).mean(mm::to_vector(dims, ndims), keepdim != 0))
@@ -72,11 +67,10 @@ mm_tensor* mm_mean(const mm_tensor* a, const int64_t* dims, int ndims, int keepd
 mm_tensor* mm_sum(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim) {
   MM_TENSOR(ndims == 0 ? unwrap(a).sum() : unwrap(a).sum(mm::to_vector(dims, ndims), keepdim != 0))
 }
+
 mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).triu(diagonal)) }
 mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).tril(diagonal)) }
-mm_tensor* mm_masked_fill(const mm_tensor* a, const mm_tensor* mask, double value) {
-  MM_TENSOR(unwrap(a).masked_fill(unwrap(mask), value))
-}
+MM_BINARY(logical_or, unwrap(a).logical_or(unwrap(b)))
 
 int mm_add_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.add_(unwrap(b))) }
 int mm_mul_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.mul_(unwrap(b))) }
