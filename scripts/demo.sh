@@ -21,3 +21,14 @@ echo
 scripts/mha2mla inspect "$work/demo-mla" --context 1024
 echo
 cat "$work/demo-mla/REPORT.md"
+echo
+
+# The converted model read back without mha2mla: plain PyTorch (scripts/mla_perplexity.py) and
+# `mha2mla eval` on the same 16 held-out windows of 256 tokens must agree.
+python3 -c 'import json, sys; docs = open(sys.argv[1], encoding="utf-8").read().split("\n\n"); json.dump([d for d in docs if d.strip()][:60], open(sys.argv[2], "w"))' \
+  "$work/brown-heldout.txt" "$work/readback-docs.json"
+scripts/mha2mla tokenize "$work/demo-mla" --strings "$work/readback-docs.json" --json > "$work/readback-tokens.json"
+python3 -c 'import json, sys; ids = [i for d in json.load(open(sys.argv[1])) for i in d["ids"]]; json.dump([ids[k:k + 256] for k in range(0, 16 * 256, 256)], open(sys.argv[2], "w"))' \
+  "$work/readback-tokens.json" "$work/readback-ids.json"
+echo "Read back: plain PyTorch $(python3 scripts/mla_perplexity.py "$work/demo-mla" --data "$work/readback-ids.json")"
+echo "           mha2mla eval  $(scripts/mha2mla eval "$work/demo-mla" --data "$work/readback-ids.json" --json -q)"

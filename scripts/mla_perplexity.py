@@ -33,9 +33,9 @@ def load_weights(directory):
     return weights
 
 
-def perplexity(directory, sequences):
-    config = json.load(open(os.path.join(directory, "config.json")))
-    mla, W = config["mla"], load_weights(directory)
+def logits(config, W, ids):
+    """Logits (T, vocab) of one sequence of token ids under the MLA model (config, weights W)."""
+    mla = config["mla"]
     d, nh = config["hidden_size"], config["num_attention_heads"]
     nkv = config.get("num_key_value_heads", nh)
     dh = config.get("head_dim") or d // nh
@@ -50,44 +50,50 @@ def perplexity(directory, sequences):
     def lin(x, name):
         return torch.nn.functional.linear(x, W[name + ".weight"], W.get(name + ".bias"))
 
+    ids = torch.tensor([ids])
+    T = ids.shape[1]
+    angles = torch.arange(T).float()[:, None] * inv[None, :]            # (T, d_h/2)
+    causal = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}.self_attn."
+        # Each KV head rotates its kept pairs; its query heads share them. Layout: [k..., k+d_h/2...].
+        kept = torch.tensor(mla["pairs"][i])                               # (n_kv, r)
+        a = torch.cat([angles[:, kept], angles[:, kept]], dim=-1)         # (T, n_kv, 2r)
+        cos_k, sin_k = a.cos().permute(1, 0, 2), a.sin().permute(1, 0, 2)  # (n_kv, T, 2r)
+        cos_q, sin_q = cos_k.repeat_interleave(g, 0), sin_k.repeat_interleave(g, 0)
+
+        def rope(t, c, s):
+            half = t.shape[-1] // 2
+            return t * c + torch.cat([-t[..., half:], t[..., :half]], -1) * s
+
+        h = norm(x, W[f"model.layers.{i}.input_layernorm.weight"])
+        q = lin(h, p + "q_proj").view(1, T, nh, dh).transpose(1, 2)
+        c = lin(h, p + "kv_down_proj")
+        k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, dh - r2).transpose(1, 2)
+        v = lin(c, p + "v_up_proj").view(1, T, nkv, dh).transpose(1, 2)
+        k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nkv, r2).transpose(1, 2), cos_k, sin_k)
+        q = torch.cat([rope(q[..., :r2], cos_q, sin_q), q[..., r2:]], -1)
+        k = torch.cat([k_rope, k_nope], -1).repeat_interleave(g, 1)
+        v = v.repeat_interleave(g, 1)
+        o = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + causal, -1) @ v
+        x = x + lin(o.transpose(1, 2).reshape(1, T, nh * dh), p + "o_proj")
+        h = norm(x, W[f"model.layers.{i}.post_attention_layernorm.weight"])
+        m = f"model.layers.{i}.mlp."
+        x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
+    x = norm(x, W["model.norm.weight"])
+    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return (x @ head.T)[0]
+
+
+def perplexity(directory, sequences):
+    config = json.load(open(os.path.join(directory, "config.json")))
+    W = load_weights(directory)
     nll, count = 0.0, 0
     for seq in sequences:
-        ids = torch.tensor([seq])
-        T = len(seq)
-        angles = torch.arange(T).float()[:, None] * inv[None, :]            # (T, d_h/2)
-        causal = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-        x = W["model.embed_tokens.weight"][ids]
-        for i in range(config["num_hidden_layers"]):
-            p = f"model.layers.{i}.self_attn."
-            # Each KV head rotates its kept pairs; its query heads share them. Layout: [k..., k+d_h/2...].
-            kept = torch.tensor(mla["pairs"][i])                               # (n_kv, r)
-            a = torch.cat([angles[:, kept], angles[:, kept]], dim=-1)         # (T, n_kv, 2r)
-            cos_k, sin_k = a.cos().permute(1, 0, 2), a.sin().permute(1, 0, 2)  # (n_kv, T, 2r)
-            cos_q, sin_q = cos_k.repeat_interleave(g, 0), sin_k.repeat_interleave(g, 0)
-
-            def rope(t, c, s):
-                half = t.shape[-1] // 2
-                return t * c + torch.cat([-t[..., half:], t[..., :half]], -1) * s
-
-            h = norm(x, W[f"model.layers.{i}.input_layernorm.weight"])
-            q = lin(h, p + "q_proj").view(1, T, nh, dh).transpose(1, 2)
-            c = lin(h, p + "kv_down_proj")
-            k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, dh - r2).transpose(1, 2)
-            v = lin(c, p + "v_up_proj").view(1, T, nkv, dh).transpose(1, 2)
-            k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nkv, r2).transpose(1, 2), cos_k, sin_k)
-            q = torch.cat([rope(q[..., :r2], cos_q, sin_q), q[..., r2:]], -1)
-            k = torch.cat([k_rope, k_nope], -1).repeat_interleave(g, 1)
-            v = v.repeat_interleave(g, 1)
-            o = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + causal, -1) @ v
-            x = x + lin(o.transpose(1, 2).reshape(1, T, nh * dh), p + "o_proj")
-            h = norm(x, W[f"model.layers.{i}.post_attention_layernorm.weight"])
-            m = f"model.layers.{i}.mlp."
-            x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
-        x = norm(x, W["model.norm.weight"])
-        head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
-        logits = (x @ head.T)[0, :-1]
-        nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
-        count += T - 1
+        out = logits(config, W, seq)[:-1]
+        nll += torch.nn.functional.cross_entropy(out, torch.tensor(seq[1:]), reduction="sum").item()
+        count += len(seq) - 1
     return math.exp(nll / count), count
 
 

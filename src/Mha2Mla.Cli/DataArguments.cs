@@ -36,15 +36,15 @@ public sealed class DataArguments
 
     public IEnumerable<Option> All => [Data, SeqLen, TextField, DType, MaxSequences];
 
-    public DataOptions Read(ParseResult parsed, int maxPositions)
+    /// <summary>The data options; a missing --seq-len stays null, for the model's default.</summary>
+    public DataOptions Read(ParseResult parsed)
     {
-        var seqLen = parsed.GetValue(SeqLen) ?? Math.Min(2048, maxPositions);
         var max = parsed.GetValue(MaxSequences);
         if (max is <= 0) throw new InvalidInputException($"--max-sequences must be positive, not {max}");
         return new DataOptions
         {
             Path = parsed.GetRequiredValue(Data),
-            SeqLen = seqLen,
+            SeqLen = parsed.GetValue(SeqLen),
             TextField = parsed.GetValue(TextField)!,
             TokenFileDType = parsed.GetValue(DType) == "uint32" ? TokenFileDType.UInt32 : TokenFileDType.UInt16,
             MaxSequences = max,

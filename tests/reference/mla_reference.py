@@ -8,15 +8,20 @@ reconstruction (joint or split SVD, in float64) and RoPE applied only on the kep
 
   convert DIR --strategy S --pairs R --kv-rank D --svd joint|split --eval FILE.json [--calib FILE.json]
       prints {"pairs": [[[k...]...]...], "perplexity": ...}
+      (--logits-ids F --logits-out O: also the logits of those sequences, raw float32)
+  grads MLA_DIR --ids FILE.json --out GRADS.safetensors
+      gradients of the mean next-token loss of a converted checkpoint, through the MLA form as
+      scripts/mla_perplexity.py computes it (not through mha2mla)
 """
 import argparse
 import json
 import math
+import os
 import sys
 
 import torch
 
-from llama_reference import inverse_frequencies, load, rms_norm, rotate_half
+from llama_reference import inverse_frequencies, load, rms_norm, rotate_half, save_safetensors
 
 
 def dims(config):
@@ -134,26 +139,48 @@ def low_rank(W, config, pairs, rank, svd):
     return W
 
 
-def perplexity(config, W, sequences, pairs):
+def converted_logits(config, W, seq, pairs):
+    """Logits (T, vocab) of the reference conversion: RoPE only on the kept pairs."""
     _, nkv, dh = dims(config)
     half = dh // 2
+    ids = torch.tensor([seq])
+    cos, sin, bias = tables(config, len(seq))
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        mask = torch.zeros(nkv, dh)
+        for j in range(nkv):
+            for kk in pairs[i][j]:
+                mask[j, kk] = mask[j, kk + half] = 1
+        x, _, _ = layer_forward(config, W, i, x, cos, sin, bias, mask)
+    x = rms_norm(x, W["model.norm.weight"], config.get("rms_norm_eps", 1e-6))
+    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return (x @ head.T)[0]
+
+
+def perplexity(config, W, sequences, pairs):
     nll, count = 0.0, 0
     for seq in sequences:
-        ids = torch.tensor([seq])
-        cos, sin, bias = tables(config, len(seq))
-        x = W["model.embed_tokens.weight"][ids]
-        for i in range(config["num_hidden_layers"]):
-            mask = torch.zeros(nkv, dh)
-            for j in range(nkv):
-                for kk in pairs[i][j]:
-                    mask[j, kk] = mask[j, kk + half] = 1
-            x, _, _ = layer_forward(config, W, i, x, cos, sin, bias, mask)
-        x = rms_norm(x, W["model.norm.weight"], config.get("rms_norm_eps", 1e-6))
-        head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
-        logits = (x @ head.T)[0, :-1]
-        nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+        logits = converted_logits(config, W, seq, pairs)[:-1]
+        nll += torch.nn.functional.cross_entropy(logits, torch.tensor(seq[1:]), reduction="sum").item()
         count += len(seq) - 1
     return math.exp(nll / count)
+
+
+def mla_grads(directory, sequences, out):
+    """Gradients of the mean next-token loss of an MLA checkpoint, through the MLA form itself
+    (mla_perplexity.py's forward: latent, up-projections, partial RoPE)."""
+    import mla_perplexity
+    config = json.load(open(os.path.join(directory, "config.json")))
+    W = mla_perplexity.load_weights(directory)
+    for t in W.values():
+        t.requires_grad_(True)
+    total, count = 0.0, 0
+    for seq in sequences:
+        logits = mla_perplexity.logits(config, W, seq)[:-1]
+        total = total + torch.nn.functional.cross_entropy(logits, torch.tensor(seq[1:]), reduction="sum")
+        count += len(seq) - 1
+    (total / count).backward()
+    save_safetensors(out, {name: t.grad for name, t in W.items()}, torch.float32)
 
 
 def main():
@@ -167,7 +194,16 @@ def main():
     c.add_argument("--svd", default="joint")
     c.add_argument("--eval", required=True)
     c.add_argument("--calib")
+    c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
+    c.add_argument("--logits-out")
+    g = sub.add_parser("grads")
+    g.add_argument("dir")
+    g.add_argument("--ids", required=True)
+    g.add_argument("--out", required=True)
     args = parser.parse_args()
+    if args.command == "grads":
+        mla_grads(args.dir, json.load(open(args.ids)), args.out)
+        return
     config, W = load(args.dir)
     _, nkv, dh = dims(config)
     with torch.no_grad():
@@ -177,6 +213,9 @@ def main():
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
         W2 = low_rank(W, config, pairs, args.kv_rank, args.svd)
         ppl = perplexity(config, W2, json.load(open(args.eval)), pairs)
+        if args.logits_ids:
+            rows = [converted_logits(config, W2, seq, pairs) for seq in json.load(open(args.logits_ids))]
+            torch.cat(rows).float().numpy().tofile(args.logits_out)
     json.dump({"pairs": pairs, "perplexity": ppl}, sys.stdout)
     print()
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Mha2Mla.Checkpoints;
 using Mha2Mla.Conversion;
 using Mha2Mla.Data;
 using Mha2Mla.Diagnostics;
@@ -47,27 +46,20 @@ public static class ConvertCommand
             Engine.ReturnLargeBuffersToTheSystem();
             if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
                 throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
-            var modelPath = parsed.GetRequiredValue(model);
-            // Defaults depend on the model's shape; its weights are opened once, by the pipeline.
-            var (_, config) = Checkpoint.ReadConfig(modelPath);
-            var facts = new ModelConfigFacts(config.HeadDim, config.MaxPositionEmbeddings);
-
             var fineTune = training.Read(parsed);
-            var seq = parsed.GetValue(seqLen) ?? Math.Min(2048, facts.MaxPositions);
-            DataOptions? Data(string? path, int length, int? max = null) => path is null ? null : new DataOptions
+            DataOptions? Data(string? path, int? length, int? max = null) => path is null ? null : new DataOptions
             {
                 Path = path, SeqLen = length, TextField = parsed.GetValue(textField)!, MaxSequences = max,
             };
             var job = new ConversionJob
             {
-                Model = modelPath,
+                Model = parsed.GetRequiredValue(model),
                 Output = parsed.GetRequiredValue(output),
-                Settings = new ConversionSettings(RopeSelection.Parse(parsed.GetValue(strategy)!),
-                    parsed.GetValue(pairs) ?? facts.HeadDim / 16, parsed.GetValue(rank) ?? facts.HeadDim / 8,
+                Settings = new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
                     parsed.GetValue(svd) == "split" ? SvdMode.Split : SvdMode.Joint),
                 Calibration = Data(parsed.GetValue(calibData), parsed.GetValue(calibSeqLen), parsed.GetValue(calibSamples)),
-                Evaluation = Data(parsed.GetValue(evalData), seq),
-                Training = Data(parsed.GetValue(trainData), seq),
+                Evaluation = Data(parsed.GetValue(evalData), parsed.GetValue(seqLen)),
+                Training = Data(parsed.GetValue(trainData), parsed.GetValue(seqLen)),
                 FineTune = fineTune,
                 Overwrite = parsed.GetValue(overwrite),
             };
@@ -84,11 +76,9 @@ public static class ConvertCommand
             Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before} -> {After} elements per token per layer)",
                 report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);
             if (parsed.GetValue(CommonOptions.Json))
-                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, Reports.ConversionReport.Json));
+                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, ConversionReport.Json));
             return ExitCodes.Success;
         });
         return command;
     }
-
-    private sealed record ModelConfigFacts(int HeadDim, int MaxPositions);
 }

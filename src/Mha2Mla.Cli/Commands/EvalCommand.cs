@@ -28,7 +28,8 @@ public static class EvalCommand
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
             using var checkpoint = Checkpoint.Open(modelPath);
-            var dataOptions = data.Read(parsed, checkpoint.Config.MaxPositionEmbeddings);
+            var dataOptions = data.Read(parsed);
+            dataOptions = dataOptions with { SeqLen = dataOptions.SeqLen ?? checkpoint.Config.DefaultSequenceLength };
             var dataPath = dataOptions.Path;
             var sequences = SequenceReader.Read(dataOptions, checkpoint.LoadTokenizer, checkpoint.Config.VocabSize).ToList();
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;

@@ -1,7 +1,5 @@
 using System.CommandLine;
-using Mha2Mla.Checkpoints;
 using Mha2Mla.Diagnostics;
-using Mha2Mla.Models;
 using Mha2Mla.Torch;
 using Mha2Mla.Training;
 using Serilog;
@@ -39,29 +37,22 @@ public static class TrainCommand
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var options = t.Read(parsed);
-            options.Validate();
-            var outDir = parsed.GetRequiredValue(output);
-            var resuming = parsed.GetValue(resume);
-            PrepareOutput(outDir, resuming, parsed.GetValue(overwrite));
-
-            var source = Source.Open(parsed.GetValue(model), parsed.GetValue(init), parsed.GetValue(tokenizer), device, (ulong)options.Seed);
-            using var llama = source.Model;
-            var dataOptions = data.Read(parsed, source.Config.MaxPositionEmbeddings) with { Seed = options.Seed };
-            var batches = new BatchStream(dataOptions, source.Tokenizer, source.Config.VocabSize, options.MicroBatch, device);
-            Log.Information("Training {Params:N0} parameters for {Steps} steps (batch {Batch} x {Accum}, seq-len {SeqLen}) on {Device}",
-                Trainer.TrainableParameters(llama, options.FreezeNonAttention).Sum(p => p.Param.numel()),
-                options.Steps, options.MicroBatch, options.GradAccumulation, dataOptions.SeqLen, device);
-
-            var result = ProgressDisplay.Run("train", options.Steps, "steps", report =>
-                new Trainer(llama, batches, options, outDir) { OnStep = m => LogStep(m, options, report) }.Run(resuming));
-
-            source.CopyCompanions(outDir);
-            var dtype = ParseDType(parsed.GetValue(saveDType)) ?? source.StorageDType;
-            WeightsWriter.Write(outDir, llama.NamedParameters().ToList(), dtype);
-            Log.Information("Wrote {Out} ({DType}); loss {First:F4} -> {Final:F4}, {Rate:F0} tokens/s",
-                outDir, SafetensorsDType.Name(dtype), result.FirstLoss, result.FinalLoss, result.TokensPerSecond);
+            var result = ProgressDisplay.Run("train", options.Steps, "steps", report => new TrainingJob
+            {
+                Model = parsed.GetValue(model),
+                InitConfig = parsed.GetValue(init),
+                Tokenizer = parsed.GetValue(tokenizer),
+                Output = parsed.GetRequiredValue(output),
+                Data = data.Read(parsed) with { Seed = options.Seed },
+                Options = options,
+                Resume = parsed.GetValue(resume),
+                Overwrite = parsed.GetValue(overwrite),
+                SaveDType = ParseDType(parsed.GetValue(saveDType)),
+                Device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
+                Log = message => Log.Information("{Message}", message),
+                OnStep = m => LogStep(m, options, report),
+            }.Run());
 
             if (parsed.GetValue(CommonOptions.Json))
                 JsonOutput.Write(new
@@ -72,7 +63,7 @@ public static class TrainCommand
                     tokens = result.Tokens,
                     seconds = result.Seconds,
                     tokens_per_second = result.TokensPerSecond,
-                    output = outDir,
+                    output = parsed.GetRequiredValue(output),
                 });
             return ExitCodes.Success;
         });
@@ -87,16 +78,6 @@ public static class TrainCommand
                 m.Step, options.Steps, m.Loss, m.LearningRate, m.GradNorm, m.TokensPerSecond);
     }
 
-    private static void PrepareOutput(string outDir, bool resume, bool overwrite)
-    {
-        if (!Directory.Exists(outDir) || resume) return;
-        if (!overwrite)
-            throw new InvalidInputException($"{outDir} already exists; pass --resume to continue its run, --overwrite to start afresh, or choose another -o");
-        var checkpoints = ResumableCheckpoint.Root(outDir);
-        if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
-        File.Delete(Path.Combine(outDir, "metrics.jsonl"));
-    }
-
     internal static ScalarType? ParseDType(string? name) => name switch
     {
         null => null,
@@ -104,30 +85,4 @@ public static class TrainCommand
         "f16" => ScalarType.Float16,
         _ => ScalarType.Float32,
     };
-
-    /// <summary>Where the starting weights, config and tokenizer come from.</summary>
-    private sealed record Source(LlamaModel Model, ModelConfig Config, Func<Tokenization.Tokenizer>? Tokenizer, ScalarType StorageDType, Action<string> CopyCompanions)
-    {
-        public static Source Open(string? model, string? init, string? tokenizerPath, Device device, ulong seed)
-        {
-            if ((model is null) == (init is null))
-                throw new InvalidInputException("train needs exactly one of MODEL or --init CONFIG.json");
-            if (init is not null)
-            {
-                var config = ModelConfigReader.Read(init);
-                Func<Tokenization.Tokenizer>? tokenizer = tokenizerPath is null ? null : () => Tokenization.TokenizerReader.Read(tokenizerPath);
-                return new Source(LlamaModel.Initialize(config, device, seed), config, tokenizer, ScalarType.BFloat16, outDir =>
-                {
-                    File.Copy(init, Path.Combine(outDir, "config.json"), overwrite: true);
-                    if (tokenizerPath is not null) File.Copy(tokenizerPath, Path.Combine(outDir, "tokenizer.json"), overwrite: true);
-                });
-            }
-            using var checkpoint = Checkpoint.Open(model!);
-            var storage = checkpoint.Weights.OutputType();
-            var directory = checkpoint.Directory;
-            return new Source(LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device), checkpoint.Config,
-                File.Exists(Path.Combine(directory, "tokenizer.json")) ? checkpoint.LoadTokenizer : null, storage,
-                outDir => ModelSource.CopyCompanions(directory, outDir));
-        }
-    }
 }

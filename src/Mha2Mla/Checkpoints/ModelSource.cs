@@ -21,16 +21,11 @@ public static class ModelSource
         throw new InvalidInputException("the demo model is not bundled with this build (models/demo is missing); rebuild from a full checkout or run scripts/make-demo-model.sh");
     }
 
-    /// <summary>Files that travel with a model: its config and tokenizer, copied into every output.</summary>
-    public static readonly string[] CompanionFiles =
-        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    /// <summary>Files that travel with a model beside config.json: its tokenizer and generation settings.</summary>
+    public static readonly string[] CompanionNames =
+        ["generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    public static void CopyCompanions(string from, string to)
-    {
-        foreach (var name in CompanionFiles)
-        {
-            var source = Path.Combine(from, name);
-            if (File.Exists(source)) File.Copy(source, Path.Combine(to, name), overwrite: true);
-        }
-    }
+    /// <summary>The companion files <paramref name="directory"/> has, to copy into an output.</summary>
+    public static IReadOnlyList<Companion> Companions(string directory) =>
+        CompanionNames.Where(n => File.Exists(Path.Combine(directory, n))).Select(n => new Companion(Path.Combine(directory, n), n)).ToList();
 }

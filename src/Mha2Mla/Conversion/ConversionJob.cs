@@ -1,4 +1,5 @@
 using Mha2Mla.Data;
+using Mha2Mla.Models;
 using Mha2Mla.Training;
 
 namespace Mha2Mla.Conversion;
@@ -8,10 +9,32 @@ public sealed record ConversionJob
 {
     public required string Model { get; init; }
     public required string Output { get; init; }
-    public required ConversionSettings Settings { get; init; }
+    public ConversionRequest Settings { get; init; } = new();
     public DataOptions? Calibration { get; init; }
     public DataOptions? Evaluation { get; init; }
     public DataOptions? Training { get; init; }
+    /// <summary>The recovery fine-tune; 0 steps (the default) means none.</summary>
     public TrainingOptions FineTune { get; init; } = new() { Steps = 0 };
     public bool Overwrite { get; init; }
+
+    /// <summary>Checks the whole job against the model before any work and returns the settings to run.</summary>
+    public ConversionSettings Validate(ModelConfig config)
+    {
+        if (config.Mla is not null) throw new InvalidInputException("the model is already MLA; convert the original checkpoint");
+        var settings = Settings.Resolve(config);
+        if (settings.Strategy == RopeStrategy.TwoNorm && Calibration is null)
+            throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data: give --calib-data (or choose high, low or uniform)");
+        if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");
+        if (FineTune.Steps > 0)
+        {
+            FineTune.Validate();
+            if (Training is null)
+                throw new InvalidInputException("--steps > 0 fine-tunes the converted model and needs --train-data (or pass --steps 0)");
+        }
+        return settings;
+    }
+
+    /// <summary>Data options with the model's default sequence length where none was given.</summary>
+    internal static DataOptions? ForModel(DataOptions? data, ModelConfig config) =>
+        data is null ? null : data with { SeqLen = data.SeqLen ?? config.DefaultSequenceLength };
 }

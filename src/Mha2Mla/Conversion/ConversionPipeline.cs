@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mha2Mla.Checkpoints;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
@@ -9,10 +10,12 @@ using Mha2Mla.Training;
 namespace Mha2Mla.Conversion;
 
 /// <summary>
-/// `mha2mla convert` end to end: perplexity of the original, layer-by-layer conversion, perplexity
-/// before fine-tune, the recovery fine-tune, perplexity after it, and the report. Everything is
-/// built in a temporary sibling of OUT and renamed into place at the very end, so a failed or
-/// interrupted conversion leaves no OUT behind.
+/// `mha2mla convert` end to end: perplexity of the original, layer-by-layer conversion,
+/// perplexity before fine-tune, the recovery fine-tune, perplexity after it, and the report.
+/// The stages hand each other the converted model in memory; with nothing to evaluate or
+/// fine-tune, each converted layer is written as soon as it exists, so memory stays at one
+/// layer. Either way the output is written once, into a temporary sibling of OUT renamed into
+/// place at the very end, so a failed or interrupted conversion leaves no OUT behind.
 /// </summary>
 public sealed class ConversionPipeline(ConversionJob job)
 {
@@ -49,52 +52,71 @@ public sealed class ConversionPipeline(ConversionJob job)
         var meter = new StageMeter();
         using var source = Checkpoint.Open(job.Model);
         var config = source.Config;
-        job.Settings.Validate(config);
-        if (job.FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {job.FineTune.Steps}");
-        if (job.FineTune.Steps > 0) job.FineTune.Validate();
-        if (job.FineTune.Steps > 0 && job.Training is null)
-            throw new InvalidInputException("--steps > 0 fine-tunes the converted model and needs --train-data (or pass --steps 0)");
-        var calibration = job.Calibration is null ? null : Read(job.Calibration, source);
-        var evaluation = job.Evaluation is null ? null : Read(job.Evaluation, source);
+        var settings = job.Validate(config);
+        var (calibrationData, evaluationData, trainingData) =
+            (ConversionJob.ForModel(job.Calibration, config), ConversionJob.ForModel(job.Evaluation, config), ConversionJob.ForModel(job.Training, config));
+        var calibration = calibrationData is null ? null : Read(calibrationData, source);
+        var evaluation = evaluationData is null ? null : Read(evaluationData, source);
+        var diskType = source.Weights.OutputType();
 
-        double? original = evaluation is null ? null : meter.Measure("eval_original", () => Evaluate(source.Weights, config, evaluation, "original"));
-        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({RopeSelection.Name(job.Settings.Strategy)}, r = {job.Settings.RopePairs}, d_kv = {job.Settings.KvRank}, {job.Settings.Svd.ToString().ToLowerInvariant()} SVD)");
-        var converted = meter.Measure("convert", () => Converter.Convert(source, job.Settings, calibration, temporary,
-            (done, total) => Log?.Invoke($"layer {done}/{total} converted")));
-        foreach (var name in ModelSource.CompanionFiles.Where(n => n != "config.json"))
-            if (File.Exists(Path.Combine(source.Directory, name))) File.Copy(Path.Combine(source.Directory, name), Path.Combine(temporary, name));
+        double? original = null, converted = null, finetuned = null;
+        if (evaluation is not null)
+            original = meter.Measure("eval_original", () =>
+            {
+                using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
+                return Evaluate(model, evaluation, "original");
+            });
 
-        double? before = null, after = null;
-        using (var mla = Checkpoint.Open(temporary))
-            if (evaluation is not null) before = meter.Measure("eval_converted", () => Evaluate(mla.Weights, mla.Config, evaluation, "converted"));
-        if (job.FineTune.Steps > 0)
+        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, d_kv = {settings.KvRank}, {settings.SvdName} SVD)");
+        var keepInMemory = evaluation is not null || job.FineTune.Steps > 0;
+        var writer = new CheckpointWriter(temporary, diskType);
+        var layers = new List<DecoderLayer>();
+        MlaSettings mla;
+        try
         {
-            meter.Measure("finetune", () => FineTune(temporary, source));
-            if (evaluation is not null)
-                using (var tuned = Checkpoint.Open(temporary))
-                    after = meter.Measure("eval_finetuned", () => Evaluate(tuned.Weights, tuned.Config, evaluation, "fine-tuned"));
+            mla = meter.Measure("convert", () => Converter.Convert(source, settings, calibration, (index, layer) =>
+            {
+                if (keepInMemory) layers.Add(layer);
+                else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
+                Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
+            }));
+        }
+        catch
+        {
+            foreach (var layer in layers) layer.Dispose();
+            throw;
+        }
+        var files = source.Files();
+        files.Config["mla"] = JsonSerializer.SerializeToNode(mla, MlaJson);
+
+        if (!keepInMemory)
+        {
+            WriteOuterWeights(writer, source);
+            writer.Finish(files with { Format = mla.IndexFormat });
+        }
+        else
+        {
+            using var model = LlamaModel.WithLayers(source.Weights, config with { Mla = mla }, Device.CPU, layers);
+            model.RoundWeightsTo(diskType); // what is measured is exactly what is written
+            if (evaluation is not null) converted = meter.Measure("eval_converted", () => Evaluate(model, evaluation, "converted"));
+            if (job.FineTune.Steps > 0)
+            {
+                meter.Measure("finetune", () => RecoveryFineTune(model, source, trainingData!, files, temporary));
+                model.RoundWeightsTo(diskType);
+                if (evaluation is not null) finetuned = meter.Measure("eval_finetuned", () => Evaluate(model, evaluation, "fine-tuned"));
+            }
+            meter.Measure("write", () => model.Save(temporary, diskType, files));
         }
 
-        var cacheType = source.Weights.OutputType();
         var report = new ConversionReport
         {
             Model = source.Directory,
             Output = output,
-            Settings = new
-            {
-                rope_strategy = RopeSelection.Name(job.Settings.Strategy),
-                rope_pairs = job.Settings.RopePairs,
-                kv_rank = job.Settings.KvRank,
-                latent_dim = converted.Mla.LatentDim,
-                svd = converted.Mla.Svd,
-                calibration = job.Calibration,
-                evaluation = job.Evaluation,
-                training = job.Training,
-                fine_tune = job.FineTune,
-            },
-            Rope = new ConversionReport.RopeReport(converted.Mla.Pairs),
-            KvCache = ConversionReport.KvCacheOf(config, converted.Mla, cacheType),
-            Perplexity = new ConversionReport.PerplexityReport(original, before, after),
+            Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, mla.LatentDim, settings.SvdName,
+                calibrationData, evaluationData, trainingData, job.FineTune),
+            Rope = new ConversionReport.RopeReport(mla.Pairs),
+            KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
+            Perplexity = new ConversionReport.PerplexityReport(original, converted, finetuned),
             Stages = meter.Stages,
         };
         report.Write(temporary);
@@ -104,32 +126,31 @@ public sealed class ConversionPipeline(ConversionJob job)
     private static List<int[]> Read(DataOptions data, Checkpoint source) =>
         SequenceReader.Read(data, source.LoadTokenizer, source.Config.VocabSize).ToList();
 
-    private double Evaluate(WeightStore weights, ModelConfig config, List<int[]> sequences, string what)
+    private double Evaluate(LlamaModel model, List<int[]> sequences, string what)
     {
-        using var model = LlamaModel.Load(weights, config, Device.CPU);
         var result = Perplexity.Evaluate(model, sequences);
         Log?.Invoke($"perplexity ({what}): {result.Perplexity:F4} over {result.Tokens} tokens");
         return result.Perplexity;
     }
 
-    // Fine-tunes the converted model in place: its shards are replaced by the tuned weights.
-    private void FineTune(string directory, Checkpoint source)
+    // The recovery fine-tune, in place; its metrics are kept as finetune_metrics.jsonl.
+    private void RecoveryFineTune(LlamaModel model, Checkpoint source, DataOptions data, CheckpointFiles files, string directory)
     {
-        var diskType = source.Weights.OutputType();
-        LlamaModel model;
-        using (var converted = Checkpoint.Open(directory))
-            model = LlamaModel.Load(converted.Weights, converted.Config, Device.CPU);
-        using (model)
-        {
-            var work = Path.Combine(directory, "finetune");
-            var batches = new BatchStream(job.Training! with { Seed = job.FineTune.Seed }, source.LoadTokenizer, source.Config.VocabSize, job.FineTune.MicroBatch, Device.CPU);
-            var result = new Trainer(model, batches, job.FineTune, work) { OnStep = OnStep }.Run(resume: false);
-            Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
-            foreach (var shard in Directory.GetFiles(directory, "model-*.safetensors").Append(Path.Combine(directory, "model.safetensors.index.json")))
-                File.Delete(shard);
-            WeightsWriter.Write(directory, model.NamedParameters().ToList(), diskType);
-            File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, "finetune_metrics.jsonl"));
-            Directory.Delete(work, recursive: true);
-        }
+        var work = Path.Combine(directory, "finetune");
+        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), job.FineTune, work, files, onStep: OnStep);
+        Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
+        File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, "finetune_metrics.jsonl"));
+        Directory.Delete(work, recursive: true);
     }
+
+    // Embedding, final norm and head straight from the source in their disk dtype: no fp32 detour.
+    private static void WriteOuterWeights(CheckpointWriter writer, Checkpoint source)
+    {
+        using var scope = torch.NewDisposeScope();
+        var names = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
+        if (!source.Config.TieWordEmbeddings) names.Add(WeightNames.LmHead);
+        writer.WriteShard(names.Select(n => (n, source.Weights.Read(n, source.Weights.Entry(n).DType))).ToList());
+    }
+
+    private static readonly JsonSerializerOptions MlaJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }

@@ -2,22 +2,28 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Mha2Mla.Conversion;
+using Mha2Mla.Data;
 using Mha2Mla.Models;
+using Mha2Mla.Reports;
 using Mha2Mla.Torch;
+using Mha2Mla.Training;
 
-namespace Mha2Mla.Reports;
+namespace Mha2Mla.Conversion;
 
 /// <summary>mha2mla_report.json: what a conversion chose, what it saves, and what it cost.</summary>
 public sealed record ConversionReport
 {
     public required string Model { get; init; }
     public required string Output { get; init; }
-    public required object Settings { get; init; }
+    public required SettingsReport Settings { get; init; }
     public required RopeReport Rope { get; init; }
     public required KvCacheReport KvCache { get; init; }
     public required PerplexityReport Perplexity { get; init; }
     public required IReadOnlyList<StageMeasurement> Stages { get; init; }
+
+    /// <summary>Every setting the conversion ran with, defaults filled in.</summary>
+    public sealed record SettingsReport(string RopeStrategy, int RopePairs, int KvRank, int LatentDim, string Svd,
+        DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune);
 
     public sealed record RopeReport(int[][][] Pairs);
     public sealed record Pair(long Original, long Mla);
@@ -30,7 +36,7 @@ public sealed record ConversionReport
         var after = mla.CacheElementsPerTokenPerLayer(original);
         var bytes = (long)cacheType.ElementSize() * original.NumHiddenLayers;
         return new KvCacheReport(new Pair(before, after), new Pair(before * bytes, after * bytes),
-            Checkpoints.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
+            Mha2Mla.Checkpoints.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
     }
 
     public static readonly JsonSerializerOptions Json = new()

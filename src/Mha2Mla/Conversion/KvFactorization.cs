@@ -43,7 +43,7 @@ public static class KvFactorization
             new Linear(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone())),
             o);
 
-        Tensor Keep(Tensor t) => scope.Detach(t.contiguous()).DetachFromDisposeScope();
+        Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
     }
 
     /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R.</summary>

@@ -13,6 +13,18 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
     public Linear V { get; } = v;
     public Linear O { get; } = o;
 
+    /// <summary>Layer <paramref name="index"/>'s q/k/v/o projections, as Hugging Face's LlamaAttention names them.</summary>
+    internal static Attention Read(WeightLoader loader, ModelConfig config, int index)
+    {
+        string Name(string rest) => WeightNames.Layer(index, $"self_attn.{rest}");
+        var (d, qWidth, kvWidth) = (config.HiddenSize, config.NumAttentionHeads * config.HeadDim, config.NumKeyValueHeads * config.HeadDim);
+        return new Attention(config,
+            loader.ReadLinear(Name("q_proj"), qWidth, d, config.QkvBias),
+            loader.ReadLinear(Name("k_proj"), kvWidth, d, config.QkvBias),
+            loader.ReadLinear(Name("v_proj"), kvWidth, d, config.QkvBias),
+            loader.ReadLinear(Name("o_proj"), d, qWidth, config.OutputBias));
+    }
+
     public IEnumerable<(string Name, Linear Projection)> Projections => [("q_proj", Q), ("k_proj", K), ("v_proj", V), ("o_proj", O)];
 
     public Tensor Forward(Tensor x, RotaryEmbedding rope, Tensor cos, Tensor sin, Tensor mask)
@@ -24,8 +36,8 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
         var key = K.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
         var value = V.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
 
-        query = rope.Apply(query, cos, sin);
-        key = rope.Apply(key, cos, sin);
+        query = RotaryEmbedding.Apply(query, cos, sin);
+        key = RotaryEmbedding.Apply(key, cos, sin);
         return O.Forward(ScaledDotProduct(config, query, key, value, mask));
     }
 

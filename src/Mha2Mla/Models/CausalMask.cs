@@ -8,11 +8,10 @@ public static class CausalMask
     /// <param name="slidingWindow">Mistral's window: also forbid j ≤ i − window.</param>
     public static Tensor Create(long length, int? slidingWindow, Device device)
     {
-        var forbidden = new bool[length * length];
-        for (long i = 0; i < length; i++)
-        for (long j = 0; j < length; j++)
-            forbidden[i * length + j] = j > i || (slidingWindow is { } w && i - j >= w);
-        using var cpu = torch.tensor<bool>(forbidden, [length, length]);
-        return cpu.to(device);
+        using var scope = torch.NewDisposeScope();
+        var all = torch.ones([length, length], ScalarType.Bool, device);
+        var forbidden = all.triu(1);                                   // the future: j > i
+        if (slidingWindow is { } window) forbidden = forbidden.logical_or(all.tril(-window)); // too far back: i − j ≥ window
+        return forbidden.MoveToOuterDisposeScope();
     }
 }

@@ -1,8 +1,12 @@
-using Mha2Mla.Models;
+using System.Text.Json.Nodes;
+using Mha2Mla.Checkpoints;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Models;
 
-/// <summary>A Hugging Face checkpoint directory: config.json plus safetensors weights.</summary>
+/// <summary>
+/// A Hugging Face checkpoint directory read as a model: config.json (what the model is) plus its
+/// safetensors weights. Checkpoints/ knows files; this is where they become a model's.
+/// </summary>
 public sealed class Checkpoint : IDisposable
 {
     public string Directory { get; }
@@ -42,6 +46,13 @@ public sealed class Checkpoint : IDisposable
             throw new InvalidInputException($"{Directory}: has no tokenizer.json, which text data needs; add the model's tokenizer.json or give pre-tokenized data (.json, .jsonl with input_ids, .bin)");
         return Tokenization.TokenizerReader.Read(path);
     }
+
+    /// <summary>config.json as written (every field kept) and the companion files, for an output derived from this checkpoint.</summary>
+    public CheckpointFiles Files() => FilesOf(Directory);
+
+    /// <summary>As <see cref="Files"/>, for a directory whose config.json has already been read.</summary>
+    public static CheckpointFiles FilesOf(string directory) =>
+        new(JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "config.json")))!.AsObject(), ModelSource.Companions(directory));
 
     /// <summary>Parameters in the checkpoint's tensors (a tied head is counted once, as HF does).</summary>
     public long ParameterCount() => Weights.Names.Sum(n => Weights.Entry(n).ElementCount);

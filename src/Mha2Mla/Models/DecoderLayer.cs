@@ -17,11 +17,8 @@ public sealed class DecoderLayer(RmsNorm inputNorm, IAttention attention, RmsNor
     }
 
     /// <summary>The layer's weights under their Hugging Face names, for layer <paramref name="index"/>.</summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedParameters(int index) => NamedParameters(index, Attention);
-
-    /// <summary>As <see cref="NamedParameters(int)"/>, with <paramref name="attention"/> in place of the layer's own (a conversion's result).</summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedParameters(int index, IAttention attention) =>
-        attention.Projections.Select(p => ($"self_attn.{p.Name}", p.Projection))
+    public IEnumerable<(string Name, Tensor Value)> NamedParameters(int index) =>
+        Attention.Projections.Select(p => ($"self_attn.{p.Name}", p.Projection))
             .Concat([("mlp.gate_proj", Mlp.Gate), ("mlp.up_proj", Mlp.Up), ("mlp.down_proj", Mlp.Down)])
             .SelectMany(p => p.Item2.NamedParameters(WeightNames.Layer(index, p.Item1)))
             .Append((WeightNames.Layer(index, "input_layernorm.weight"), InputNorm.Weight))

@@ -40,19 +40,30 @@ public sealed class LlamaModel : IDisposable
         return Build(WeightLoader.RandomInit(config, device), config, device);
     }
 
-    private static LlamaModel Build(WeightLoader loader, ModelConfig config, Device device)
+    /// <summary>
+    /// A checkpoint's embedding, final norm and head around decoder layers built elsewhere (a
+    /// conversion's); the model owns <paramref name="layers"/> from now on.
+    /// </summary>
+    public static LlamaModel WithLayers(WeightStore weights, ModelConfig config, Device device, IReadOnlyList<DecoderLayer> layers)
     {
-        var created = new List<IDisposable>();
+        if (layers.Count != config.NumHiddenLayers) throw new ArgumentException($"{layers.Count} layers for a config of {config.NumHiddenLayers}");
+        return Build(WeightLoader.FromStore(weights, config, device), config, device, layers);
+    }
+
+    private static LlamaModel Build(WeightLoader loader, ModelConfig config, Device device, IReadOnlyList<DecoderLayer>? given = null)
+    {
+        var created = new List<IDisposable>(given ?? []);
         try
         {
-            var embedding = loader.Read(WeightNames.Embedding, config.VocabSize, config.HiddenSize);
-            var layers = new List<DecoderLayer>();
-            for (var i = 0; i < config.NumHiddenLayers; i++)
+            var layers = given?.ToList() ?? [];
+            for (var i = layers.Count; i < config.NumHiddenLayers; i++)
             {
                 var layer = loader.ReadLayer(i);
                 layers.Add(layer);
                 created.Add(layer);
             }
+            var embedding = loader.Read(WeightNames.Embedding, config.VocabSize, config.HiddenSize);
+            created.Add(embedding);
             var finalNorm = new RmsNorm(loader.Read(WeightNames.FinalNorm, config.HiddenSize), config.RmsNormEps);
             var lmHead = config.TieWordEmbeddings ? embedding : loader.Read(WeightNames.LmHead, config.VocabSize, config.HiddenSize);
             return new LlamaModel(config, device, embedding, layers, finalNorm, lmHead);
@@ -68,13 +79,41 @@ public sealed class LlamaModel : IDisposable
     /// Every weight under its Hugging Face name, in state_dict order (a tied head appears once,
     /// as the embedding).
     /// </summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedParameters()
+    public IEnumerable<(string Name, Tensor Value)> NamedParameters() =>
+        OuterParameters().Take(1).Concat(Layers.SelectMany((layer, i) => layer.NamedParameters(i))).Concat(OuterParameters().Skip(1));
+
+    /// <summary>The weights outside the decoder layers: embedding, final norm and (untied) head.</summary>
+    public IEnumerable<(string Name, Tensor Value)> OuterParameters()
     {
         yield return (WeightNames.Embedding, Embedding);
-        for (var i = 0; i < Layers.Count; i++)
-            foreach (var parameter in Layers[i].NamedParameters(i)) yield return parameter;
         yield return (WeightNames.FinalNorm, FinalNorm.Weight);
         if (!ReferenceEquals(LmHead, Embedding)) yield return (WeightNames.LmHead, LmHead);
+    }
+
+    /// <summary>
+    /// Writes the model as a Hugging Face checkpoint in <paramref name="dtype"/>: one shard per
+    /// decoder layer, then one for the outer weights (the layout a streamed conversion writes too).
+    /// </summary>
+    public void Save(string directory, ScalarType dtype, CheckpointFiles files)
+    {
+        var writer = new CheckpointWriter(directory, dtype);
+        for (var i = 0; i < Layers.Count; i++) writer.WriteShard(Layers[i].NamedParameters(i).ToList());
+        writer.WriteShard(OuterParameters().ToList());
+        writer.Finish(files with { Format = Config.Mla?.IndexFormat });
+    }
+
+    /// <summary>
+    /// Rounds every weight to <paramref name="dtype"/> and back, in place, so that what runs is
+    /// exactly what a checkpoint of that dtype will hold.
+    /// </summary>
+    public void RoundWeightsTo(ScalarType dtype)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, weight) in NamedParameters())
+        {
+            using var rounded = weight.to(dtype);
+            weight.copy_(rounded);
+        }
     }
 
     /// <summary>Logits (B, T, vocab) for token ids (B, T).</summary>

@@ -34,6 +34,20 @@ public sealed class MlaAttention : IAttention
             .SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).DetachFromDisposeScope();
     }
 
+    /// <summary>Layer <paramref name="index"/>'s MLA projections, as docs/mla-format.md lays them out.</summary>
+    internal static MlaAttention Read(WeightLoader loader, ModelConfig config, MlaSettings mla, int index)
+    {
+        string Name(string rest) => WeightNames.Layer(index, $"self_attn.{rest}");
+        var (d, dh, kv, r2) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads, 2 * mla.RopePairs);
+        return new MlaAttention(config, mla.Pairs[index],
+            loader.ReadLinear(Name("q_proj"), config.NumAttentionHeads * dh, d, config.QkvBias),
+            loader.ReadLinear(Name("kv_down_proj"), mla.LatentDim, d, false),
+            loader.ReadLinear(Name("k_rope_proj"), kv * r2, d, config.QkvBias),
+            loader.ReadLinear(Name("k_up_proj"), kv * (dh - r2), mla.LatentDim, config.QkvBias),
+            loader.ReadLinear(Name("v_up_proj"), kv * dh, mla.LatentDim, config.QkvBias),
+            loader.ReadLinear(Name("o_proj"), d, config.NumAttentionHeads * dh, config.OutputBias));
+    }
+
     public IEnumerable<(string Name, Linear Projection)> Projections =>
         [("q_proj", Q), ("kv_down_proj", KvDown), ("k_rope_proj", KRope), ("k_up_proj", KUp), ("v_up_proj", VUp), ("o_proj", O)];
 
@@ -61,9 +75,7 @@ public sealed class MlaAttention : IAttention
     {
         var length = cos.size(0);
         Tensor Table(Tensor full) => full.index_select(1, dims.to(full.device)).view(length, heads, ropeWidth).transpose(0, 1);
-        var half = ropeWidth / 2;
-        var rotated = torch.cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
-        return x * Table(cos) + rotated * Table(sin);
+        return x * Table(cos) + RotaryEmbedding.RotateHalf(x) * Table(sin);
     }
 
     public void Dispose()

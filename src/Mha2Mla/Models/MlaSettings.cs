@@ -9,6 +9,9 @@ public sealed record MlaSettings(int Version, int RopePairs, int KvRank, int Lat
 {
     public const int CurrentVersion = 1;
 
+    /// <summary>What model.safetensors.index.json's metadata.format says of a checkpoint in this format.</summary>
+    public string IndexFormat => $"mha2mla-mla-v{Version}";
+
     /// <summary>KV-cache elements per token per layer: the latent plus the rotated keys.</summary>
     public long CacheElementsPerTokenPerLayer(ModelConfig config) => LatentDim + 2L * RopePairs * config.NumKeyValueHeads;
 }

@@ -37,6 +37,9 @@ public sealed record ModelConfig
     /// <summary>Set for checkpoints converted to MLA by mha2mla.</summary>
     public MlaSettings? Mla { get; init; }
 
+    /// <summary>Tokens per sequence when a command is not told: 2048, or max_position_embeddings if smaller.</summary>
+    public int DefaultSequenceLength => Math.Min(2048, MaxPositionEmbeddings);
+
     /// <summary>Query heads that share one KV head.</summary>
     public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
     public bool IsGroupedQuery => NumKeyValueHeads < NumAttentionHeads;

@@ -8,7 +8,6 @@ namespace Mha2Mla.Models;
 /// </summary>
 public sealed class RotaryEmbedding
 {
-    private readonly int headDim;
     private readonly Device device;
 
     /// <summary>θ_k for k &lt; d_h/2, after any rope_scaling, rounded to fp32 as Hugging Face stores them.</summary>
@@ -16,7 +15,6 @@ public sealed class RotaryEmbedding
 
     public RotaryEmbedding(ModelConfig config, Device device)
     {
-        headDim = config.HeadDim;
         this.device = device;
         InverseFrequencies = ComputeInverseFrequencies(config);
     }
@@ -62,12 +60,12 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>Rotates x (..., T, d_h) by the tables from <see cref="Tables"/>.</summary>
-    public Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
+
+    /// <summary>[x₁, x₂] → [−x₂, x₁] over the last dimension: the 90° turn of each (k, k + half) pair.</summary>
+    public static Tensor RotateHalf(Tensor x)
     {
-        var half = headDim / 2;
-        var first = x.narrow(-1, 0, half);
-        var second = x.narrow(-1, half, half);
-        var rotated = torch.cat([second.neg(), first], -1);
-        return x * cos + rotated * sin;
+        var half = x.size(-1) / 2;
+        return torch.cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
     }
 }

@@ -37,41 +37,21 @@ internal sealed class WeightLoader(Func<string, long[], Tensor> source, ModelCon
         using var scope = torch.NewDisposeScope();
         var cpu = source(name, expectedShape);
         var weight = device.type == DeviceType.CPU ? cpu : cpu.to(device);
-        return scope.Detach(weight).DetachFromDisposeScope();
+        return weight.DetachFromDisposeScope();
     }
 
     public Linear ReadLinear(string prefix, long outFeatures, long inFeatures, bool bias) =>
         new(Read($"{prefix}.weight", outFeatures, inFeatures), bias ? Read($"{prefix}.bias", outFeatures) : null);
 
-    /// <summary>An MLA layer as docs/mla-format.md lays it out.</summary>
-    private MlaAttention ReadMla(int index, MlaSettings mla)
+    /// <summary>Decoder layer <paramref name="index"/> with the attention the config describes (GQA, or MLA once converted).</summary>
+    public DecoderLayer ReadLayer(int index) =>
+        ReadLayer(index, config.Mla is { } mla ? MlaAttention.Read(this, config, mla, index) : Attention.Read(this, config, index));
+
+    /// <summary>Decoder layer <paramref name="index"/>'s norms and MLP around an attention read by its own factory.</summary>
+    public DecoderLayer ReadLayer(int index, IAttention attention)
     {
         string Name(string rest) => WeightNames.Layer(index, rest);
-        var (d, dh, kv) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads);
-        var r2 = 2 * mla.RopePairs;
-        return new MlaAttention(config, mla.Pairs[index],
-            ReadLinear(Name("self_attn.q_proj"), config.NumAttentionHeads * dh, d, config.QkvBias),
-            ReadLinear(Name("self_attn.kv_down_proj"), mla.LatentDim, d, false),
-            ReadLinear(Name("self_attn.k_rope_proj"), kv * r2, d, config.QkvBias),
-            ReadLinear(Name("self_attn.k_up_proj"), kv * (dh - r2), mla.LatentDim, config.QkvBias),
-            ReadLinear(Name("self_attn.v_up_proj"), kv * dh, mla.LatentDim, config.QkvBias),
-            ReadLinear(Name("self_attn.o_proj"), d, config.NumAttentionHeads * dh, config.OutputBias));
-    }
-
-    public DecoderLayer ReadLayer(int index)
-    {
-        string Name(string rest) => WeightNames.Layer(index, rest);
-        var (d, dh) = (config.HiddenSize, config.HeadDim);
-        var qWidth = config.NumAttentionHeads * dh;
-        var kvWidth = config.NumKeyValueHeads * dh;
-
-        IAttention attention = config.Mla is { } mla
-            ? ReadMla(index, mla)
-            : new Attention(config,
-                ReadLinear(Name("self_attn.q_proj"), qWidth, d, config.QkvBias),
-                ReadLinear(Name("self_attn.k_proj"), kvWidth, d, config.QkvBias),
-                ReadLinear(Name("self_attn.v_proj"), kvWidth, d, config.QkvBias),
-                ReadLinear(Name("self_attn.o_proj"), d, qWidth, config.OutputBias));
+        var d = config.HiddenSize;
         var mlp = new Mlp(
             ReadLinear(Name("mlp.gate_proj"), config.IntermediateSize, d, false),
             ReadLinear(Name("mlp.up_proj"), config.IntermediateSize, d, false),

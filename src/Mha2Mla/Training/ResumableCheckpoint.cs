@@ -9,8 +9,8 @@ namespace Mha2Mla.Training;
 public sealed record TrainingState(int Step, long DataPosition, long OptimizerSteps, double FirstLoss, long Tokens, double Seconds, string Options);
 
 /// <summary>
-/// Resumable checkpoints under OUT/checkpoints/step-NNNNNNNN: fp32 weights, AdamW moments and
-/// state.json. Each is written into a ".partial" directory and renamed when complete, so a run
+/// Resumable checkpoints under OUT/checkpoints/step-NNNNNNNN: the model as a complete fp32
+/// Hugging Face checkpoint (what every command reads), AdamW moments and state.json. Each is written into a ".partial" directory and renamed when complete, so a run
 /// killed mid-write (even by kill -9) leaves the previous checkpoint intact and loadable; only
 /// the newest <c>keep</c> are kept.
 /// </summary>
@@ -25,7 +25,7 @@ public static class ResumableCheckpoint
 
     public static string Root(string outDirectory) => Path.Combine(outDirectory, "checkpoints");
 
-    public static void Save(string outDirectory, LlamaModel model, AdamW optimizer, TrainingState state, int keep)
+    public static void Save(string outDirectory, LlamaModel model, CheckpointFiles files, AdamW optimizer, TrainingState state, int keep)
     {
         var root = Directory.CreateDirectory(Root(outDirectory)).FullName;
         var final = Path.Combine(root, $"{Prefix}{state.Step:D8}");
@@ -33,7 +33,7 @@ public static class ResumableCheckpoint
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);
 
-        SafetensorsWriter.Write(Path.Combine(partial, "model.safetensors"), model.NamedParameters().ToList(), ScalarType.Float32);
+        model.Save(partial, ScalarType.Float32, files);
         if (CrashAtStep == state.Step) Environment.FailFast("test: crashing while a checkpoint is half written");
         SafetensorsWriter.Write(Path.Combine(partial, "optimizer.safetensors"), optimizer.StateTensors(), ScalarType.Float32);
         File.WriteAllText(Path.Combine(partial, "state.json"), JsonSerializer.Serialize(state));

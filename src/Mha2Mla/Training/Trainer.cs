@@ -10,9 +10,10 @@ namespace Mha2Mla.Training;
 /// The fine-tuning loop: for each optimizer step, <see cref="TrainingOptions.GradAccumulation"/>
 /// micro-batches of next-token cross-entropy (averaged over every target token of the step),
 /// global-norm clipping, one AdamW update at the scheduled learning rate. Writes metrics.jsonl
-/// and resumable checkpoints into the output directory.
+/// and resumable checkpoints (complete checkpoints: <paramref name="files"/> go with the weights)
+/// into the output directory.
 /// </summary>
-public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptions options, string outDirectory)
+public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptions options, string outDirectory, CheckpointFiles files)
 {
     /// <summary>Called after every step (for logs and progress).</summary>
     public Action<StepMetrics>? OnStep { get; init; }
@@ -58,7 +59,7 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
                 throw new InvalidOperationException($"the loss became {loss} at step {step}; lower --lr or check the data");
 
             if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && step < options.Steps)
-                ResumableCheckpoint.Save(outDirectory, model, optimizer,
+                ResumableCheckpoint.Save(outDirectory, model, files, optimizer,
                     new TrainingState(step, batches.Position, optimizer.StepCount, firstLoss, tokens, state.Seconds + clock.Elapsed.TotalSeconds, state.Options),
                     options.KeepLast);
         }
@@ -73,20 +74,14 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         for (var i = 0; i < options.GradAccumulation; i++) micro.Add(batches.Next());
         var stepTokens = micro.Sum(b => b.Tokens);
         double loss = 0;
+        // CUDA runs matmuls in bf16 under autocast; weights and optimizer state stay fp32.
         var autocast = model.Device.type == DeviceType.CUDA;
         foreach (var batch in micro)
         {
             using var scope = torch.NewDisposeScope();
-            if (autocast) torch.set_autocast(true, ScalarType.BFloat16);
             Tensor logits;
-            try
-            {
+            using (autocast ? torch.amp.autocast(ScalarType.BFloat16) : null)
                 logits = model.Forward(batch.Inputs);
-            }
-            finally
-            {
-                if (autocast) torch.set_autocast(false);
-            }
             var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
             var predictions = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v).to(ScalarType.Float32);
             var targets = batch.Targets.reshape(b * (t - 1));
@@ -104,7 +99,7 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         var state = ResumableCheckpoint.ReadState(checkpoint);
         if (state.Options != OptionsFingerprint())
             throw new InvalidInputException($"--resume: {checkpoint} was trained with other options ({state.Options}); resume with the same ones, or start a new run");
-        using (var weights = SafetensorsFile.Open(Path.Combine(checkpoint, "model.safetensors")))
+        using (var weights = WeightStore.Open(checkpoint))
             foreach (var (name, param) in model.NamedParameters())
             {
                 using var saved = weights.Read(name);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
 using Mha2Mla.Tests.Support;

@@ -30,7 +30,7 @@ public class ResumeTests : IDisposable
         var crash = new Dictionary<string, string> { ["MHA2MLA_TEST_CRASH_DURING_CHECKPOINT"] = "8" };
         var crashed = global::Mha2Mla.Tests.Support.Cli.RunWith(crash, TrainArgs(model, data, interrupted));
         Assert.NotEqual(0, crashed.ExitCode);
-        Assert.False(File.Exists(Path.Combine(interrupted, "model.safetensors")));
+        Assert.Empty(Directory.GetFiles(interrupted, "*.safetensors"));
         var checkpoints = Path.Combine(interrupted, "checkpoints");
         Assert.True(Directory.Exists(Path.Combine(checkpoints, "step-00000004")));
         Assert.True(Directory.Exists(Path.Combine(checkpoints, "step-00000008.partial"))); // the half-written one
@@ -39,7 +39,10 @@ public class ResumeTests : IDisposable
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.False(Directory.Exists(Path.Combine(checkpoints, "step-00000008.partial")));
 
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(interrupted, "model.safetensors")));
+        var shards = Directory.GetFiles(straight, "*.safetensors").Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(shards, Directory.GetFiles(interrupted, "*.safetensors").Select(Path.GetFileName).Order());
+        foreach (var shard in shards)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, shard!)), File.ReadAllBytes(Path.Combine(interrupted, shard!)));
         // metrics.jsonl records steps 1–8 from the first attempt and 5–12 from the resumed one.
         Assert.Equal(8 + 8, File.ReadAllLines(Path.Combine(interrupted, "metrics.jsonl")).Length);
     }

@@ -1,0 +1,27 @@
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
+using Mha2Mla.Models;
+using Mha2Mla.Tokenization;
+
+namespace Mha2Mla.Training;
+
+/// <summary>Where a fine-tune's sequences come from: the data, and what turns text into ids for this model.</summary>
+public sealed record TrainingData(DataOptions Data, Func<Tokenizer>? Tokenizer, int VocabSize);
+
+/// <summary>
+/// One fine-tune of a model in memory, as `train` and `convert --steps` both run it: reproducible
+/// batches (the data shuffled with the run's seed), the <see cref="Trainer"/>, metrics.jsonl and
+/// resumable checkpoints in <paramref name="workDirectory"/>. The model's weights are updated in
+/// place; writing the result is the caller's.
+/// </summary>
+public static class FineTune
+{
+    public static TrainingResult Run(LlamaModel model, TrainingData data, TrainingOptions options, string workDirectory,
+        CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null)
+    {
+        options.Validate();
+        var sequences = data.Data with { SeqLen = data.Data.SeqLen ?? model.Config.DefaultSequenceLength, Seed = options.Seed };
+        var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);
+        return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep }.Run(resume);
+    }
+}

@@ -1,0 +1,88 @@
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
+using Mha2Mla.Models;
+using Mha2Mla.Tokenization;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Training;
+
+/// <summary>
+/// `mha2mla train` as a library call: fine-tune a checkpoint (or train a fresh initialization of
+/// a config) on data and write the result, in the same layout as every other output, into OUT
+/// beside metrics.jsonl and the resumable checkpoints.
+/// </summary>
+public sealed record TrainingJob
+{
+    /// <summary>A checkpoint directory or "demo"; exactly one of this and <see cref="InitConfig"/>.</summary>
+    public string? Model { get; init; }
+    /// <summary>A config.json to initialize randomly (Hugging Face's Llama initialization, seeded).</summary>
+    public string? InitConfig { get; init; }
+    /// <summary>With <see cref="InitConfig"/>: the tokenizer.json for text data, copied into OUT.</summary>
+    public string? Tokenizer { get; init; }
+    public required string Output { get; init; }
+    public required DataOptions Data { get; init; }
+    public TrainingOptions Options { get; init; } = new();
+    /// <summary>Continue the run in OUT from its newest resumable checkpoint.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Start afresh in an existing OUT.</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>The dtype of the written weights; null: the input's (bf16 for an initialization).</summary>
+    public ScalarType? SaveDType { get; init; }
+    public Device Device { get; init; } = Device.CPU;
+
+    public Action<string>? Log { get; init; }
+    public Action<StepMetrics>? OnStep { get; init; }
+
+    public TrainingResult Run()
+    {
+        Options.Validate();
+        if ((Model is null) == (InitConfig is null))
+            throw new InvalidInputException("train needs exactly one of MODEL or --init CONFIG.json");
+        PrepareOutput();
+
+        using var source = OpenSource();
+        var model = source.Model;
+        var data = new TrainingData(Data, source.Tokenizer, model.Config.VocabSize);
+        Log?.Invoke($"Training {Trainer.TrainableParameters(model, Options.FreezeNonAttention).Sum(p => p.Param.numel()):N0} parameters for {Options.Steps} steps " +
+                    $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {Data.SeqLen ?? model.Config.DefaultSequenceLength}) on {Device}");
+        var result = FineTune.Run(model, data, Options, Output, source.Files, Resume, OnStep);
+
+        var dtype = SaveDType ?? source.StorageType;
+        model.Save(Output, dtype, source.Files);
+        Log?.Invoke($"Wrote {Output} ({SafetensorsDType.Name(dtype)}); loss {result.FirstLoss:F4} -> {result.FinalLoss:F4}, {result.TokensPerSecond:F0} tokens/s");
+        return result;
+    }
+
+    private void PrepareOutput()
+    {
+        if (!Directory.Exists(Output) || Resume) return;
+        if (!Overwrite)
+            throw new InvalidInputException($"{Output} already exists; pass --resume to continue its run, --overwrite to start afresh, or choose another -o");
+        var checkpoints = ResumableCheckpoint.Root(Output);
+        if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
+        File.Delete(Path.Combine(Output, "metrics.jsonl"));
+    }
+
+    /// <summary>Where the starting weights, config and tokenizer come from.</summary>
+    private sealed record Source(LlamaModel Model, Func<Tokenizer>? Tokenizer, ScalarType StorageType, CheckpointFiles Files) : IDisposable
+    {
+        public void Dispose() => Model.Dispose();
+    }
+
+    private Source OpenSource()
+    {
+        if (InitConfig is not null)
+        {
+            var config = ModelConfigReader.Read(InitConfig);
+            if (Tokenizer is not null && !File.Exists(Tokenizer)) throw new InvalidInputException($"--tokenizer {Tokenizer}: no such file");
+            Func<Tokenizer>? tokenizer = Tokenizer is null ? null : () => TokenizerReader.Read(Tokenizer);
+            var companions = Tokenizer is null ? [] : new[] { new Companion(Tokenizer, "tokenizer.json") };
+            var files = new CheckpointFiles(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(InitConfig))!.AsObject(), companions);
+            return new Source(LlamaModel.Initialize(config, Device, (ulong)Options.Seed), tokenizer, ScalarType.BFloat16, files);
+        }
+        using var checkpoint = Checkpoint.Open(Model!);
+        var hasTokenizer = File.Exists(Path.Combine(checkpoint.Directory, "tokenizer.json"));
+        return new Source(LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device),
+            hasTokenizer ? checkpoint.LoadTokenizer : null, checkpoint.Weights.OutputType(), checkpoint.Files());
+    }
+}

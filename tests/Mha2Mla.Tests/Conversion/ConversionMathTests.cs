@@ -1,0 +1,232 @@
+using System.Text.Json;
+using Mha2Mla.Conversion;
+using Mha2Mla.Models;
+using Mha2Mla.Tests.Support;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Tests.Conversion;
+
+/// <summary>
+/// The pieces of DESIGN.md §2 one by one, reached directly: the head layout, the choice of pairs,
+/// the 2-norm statistics and the factorization, each against values worked out here from the
+/// definitions or against plain PyTorch; then whole converted models on logits and gradients.
+/// </summary>
+public class ConversionMathTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    [Fact]
+    public void HeadLayoutPutsTheKeptPairsFirstThenThePositionFreeDimensions()
+    {
+        // d_h = 8, kept pairs 1 and 3: first halves 1, 3, second halves 5, 7, then 0, 2, 4, 6.
+        Assert.Equal([1, 3, 5, 7], HeadLayout.RopeDims(8, [1, 3]));
+        Assert.Equal([1, 3, 5, 7, 0, 2, 4, 6], HeadLayout.RopeFirst(8, [1, 3]));
+        // Two heads, each with its own order, as rows of a (2·8)-row projection.
+        Assert.Equal([1L, 3, 5, 7, 0, 2, 4, 6, 8, 12, 9, 10, 11, 13, 14, 15],
+            HeadLayout.Rows(8, [HeadLayout.RopeFirst(8, [1, 3]), HeadLayout.RopeFirst(8, [0])]));
+    }
+
+    [Fact]
+    public void TopPairsKeepsTheLargestScoresWithTiesToTheLowerPairAscending()
+    {
+        Assert.Equal([1, 3], RopeSelection.TopPairs([0.5, 3.0, 1.0, 2.0], 2));
+        Assert.Equal([0, 2], RopeSelection.TopPairs([2.0, 1.0, 2.0, 2.0], 2)); // three-way tie → k = 0, 2
+        Assert.Equal([0, 1, 2, 3], RopeSelection.TopPairs([1.0, 1.0, 1.0, 1.0], 4));
+    }
+
+    [Fact]
+    public void FixedStrategiesPickThePairsTheDesignNames()
+    {
+        Assert.Equal([0, 1, 2, 3], RopeSelection.Fixed(RopeStrategy.High, 64, 4));
+        Assert.Equal([28, 29, 30, 31], RopeSelection.Fixed(RopeStrategy.Low, 64, 4));
+        Assert.Equal([0, 8, 16, 24], RopeSelection.Fixed(RopeStrategy.Uniform, 64, 4));
+        Assert.Equal([0, 10, 21], RopeSelection.Fixed(RopeStrategy.Uniform, 64, 3)); // ⌊i·32/3⌋
+    }
+
+    [Fact]
+    public void PairNormScoresAreTheProductOfMeanPairNormsSummedOverTheGroup()
+    {
+        // 2 query heads sharing 1 KV head, d_h = 4 (pairs (0,2) and (1,3)), two samples of 1 and 2 tokens.
+        var rng = new Random(5);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var samples = new[] { 1, 2 }.Select(t => (Q: Values(2 * t * 4), K: Values(t * 4), T: t)).ToList();
+
+        var statistics = new PairNormStatistics(heads: 2, kvHeads: 1, headDim: 4);
+        using (var scope = torch.NewDisposeScope())
+            foreach (var (q, k, t) in samples)
+                statistics.Add(torch.tensor<float>(q, [1, 2, t, 4]), torch.tensor<float>(k, [1, 1, t, 4]));
+        var scores = statistics.Scores();
+
+        // The definition, element by element: every token weighs the same, whichever sample it is in.
+        var tokens = samples.Sum(s => s.T);
+        for (var pair = 0; pair < 2; pair++)
+        {
+            double Norm(float[] x, int heads, int h, int t, int length) =>
+                Math.Sqrt(Math.Pow(x[(h * length + t) * 4 + pair], 2) + Math.Pow(x[(h * length + t) * 4 + pair + 2], 2));
+            var keyMean = samples.Sum(s => Enumerable.Range(0, s.T).Sum(t => Norm(s.K, 1, 0, t, s.T))) / tokens;
+            var queryMeans = Enumerable.Range(0, 2).Sum(h => samples.Sum(s => Enumerable.Range(0, s.T).Sum(t => Norm(s.Q, 2, h, t, s.T))) / tokens);
+            Assert.Equal(queryMeans * keyMean, scores[0][pair], 1e-6);
+        }
+    }
+
+    [Theory]
+    [InlineData(SvdMode.Joint)]
+    [InlineData(SvdMode.Split)]
+    public void TheFactorsReconstructTheRowsTheyReplaceAsWellAsRankRAllows(SvdMode svd)
+    {
+        // One layer, d = 16, 2 KV heads of d_h = 8, r = 1: W_k,nope has 2·6 rows, W_v 2·8.
+        var config = Config(hidden: 16, heads: 4, kvHeads: 2);
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(7);
+        Linear Random(long rows, long cols) => new(torch.randn([rows, cols]), null);
+        var attention = new Attention(config, Random(32, 16), Random(16, 16), Random(16, 16), Random(16, 32));
+        int[][] pairs = [[2], [0]];
+        var rank = 3; // R = 6 (split: 3 each)
+        using var mla = KvFactorization.Factorize(config, attention, pairs, new ConversionSettings(RopeStrategy.High, 1, rank, svd));
+
+        // Rows as the layout orders them: per KV head the kept pair (2, 6) / (0, 4), then the rest.
+        var keyNopeRows = new long[] { 0, 1, 3, 4, 5, 7, 9, 10, 11, 13, 14, 15 };
+        var keyRopeRows = new long[] { 2, 6, 8, 12 };
+        var keyNope = attention.K.Weight.index_select(0, torch.tensor(keyNopeRows));
+        Assert.Equal(attention.K.Weight.index_select(0, torch.tensor(keyRopeRows)).data<float>(), mla.KRope.Weight.data<float>());
+        var keyApprox = mla.KUp.Weight.matmul(mla.KvDown.Weight);
+        var valueApprox = mla.VUp.Weight.matmul(mla.KvDown.Weight);
+
+        // Eckart–Young, computed by plain PyTorch: the error of the best rank-R approximation.
+        var expected = svd == SvdMode.Joint
+            ? [BestError(torch.cat([keyNope, attention.V.Weight], 0), 2 * rank)]
+            : new[] { BestError(keyNope, rank), BestError(attention.V.Weight, rank) };
+        var actual = svd == SvdMode.Joint
+            ? [FrobeniusNorm(torch.cat([keyNope - keyApprox, attention.V.Weight - valueApprox], 0))]
+            : new[] { FrobeniusNorm(keyNope - keyApprox), FrobeniusNorm(attention.V.Weight - valueApprox) };
+        for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-4);
+
+        // q rows are only permuted (head by head, each query head in its KV head's order); W_o is untouched.
+        var queryRows = HeadLayout.Rows(8, [HeadLayout.RopeFirst(8, [2]), HeadLayout.RopeFirst(8, [2]), HeadLayout.RopeFirst(8, [0]), HeadLayout.RopeFirst(8, [0])]);
+        Assert.Equal(attention.Q.Weight.index_select(0, torch.tensor(queryRows)).data<float>(), mla.Q.Weight.data<float>());
+        Assert.Equal(attention.O.Weight.data<float>(), mla.O.Weight.data<float>());
+    }
+
+    private double BestError(Tensor m, int rank)
+    {
+        var file = dir.File($"m-{Guid.NewGuid():N}.f32");
+        File.WriteAllBytes(file, m.data<float>().SelectMany(BitConverter.GetBytes).ToArray());
+        var script = "import sys,numpy,torch;m=torch.from_numpy(numpy.fromfile(sys.argv[1],dtype='<f4').reshape(int(sys.argv[2]),-1)).double();" +
+                     "s=torch.linalg.svdvals(m);print(float(s[int(sys.argv[3]):].pow(2).sum().sqrt()))";
+        var result = ProcessRunner.Run(Reference.Python, ["-c", script, file, m.size(0).ToString(), rank.ToString()]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return double.Parse(result.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static double FrobeniusNorm(Tensor m) => Math.Sqrt(m.data<float>().Sum(x => (double)x * x));
+
+    private static ModelConfig Config(int hidden, int heads, int kvHeads) => new()
+    {
+        ModelType = "llama", HiddenSize = hidden, IntermediateSize = 8, NumHiddenLayers = 1, NumAttentionHeads = heads,
+        NumKeyValueHeads = kvHeads, HeadDim = hidden * 2 / heads, VocabSize = 10, MaxPositionEmbeddings = 64, RopeTheta = 10000,
+        RmsNormEps = 1e-6, TieWordEmbeddings = false, QkvBias = false, OutputBias = false,
+    };
+
+    // ---- whole models --------------------------------------------------------------------
+
+    private static readonly int[][] Ids =
+    [
+        [1, 5, 9, 13, 2, 96, 0, 44, 7, 7, 31, 60, 4, 8],
+        [3, 3, 3, 4, 80, 12, 19, 55, 1, 2, 90, 11, 23, 42],
+    ];
+
+    private string Convert(string model, params string[] options)
+    {
+        var output = dir.File($"mla-{Guid.NewGuid():N}");
+        var result = Support.Cli.Run(["convert", model, "-o", output, .. options]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return output;
+    }
+
+    private static float[] OurLogits(string checkpoint)
+    {
+        using var source = Checkpoint.Open(checkpoint);
+        using var model = LlamaModel.Load(source.Weights, source.Config, Device.CPU);
+        using var scope = torch.NewDisposeScope();
+        return Ids.SelectMany(ids => model.Forward(torch.tensor<long>(ids.Select(i => (long)i).ToArray(), [1, ids.Length])).data<float>()).ToArray();
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var worst = expected.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= tolerance, $"{what}: max |Δlogit| = {worst:E2}");
+    }
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(4, 2)]
+    public void SanityLawOnLogitsEveryPairAtFullRankIsTheOriginalModel(int heads, int kvHeads)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub($"law-{heads}-{kvHeads}"), TinyConfigs.Llama(heads, kvHeads), "f32", seed: 9);
+        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16");
+        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "full-rank MLA vs the original in plain PyTorch");
+    }
+
+    [Theory]
+    [InlineData("uniform", "joint")]
+    [InlineData("2-norm", "split")]
+    public void LogitsEqualTheIndependentReferenceConversion(string strategy, string svd)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub($"ref-{strategy}"), TinyConfigs.Llama(4, 2), "f32", seed: 4);
+        var calib = dir.File($"calib-{strategy}.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
+        var idsFile = dir.File($"ids-{strategy}.json");
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
+        var logitsFile = dir.File($"logits-{strategy}.f32");
+        Reference.RunScript("mla_reference.py", "convert", model, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd,
+            "--eval", idsFile, "--calib", calib, "--logits-ids", idsFile, "--logits-out", logitsFile);
+        var mla = Convert(model, "--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd,
+            "--calib-data", calib, "--calib-seq-len", "24");
+        var bytes = File.ReadAllBytes(logitsFile);
+        var expected = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
+        AssertClose(expected, OurLogits(mla), 1e-4, $"{strategy}/{svd} vs mla_reference.py");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GradientsThroughMlaAttentionMatchPlainPyTorch(bool qwen2Biases)
+    {
+        var config = qwen2Biases ? TinyConfigs.Llama(4, 2).With("model_type", "qwen2") : TinyConfigs.Llama(4, 2, tied: true);
+        var model = Reference.MakeCheckpoint(dir.Sub($"grad-{qwen2Biases}"), config, "f32", seed: 6);
+        var mla = Convert(model, "--rope-strategy", "uniform", "--rope-pairs", "2", "--kv-rank", "4");
+        var idsFile = dir.File($"grad-ids-{qwen2Biases}.json");
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
+        var gradsFile = dir.File($"grads-{qwen2Biases}.safetensors");
+        Reference.RunScript("mla_reference.py", "grads", mla, "--ids", idsFile, "--out", gradsFile);
+
+        using var source = Checkpoint.Open(mla);
+        using var llama = LlamaModel.Load(source.Weights, source.Config, Device.CPU);
+        using var scope = torch.NewDisposeScope();
+        foreach (var (_, p) in llama.NamedParameters()) p.requires_grad_();
+        var input = torch.tensor<long>(Ids.SelectMany(s => s.Select(i => (long)i)).ToArray(), [Ids.Length, Ids[0].Length]);
+        var logits = llama.Forward(input);
+        var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
+        torch.nn.functional.cross_entropy(logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v), input.narrow(1, 1, t - 1).reshape(b * (t - 1))).backward();
+
+        using var expected = Mha2Mla.Checkpoints.SafetensorsFile.Open(gradsFile);
+        var names = llama.NamedParameters().Select(p => p.Name).ToList();
+        Assert.Contains("model.layers.0.self_attn.kv_down_proj.weight", names);
+        Assert.Equal(expected.Tensors.Keys.Order(), names.Order());
+        foreach (var (name, p) in llama.NamedParameters())
+        {
+            var ours = p.grad!.data<float>();
+            var theirs = expected.Read(name).data<float>();
+            var scale = Math.Max(1e-6, theirs.Max(Math.Abs));
+            var worst = ours.Zip(theirs, (x, y) => Math.Abs(x - y)).Max();
+            // The position-free key bias adds one constant to a query's every score, which softmax
+            // ignores: its true gradient is 0 and both sides hold only rounding noise.
+            if (name.EndsWith("k_up_proj.bias", StringComparison.Ordinal)) Assert.True(worst <= 1e-6, $"{name}: max |Δgrad| = {worst:E2}");
+            else Assert.True(worst / scale <= 1e-4, $"{name}: max |Δgrad| / max |grad| = {worst / scale:E2}");
+        }
+    }
+
+    public void Dispose() => dir.Dispose();
+}
