@@ -30,5 +30,6 @@ python3 -c 'import json, sys; docs = open(sys.argv[1], encoding="utf-8").read().
 scripts/mha2mla tokenize "$work/demo-mla" --strings "$work/readback-docs.json" --json > "$work/readback-tokens.json"
 python3 -c 'import json, sys; ids = [i for d in json.load(open(sys.argv[1])) for i in d["ids"]]; json.dump([ids[k:k + 256] for k in range(0, 16 * 256, 256)], open(sys.argv[2], "w"))' \
   "$work/readback-tokens.json" "$work/readback-ids.json"
-echo "Read back: plain PyTorch $(python3 scripts/mla_perplexity.py "$work/demo-mla" --data "$work/readback-ids.json")"
-echo "           mha2mla eval  $(scripts/mha2mla eval "$work/demo-mla" --data "$work/readback-ids.json" --json -q)"
+python=${MHA2MLA_PYTHON:-/usr/bin/python3}   # Debian's, with python3-torch
+echo "Read back, plain PyTorch: $("$python" scripts/mla_perplexity.py "$work/demo-mla" --data "$work/readback-ids.json")"
+echo "Read back, mha2mla eval:  $(scripts/mha2mla eval "$work/demo-mla" --data "$work/readback-ids.json" --json -q | tr -d '\n ')"
