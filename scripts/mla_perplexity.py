@@ -40,9 +40,11 @@ def logits(config, W, ids):
     nkv = config.get("num_key_value_heads", nh)
     dh = config.get("head_dim") or d // nh
     r2, g, eps = 2 * mla["rope_pairs"], nh // nkv, config.get("rms_norm_eps", 1e-6)
-    base = config.get("rope_theta", 10000.0)
+    # transformers 4 writes rope_theta (+ rope_scaling), transformers 5 rope_parameters.
+    rope = config.get("rope_scaling") or config.get("rope_parameters") or {}
+    base = rope.get("rope_theta", config.get("rope_theta", 10000.0))
+    assert rope.get("rope_type", rope.get("type", "default")) == "default", "this script implements plain RoPE only"
     inv = 1.0 / (base ** (torch.arange(0, dh, 2, dtype=torch.int64).float() / dh))
-    assert not config.get("rope_scaling"), "this script implements plain RoPE only"
 
     def norm(x, w):
         return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))

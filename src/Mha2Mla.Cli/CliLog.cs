@@ -16,5 +16,6 @@ public static class CliLog
                 standardErrorFromLevel: LogEventLevel.Verbose,
                 formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .CreateLogger();
+        Diagnostics.Warnings.Handler = message => Log.Warning("{Message}", message);
     }
 }

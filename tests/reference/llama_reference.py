@@ -118,26 +118,93 @@ def make_checkpoint(directory, config, dtype, shards, seed):
 
 
 # ---- the model -----------------------------------------------------------------------------
-def inverse_frequencies(config, dh):
-    base = config.get("rope_theta", 10000.0)
-    inv = 1.0 / (base ** (torch.arange(0, dh, 2, dtype=torch.int64).float() / dh))
-    scaling = config.get("rope_scaling")
-    if not scaling:
-        return inv
-    kind = scaling.get("rope_type", scaling.get("type"))
+def rope_parameters(config):
+    """RoPE settings as transformers 5 standardizes them (RotaryEmbeddingConfigMixin): the v4
+    `rope_scaling` dict if set, else the v5 `rope_parameters` dict; `rope_theta` from inside it,
+    else the top-level field, else 10000; `type` is the old name of `rope_type`; llama3 and yarn
+    take `original_max_position_embeddings` from the top level if it is there, else from the
+    dict, else max_position_embeddings."""
+    params = dict(config.get("rope_scaling") or config.get("rope_parameters") or {})
+    params.setdefault("rope_theta", config.get("rope_theta", 10000.0))
+    params.setdefault("rope_type", params.get("type", "default"))
+    if params["rope_type"] in ("llama3", "yarn"):
+        if "original_max_position_embeddings" in config:
+            params["original_max_position_embeddings"] = config["original_max_position_embeddings"]
+        params.setdefault("original_max_position_embeddings", config.get("max_position_embeddings", 2048))
+    return params
+
+
+def inverse_frequencies(config, dh, seq_len=0):
+    """(inverse frequencies, attention factor) for a sequence of seq_len tokens, after
+    modeling_rope_utils.py's rules for each rope_type."""
+    p = rope_parameters(config)
+    kind, base = p["rope_type"], p["rope_theta"]
+    exponents = torch.arange(0, dh, 2, dtype=torch.int64).float() / dh
+    inv = 1.0 / (base ** exponents)
+    if kind == "default":
+        return inv, 1.0
     if kind == "linear":
-        return inv / scaling["factor"]
+        return inv / p["factor"], 1.0
+    if kind == "dynamic":
+        # NTK: inside the trained length nothing changes; past it the base grows with the length.
+        max_pos = config.get("max_position_embeddings", 2048)
+        length = max(seq_len, max_pos)
+        grown = base * ((p["factor"] * length / max_pos) - (p["factor"] - 1)) ** (dh / (dh - 2))
+        return 1.0 / (grown ** exponents), 1.0
     if kind == "llama3":
-        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
-        old = scaling["original_max_position_embeddings"]
+        factor, low, high = p["factor"], p["low_freq_factor"], p["high_freq_factor"]
+        old = p["original_max_position_embeddings"]
         low_wavelen, high_wavelen = old / low, old / high
         wavelen = 2 * math.pi / inv
         scaled = torch.where(wavelen > low_wavelen, inv / factor, inv)
         smooth = (old / wavelen - low) / (high - low)
         smoothed = (1 - smooth) * scaled / factor + smooth * scaled
         medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
-        return torch.where(medium, smoothed, scaled)
+        return torch.where(medium, smoothed, scaled), 1.0
+    if kind == "yarn":
+        factor, original = p["factor"], p["original_max_position_embeddings"]
+
+        def mscale(scale, m=1.0):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+        attention = p.get("attention_factor")
+        if attention is None:
+            if p.get("mscale") and p.get("mscale_all_dim"):
+                attention = mscale(factor, p["mscale"]) / mscale(factor, p["mscale_all_dim"])
+            else:
+                attention = mscale(factor)
+        beta_fast, beta_slow = p.get("beta_fast") or 32, p.get("beta_slow") or 1
+
+        def dim_for(rotations):
+            return dh * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+        low, high = dim_for(beta_fast), dim_for(beta_slow)
+        if p.get("truncate", True):
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dh - 1)
+        if low == high:
+            high += 0.001
+        ramp = ((torch.arange(dh // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+        keep = 1 - ramp                      # 1: extrapolate (keep the frequency), 0: interpolate
+        positions = base ** (torch.arange(0, dh, 2).float() / dh)
+        return (1.0 / (factor * positions)) * (1 - keep) + (1.0 / positions) * keep, attention
     raise ValueError(kind)
+
+
+def layer_windows(config):
+    """Each layer's sliding window (None: full causal attention), as transformers configures it."""
+    layers, kind = config["num_hidden_layers"], config["model_type"]
+    if kind == "mistral":
+        window = config.get("sliding_window", 4096)
+        types = config.get("layer_types") or ["sliding_attention"] * layers
+    elif kind == "qwen2":
+        window = config.get("sliding_window", 4096) if config.get("use_sliding_window", False) else None
+        first = config.get("max_window_layers", 28)
+        types = config.get("layer_types") or [
+            "sliding_attention" if window is not None and i >= first else "full_attention" for i in range(layers)]
+    else:
+        window, types = None, ["full_attention"] * layers
+    return [window if t == "sliding_attention" else None for t in types]
 
 
 def rotate_half(x):
@@ -156,22 +223,24 @@ def forward(config, W, ids):
     dh = config.get("head_dim") or d // nh
     eps = config.get("rms_norm_eps", 1e-6)
     B, T = ids.shape
-    inv = inverse_frequencies(config, dh)
+    inv, attention_factor = inverse_frequencies(config, dh, T)
     freqs = torch.arange(T).float()[:, None] * inv[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    allowed = torch.ones(T, T, dtype=torch.bool).tril()
-    window = config.get("sliding_window") if config["model_type"] == "mistral" else None
-    if window:
-        allowed &= torch.ones(T, T, dtype=torch.bool).triu(-(window - 1))
-    bias = torch.zeros(T, T).masked_fill(~allowed, float("-inf"))
+    cos, sin = emb.cos() * attention_factor, emb.sin() * attention_factor
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    biases = {}
+    for window in set(layer_windows(config)):
+        allowed = causal if window is None else causal & torch.ones(T, T, dtype=torch.bool).triu(-(window - 1))
+        biases[window] = torch.zeros(T, T).masked_fill(~allowed, float("-inf"))
 
     def lin(x, name):
         return torch.nn.functional.linear(x, W[name + ".weight"], W.get(name + ".bias"))
 
     x = W["model.embed_tokens.weight"][ids]
+    windows = layer_windows(config)
     for i in range(config["num_hidden_layers"]):
         p = f"model.layers.{i}."
+        bias = biases[windows[i]]
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
         q = lin(h, p + "self_attn.q_proj").view(B, T, nh, dh).transpose(1, 2)
         k = lin(h, p + "self_attn.k_proj").view(B, T, nkv, dh).transpose(1, 2)

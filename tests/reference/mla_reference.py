@@ -79,11 +79,11 @@ def layer_forward(config, W, i, x, cos, sin, bias, rope_mask=None):
 
 def tables(config, T):
     _, _, dh = dims(config)
-    inv = inverse_frequencies(config, dh)
+    inv, attention_factor = inverse_frequencies(config, dh, T)
     freqs = torch.arange(T).float()[:, None] * inv[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     bias = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
-    return emb.cos(), emb.sin(), bias
+    return emb.cos() * attention_factor, emb.sin() * attention_factor, bias
 
 
 def two_norm_pairs(config, W, calib, r):

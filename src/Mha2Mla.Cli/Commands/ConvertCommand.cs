@@ -11,7 +11,7 @@ public static class ConvertCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory, or 'demo'" };
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory, a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
         var output = new Option<string>("--output", "-o") { Description = "Output directory (built beside it and renamed at the end)", Required = true };
         var recipe = new Option<string?>("--config") { Description = "A YAML recipe of these options (e.g. configs/demo.yaml); flags override it" };
         var strategy = new Option<string>("--rope-strategy") { Description = "Which frequency pairs keep RoPE: 2-norm (calibrated), high, low, uniform", DefaultValueFactory = _ => "2-norm" };
@@ -27,6 +27,7 @@ public static class ConvertCommand
         var trainData = new Option<string?>("--train-data") { Description = "Fine-tune data (with --steps > 0)" };
         var seqLen = new Option<int?>("--seq-len") { Description = "Tokens per sequence for --eval-data and --train-data (default 2048, or max_position_embeddings if smaller)" };
         var textField = new Option<string>("--text-field") { Description = "The .jsonl field holding text", DefaultValueFactory = _ => "text" };
+        var saveDType = DTypeOptions.SaveDType();
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
         var training = new TrainingArguments(defaultSteps: 0);
 
@@ -36,7 +37,7 @@ public static class ConvertCommand
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
             model, output, recipe, strategy, pairs, rank, svd, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
-            CommonOptions.Device, overwrite,
+            CommonOptions.Device, saveDType, overwrite,
         };
         foreach (var option in training.All) command.Options.Add(option);
 
@@ -61,6 +62,7 @@ public static class ConvertCommand
                 Evaluation = Data(parsed.GetValue(evalData), parsed.GetValue(seqLen)),
                 Training = Data(parsed.GetValue(trainData), parsed.GetValue(seqLen)),
                 FineTune = fineTune,
+                SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
                 Overwrite = parsed.GetValue(overwrite),
             };
             var report = new ConversionPipeline(job)

@@ -13,7 +13,7 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors)" };
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
         var data = new DataArguments();
         var command = new Command("eval",
             "Measure a checkpoint's perplexity. Each sequence is scored on its own; the loss covers every position after the first, " +

@@ -11,7 +11,7 @@ public static class InspectCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors)" };
+        var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
         var context = new Option<long?>("--context")
         {
             Description = "Context length for the KV-cache total (default: the model's max_position_embeddings)",
@@ -31,7 +31,7 @@ public static class InspectCommand
             using var checkpoint = Checkpoint.Open(parsed.GetRequiredValue(model));
             var length = parsed.GetValue(context) ?? checkpoint.Config.MaxPositionEmbeddings;
             if (length <= 0) throw new InvalidInputException($"--context must be positive, not {length}");
-            var summary = ModelSummary.Of(checkpoint, CacheType(parsed.GetValue(cacheDType)), length);
+            var summary = ModelSummary.Of(checkpoint, DTypeOptions.Parse(parsed.GetValue(cacheDType)), length);
             if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(ToJson(summary));
             else Print(summary);
             return ExitCodes.Success;
@@ -39,22 +39,18 @@ public static class InspectCommand
         return command;
     }
 
-    private static ScalarType? CacheType(string? name) => name switch
-    {
-        null => null,
-        "bf16" => ScalarType.BFloat16,
-        "f16" => ScalarType.Float16,
-        _ => ScalarType.Float32,
-    };
-
     private static object ToJson(ModelSummary s) => new
     {
         path = s.Path,
         model_type = s.Config.ModelType,
+        layers = s.Config.NumHiddenLayers,
         parameters = s.Parameters,
         storage_dtype = s.StorageDType,
         config = s.Config,
         attention = s.Config.Mla is not null ? "mla" : s.Config.IsGroupedQuery ? "gqa" : "mha",
+        rope = s.Config.Rope,
+        layer_types = s.Config.LayerTypes,
+        sliding_window = s.Config.SlidingWindow,
         kv_cache = new
         {
             dtype = s.KvCache.CacheDType,
@@ -74,12 +70,15 @@ public static class InspectCommand
         var attention = c.IsGroupedQuery
             ? $"GQA: {c.NumAttentionHeads} query heads, {c.NumKeyValueHeads} KV heads ({c.GroupSize} per group)"
             : $"MHA: {c.NumAttentionHeads} heads";
-        var scaling = c.RopeScaling is null ? "none" : $"{c.RopeScaling.Type} x{c.RopeScaling.Factor}";
+        var slidingLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(i => c.WindowOf(i) is not null).ToList();
+        var window = slidingLayers.Count == 0 ? "" : slidingLayers.Count == c.NumHiddenLayers
+            ? $", sliding window {c.SlidingWindow} on every layer"
+            : $", sliding window {c.SlidingWindow} on layers {string.Join(",", slidingLayers)}";
         var kv = s.KvCache;
         Console.WriteLine($"model        {s.Path} ({c.ModelType})");
         Console.WriteLine($"shape        {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}");
-        Console.WriteLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{(c.SlidingWindow is { } w ? $", sliding window {w}" : "")}");
-        Console.WriteLine($"rope         theta {c.RopeTheta:G}, scaling {scaling}, max positions {c.MaxPositionEmbeddings}");
+        Console.WriteLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{window}");
+        Console.WriteLine($"rope         {c.Rope}, max positions {c.MaxPositionEmbeddings}");
         Console.WriteLine($"parameters   {s.Parameters:N0} ({s.Parameters / 1e6:F1} M), {s.StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
         if (c.Mla is { } mla)
             Console.WriteLine($"MLA          latent {mla.LatentDim} (d_kv {mla.KvRank} x {c.NumKeyValueHeads} KV heads), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");

@@ -13,7 +13,7 @@ public static class TrainCommand
     {
         var model = new Argument<string?>("MODEL")
         {
-            Description = "A Hugging Face checkpoint directory, or 'demo' (omit with --init)",
+            Description = "A Hugging Face checkpoint directory, a hub id (org/name[@revision]) in the local hub cache, or 'demo' (omit with --init)",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var init = new Option<string?>("--init") { Description = "Start from a random Llama initialization of this config.json instead of MODEL" };
@@ -23,8 +23,7 @@ public static class TrainCommand
         var t = new TrainingArguments();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in OUT from its newest checkpoint (same options)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start afresh in an existing OUT (its checkpoints and metrics are replaced)" };
-        var saveDType = new Option<string?>("--save-dtype") { Description = "dtype of the written weights: bf16, f16 or f32 (default: the input's; bf16 with --init)" };
-        saveDType.AcceptOnlyFromAmong("bf16", "f16", "f32");
+        var saveDType = DTypeOptions.SaveDType("the input's; bf16 with --init");
 
         var command = new Command("train",
             "Fine-tune a checkpoint on data with AdamW and a warmup/constant/1-sqrt schedule (the MHA2MLA recipe), or train from --init. " +
@@ -48,7 +47,7 @@ public static class TrainCommand
                 Options = options,
                 Resume = parsed.GetValue(resume),
                 Overwrite = parsed.GetValue(overwrite),
-                SaveDType = ParseDType(parsed.GetValue(saveDType)),
+                SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
                 Device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
                 Log = message => Log.Information("{Message}", message),
                 OnStep = m => LogStep(m, options, report),
@@ -77,12 +76,4 @@ public static class TrainCommand
             Log.Information("step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2} grad-norm {Norm:F3} {Rate:F0} tokens/s",
                 m.Step, options.Steps, m.Loss, m.LearningRate, m.GradNorm, m.TokensPerSecond);
     }
-
-    internal static ScalarType? ParseDType(string? name) => name switch
-    {
-        null => null,
-        "bf16" => ScalarType.BFloat16,
-        "f16" => ScalarType.Float16,
-        _ => ScalarType.Float32,
-    };
 }

@@ -1,8 +1,10 @@
 namespace Mha2Mla.Checkpoints;
 
 /// <summary>
-/// Resolves a MODEL argument: a checkpoint directory, or the word <c>demo</c> for the bundled
-/// demo model (models/demo, shipped beside the CLI; MHA2MLA_DEMO_DIR overrides where).
+/// Resolves a MODEL argument: a checkpoint directory (links followed), a hub id
+/// <c>org/name[@revision]</c> found in the local hub cache (<see cref="HubCache"/>), or the word
+/// <c>demo</c> for the bundled demo model (models/demo, shipped beside the CLI;
+/// MHA2MLA_DEMO_DIR overrides where).
 /// </summary>
 public static class ModelSource
 {
@@ -10,7 +12,8 @@ public static class ModelSource
 
     public static string Resolve(string model)
     {
-        if (model != DemoName) return model;
+        if (model != DemoName)
+            return !Directory.Exists(model) && !File.Exists(model) && HubCache.LooksLikeHubId(model) ? HubCache.Resolve(model) : model;
         var candidates = new[]
         {
             Environment.GetEnvironmentVariable("MHA2MLA_DEMO_DIR"),

@@ -22,7 +22,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private SafetensorsFile(string path)
     {
         Path = path;
-        var length = new FileInfo(path).Length;
+        var length = FileLinks.LengthOf(path);
         if (length < 8)
             throw SafetensorsHeader.Error(path, $"it is {length} bytes long, too short to hold the 8-byte header length; the file is truncated");
 
@@ -52,7 +52,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file");
+        if (!File.Exists(path)) throw new InvalidInputException($"{path}: {FileLinks.Missing(path)}");
         return new SafetensorsFile(path);
     }
 

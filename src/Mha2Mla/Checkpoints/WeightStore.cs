@@ -109,6 +109,9 @@ public sealed class WeightStore : IDisposable
             return new InvalidInputException(
                 $"{directory}: holds only pickle weights ({pickles[0]}); mha2mla refuses them because unpickling runs arbitrary code. " +
                 "Convert them to safetensors in a trusted environment (safetensors.torch.save_file or model.save_pretrained(..., safe_serialization=True)) and try again");
+        foreach (var name in new[] { "model.safetensors.index.json", "model.safetensors" })
+            if (new FileInfo(System.IO.Path.Combine(directory, name)).LinkTarget is not null)
+                return new InvalidInputException($"{System.IO.Path.Combine(directory, name)}: {FileLinks.Missing(System.IO.Path.Combine(directory, name))}");
         return new InvalidInputException($"{directory}: no model.safetensors or model.safetensors.index.json; point mha2mla at a Hugging Face checkpoint directory");
     }
 

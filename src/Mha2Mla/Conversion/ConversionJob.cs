@@ -15,6 +15,8 @@ public sealed record ConversionJob
     public DataOptions? Training { get; init; }
     /// <summary>The recovery fine-tune; 0 steps (the default) means none.</summary>
     public TrainingOptions FineTune { get; init; } = new() { Steps = 0 };
+    /// <summary>The dtype of the written weights; null: the input's.</summary>
+    public Torch.ScalarType? SaveDType { get; init; }
     public bool Overwrite { get; init; }
 
     /// <summary>Checks the whole job against the model before any work and returns the settings to run.</summary>

@@ -57,7 +57,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             (ConversionJob.ForModel(job.Calibration, config), ConversionJob.ForModel(job.Evaluation, config), ConversionJob.ForModel(job.Training, config));
         var calibration = calibrationData is null ? null : Read(calibrationData, source);
         var evaluation = evaluationData is null ? null : Read(evaluationData, source);
-        var diskType = source.Weights.OutputType();
+        var diskType = job.SaveDType ?? source.Weights.OutputType();
 
         double? original = null, converted = null, finetuned = null;
         if (evaluation is not null)

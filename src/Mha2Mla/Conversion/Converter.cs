@@ -30,7 +30,7 @@ public static class Converter
 
         using var noGrad = torch.no_grad();
         var hidden = settings.Strategy == RopeStrategy.TwoNorm ? Embed(source.Weights, calibration!) : null;
-        var masks = new Dictionary<long, Tensor>();
+        var masks = new Dictionary<long, CausalMasks>();
         try
         {
             for (var l = 0; l < config.NumHiddenLayers; l++)
@@ -42,7 +42,7 @@ public static class Converter
                 {
                     pairs[l] = hidden is null
                         ? Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray()
-                        : ScoreAndAdvance(config, original, attention, rope, hidden, masks).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray();
+                        : ScoreAndAdvance(config, l, original, attention, rope, hidden, masks).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray();
                     mla = KvFactorization.Factorize(config, attention, pairs[l], settings);
                 }
                 catch
@@ -58,7 +58,7 @@ public static class Converter
         finally
         {
             if (hidden is not null) foreach (var h in hidden) h.Dispose();
-            foreach (var mask in masks.Values) mask.Dispose();
+            foreach (var byLength in masks.Values) byLength.Dispose();
         }
         return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, settings.LatentDim(config),
             settings.StrategyName, settings.SvdName, pairs);
@@ -78,8 +78,8 @@ public static class Converter
     }
 
     /// <summary>Scores this layer's pairs on the calibration states, then moves the states through the layer.</summary>
-    private static double[][] ScoreAndAdvance(ModelConfig config, DecoderLayer layer, Attention attention, RotaryEmbedding rope,
-        List<Tensor> hidden, Dictionary<long, Tensor> masks)
+    private static double[][] ScoreAndAdvance(ModelConfig config, int index, DecoderLayer layer, Attention attention, RotaryEmbedding rope,
+        List<Tensor> hidden, Dictionary<long, CausalMasks> masks)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         for (var i = 0; i < hidden.Count; i++)
@@ -92,9 +92,8 @@ public static class Converter
                 attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
                 attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
             var (cos, sin) = rope.Tables(length);
-            if (!masks.TryGetValue(length, out var mask))
-                masks[length] = mask = CausalMask.Create(length, config.SlidingWindow, Device.CPU).DetachFromDisposeScope();
-            hidden[i] = layer.Forward(x, rope, cos, sin, mask).DetachFromDisposeScope();
+            if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device.CPU);
+            hidden[i] = layer.Forward(x, rope, cos, sin, byLength.For(config.WindowOf(index))).DetachFromDisposeScope();
             x.Dispose();
         }
         return statistics.Scores();

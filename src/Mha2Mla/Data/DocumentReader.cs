@@ -114,7 +114,7 @@ public static class DocumentReader
     private static IEnumerable<DataItem> ReadTokenFile(string path, TokenFileDType dtype)
     {
         var width = dtype == TokenFileDType.UInt16 ? 2 : 4;
-        var length = new FileInfo(path).Length;
+        var length = FileLinks.LengthOf(path);
         if (length % width != 0)
             throw new InvalidInputException($"{path}: {length} bytes is not a whole number of {dtype} ids; is --data-dtype right?");
         using var stream = File.OpenRead(path);

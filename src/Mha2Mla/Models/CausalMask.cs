@@ -15,3 +15,27 @@ public static class CausalMask
         return forbidden.MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>
+/// The masks of one sequence length, built once each (the plain causal one and one per window)
+/// and owned here, whatever dispose scope asks for them first.
+/// </summary>
+public sealed class CausalMasks(long length, Device device) : IDisposable
+{
+    private readonly Dictionary<int, Tensor> byWindow = [];
+
+    /// <param name="window">A layer's sliding window, or null for full causal attention.</param>
+    public Tensor For(int? window)
+    {
+        var key = window ?? 0;
+        if (!byWindow.TryGetValue(key, out var mask))
+            byWindow[key] = mask = CausalMask.Create(length, window, device).DetachFromDisposeScope();
+        return mask;
+    }
+
+    public void Dispose()
+    {
+        foreach (var mask in byWindow.Values) mask.Dispose();
+        byWindow.Clear();
+    }
+}

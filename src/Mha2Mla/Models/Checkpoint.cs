@@ -34,7 +34,7 @@ public sealed class Checkpoint : IDisposable
         if (File.Exists(path) && path.EndsWith(".safetensors", StringComparison.Ordinal))
             throw new InvalidInputException($"{path}: pass the checkpoint directory (holding config.json and the weights), not a single weights file");
         if (!System.IO.Directory.Exists(path))
-            throw new InvalidInputException($"{path}: no such directory; MODEL is a Hugging Face checkpoint directory (config.json, *.safetensors)");
+            throw new InvalidInputException($"{path}: no such directory; MODEL is a Hugging Face checkpoint directory (config.json, *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'");
         return (path, ModelConfigReader.Read(Path.Combine(path, "config.json")));
     }
 

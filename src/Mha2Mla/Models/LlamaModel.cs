@@ -121,13 +121,13 @@ public sealed class LlamaModel : IDisposable
     {
         var length = inputIds.size(1);
         var (cos, sin) = Rope.Tables(length);
-        var mask = CausalMask.Create(length, Config.SlidingWindow, Device);
+        using var masks = new CausalMasks(length, Device);
         var x = torch.nn.functional.embedding(inputIds, Embedding);
-        foreach (var layer in Layers)
+        for (var i = 0; i < Layers.Count; i++)
         {
             // One scope per layer: its intermediates are freed before the next layer runs.
             using var scope = torch.NewDisposeScope();
-            var next = scope.MoveToOuter(layer.Forward(x, Rope, cos, sin, mask));
+            var next = scope.MoveToOuter(Layers[i].Forward(x, Rope, cos, sin, masks.For(Config.WindowOf(i))));
             x.Dispose();
             x = next;
         }

@@ -22,7 +22,8 @@ public static class ModelConfigReader
 
     public static ModelConfig Read(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file; a Hugging Face checkpoint directory holds config.json beside its weights");
+        if (!File.Exists(path))
+            throw new InvalidInputException($"{path}: {FileLinks.Missing(path)}; a Hugging Face checkpoint directory holds config.json beside its weights");
         JsonDocument document;
         try
         {
@@ -69,28 +70,30 @@ public static class ModelConfigReader
         if (f.Bool("mlp_bias") == true) throw f.Error("mlp_bias", "is true; mha2mla supports MLPs without biases only");
 
         var attentionBias = f.Bool("attention_bias") ?? false;
-        var slidingWindow = SlidingWindow(f, modelType);
+        var layers = f.PositiveInt("num_hidden_layers");
+        var maxPositions = f.PositiveIntOrNull("max_position_embeddings") ?? 2048;
+        var (slidingWindow, layerTypes) = AttentionWindowsReader.Read(f, modelType, layers);
 
         return new ModelConfig
         {
             ModelType = modelType,
             HiddenSize = hidden,
             IntermediateSize = f.PositiveInt("intermediate_size"),
-            NumHiddenLayers = f.PositiveInt("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
             HeadDim = headDim.Value,
             VocabSize = f.PositiveInt("vocab_size"),
-            MaxPositionEmbeddings = f.PositiveIntOrNull("max_position_embeddings") ?? 2048,
-            RopeTheta = f.PositiveDouble("rope_theta") ?? 10000.0,
-            RopeScaling = RopeScalingOf(f),
+            MaxPositionEmbeddings = maxPositions,
+            Rope = RopeSettingsReader.Read(f, maxPositions),
             RmsNormEps = f.PositiveDouble("rms_norm_eps") ?? 1e-6,
             TieWordEmbeddings = f.Bool("tie_word_embeddings") ?? false,
             QkvBias = modelType == "qwen2" || attentionBias,
             OutputBias = modelType == "llama" && attentionBias,
             SlidingWindow = slidingWindow,
-            TorchDtype = f.String("torch_dtype") ?? f.String("dtype"),
-            Mla = MlaOf(f, headDim.Value, kvHeads, f.PositiveInt("num_hidden_layers")),
+            LayerTypes = layerTypes,
+            TorchDtype = f.String("dtype") ?? f.String("torch_dtype"), // transformers 5 writes dtype, 4 torch_dtype
+            Mla = MlaOf(f, headDim.Value, kvHeads, layers),
         };
     }
 
@@ -113,85 +116,5 @@ public static class ModelConfigReader
         if (mla.Pairs is null || mla.Pairs.Length != layers || mla.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
             throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for each of {kvHeads} KV heads in each of {layers} layers");
         return mla;
-    }
-
-    private static int? SlidingWindow(Fields f, string modelType)
-    {
-        if (modelType == "qwen2")
-        {
-            if (f.Bool("use_sliding_window") == true)
-                throw f.Error("use_sliding_window", "is true; mha2mla supports Qwen2 with full attention only");
-            return null;
-        }
-        if (modelType == "mistral") return f.PositiveIntOrNull("sliding_window");
-        return null;
-    }
-
-    private static RopeScaling? RopeScalingOf(Fields f)
-    {
-        if (!f.Root.TryGetProperty("rope_scaling", out var scaling) || scaling.ValueKind == JsonValueKind.Null) return null;
-        if (scaling.ValueKind != JsonValueKind.Object) throw f.Error("rope_scaling", "must be an object or null");
-        var inner = new Fields(f.Path, scaling, "rope_scaling.");
-        var type = inner.String("rope_type") ?? inner.String("type") ?? throw f.Error("rope_scaling", "has neither rope_type nor type");
-        switch (type)
-        {
-            case "default":
-                return null;
-            case "linear":
-                return new RopeScaling("linear", inner.PositiveDouble("factor") ?? throw inner.Error("factor", "is missing"));
-            case "llama3":
-                return new RopeScaling("llama3",
-                    inner.PositiveDouble("factor") ?? throw inner.Error("factor", "is missing"),
-                    inner.PositiveDouble("low_freq_factor") ?? throw inner.Error("low_freq_factor", "is missing"),
-                    inner.PositiveDouble("high_freq_factor") ?? throw inner.Error("high_freq_factor", "is missing"),
-                    inner.PositiveInt("original_max_position_embeddings"));
-            default:
-                throw f.Error("rope_scaling", $"has type '{type}', which mha2mla does not implement (supported: linear, llama3)");
-        }
-    }
-
-    /// <summary>Typed access to one JSON object, with errors that name the file and field.</summary>
-    private sealed class Fields(string path, JsonElement root, string prefix = "")
-    {
-        public string Path => path;
-        public JsonElement Root => root;
-
-        public InvalidInputException Error(string field, string what) => new($"{path}: {prefix}{field} {what}");
-
-        private JsonElement? Get(string name) =>
-            root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
-
-        public string? String(string name) => Get(name) switch
-        {
-            null => null,
-            { ValueKind: JsonValueKind.String } v => v.GetString(),
-            var v => throw Error(name, $"must be a string, not {v.Value.GetRawText()}"),
-        };
-
-        public bool? Bool(string name) => Get(name) switch
-        {
-            null => null,
-            { ValueKind: JsonValueKind.True } => true,
-            { ValueKind: JsonValueKind.False } => false,
-            var v => throw Error(name, $"must be true or false, not {v.Value.GetRawText()}"),
-        };
-
-        public int? PositiveIntOrNull(string name)
-        {
-            if (Get(name) is not { } v) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var n) || n <= 0)
-                throw Error(name, $"must be a positive integer, not {v.GetRawText()}");
-            return n;
-        }
-
-        public int PositiveInt(string name) => PositiveIntOrNull(name) ?? throw Error(name, "is missing");
-
-        public double? PositiveDouble(string name)
-        {
-            if (Get(name) is not { } v) return null;
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var x) || !(x > 0) || double.IsInfinity(x))
-                throw Error(name, $"must be a positive number, not {v.GetRawText()}");
-            return x;
-        }
     }
 }

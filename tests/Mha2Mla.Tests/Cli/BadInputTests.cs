@@ -167,8 +167,8 @@ public class BadInputTests : IClassFixture<BadInputTests.Pristine>
     public void UnsupportedRopeScaling()
     {
         var model = CopyModel();
-        EditConfig(model, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "yarn", ["factor"] = 4.0 });
-        Expect(Eval(model), "rope_scaling has type 'yarn'");
+        EditConfig(model, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "longrope", ["factor"] = 4.0 });
+        Expect(Eval(model), "rope_scaling.rope_type is 'longrope'");
     }
 
     [Fact]

@@ -123,7 +123,7 @@ public class ConversionMathTests : IDisposable
     private static ModelConfig Config(int hidden, int heads, int kvHeads) => new()
     {
         ModelType = "llama", HiddenSize = hidden, IntermediateSize = 8, NumHiddenLayers = 1, NumAttentionHeads = heads,
-        NumKeyValueHeads = kvHeads, HeadDim = hidden * 2 / heads, VocabSize = 10, MaxPositionEmbeddings = 64, RopeTheta = 10000,
+        NumKeyValueHeads = kvHeads, HeadDim = hidden * 2 / heads, VocabSize = 10, MaxPositionEmbeddings = 64,
         RmsNormEps = 1e-6, TieWordEmbeddings = false, QkvBias = false, OutputBias = false,
     };
 

@@ -29,7 +29,7 @@ public class DemoModelTests : IDisposable
     {
         using var demo = Checkpoint.Open("demo");
         var c = demo.Config;
-        Assert.Equal((64, 3, 10000.0), (c.HeadDim, c.GroupSize, c.RopeTheta));
+        Assert.Equal((64, 3, 10000.0), (c.HeadDim, c.GroupSize, c.Rope.Theta));
         Assert.Equal(c.NumAttentionHeads * c.HeadDim, c.HiddenSize);
         Assert.Equal("BF16", demo.Weights.StorageDType());
         var bytes = Directory.GetFiles(demo.Directory, "*.safetensors").Sum(f => new FileInfo(f).Length);

@@ -47,8 +47,8 @@ public class ConfigTests : IDisposable
     }
 
     [Fact]
-    public void DefaultRopeScalingMeansNone() =>
-        Assert.Null(Read(TinyConfigs.Llama().With("rope_scaling", new Dictionary<string, object> { ["rope_type"] = "default" })).RopeScaling);
+    public void DefaultRopeScalingMeansPlainRope() =>
+        Assert.Equal(new RopeSettings { Theta = 10000.0 }, Read(TinyConfigs.Llama().With("rope_scaling", new Dictionary<string, object> { ["rope_type"] = "default" })).Rope);
 
     [Theory]
     [InlineData("model_type", "gpt2", "model_type is 'gpt2'")]
@@ -69,8 +69,17 @@ public class ConfigTests : IDisposable
     }
 
     [Fact]
-    public void Qwen2SlidingWindowIsRefused() =>
-        Assert.Contains("use_sliding_window", Error(TinyConfigs.Llama(4, 2).With("model_type", "qwen2").With("use_sliding_window", true)));
+    public void Qwen2SlidesFromMaxWindowLayersOnlyWithUseSlidingWindow()
+    {
+        var qwen = TinyConfigs.Llama(4, 2).With("model_type", "qwen2").With("max_window_layers", 1).With("sliding_window", 7);
+        var off = Read(qwen);
+        Assert.Equal([null, null], [off.WindowOf(0), off.WindowOf(1)]);
+        var on = Read(qwen.With("use_sliding_window", true));
+        Assert.Equal([null, 7], [on.WindowOf(0), on.WindowOf(1)]);
+        var mistral = Read(TinyConfigs.Llama(4, 2).With("model_type", "mistral")); // transformers' default window
+        Assert.Equal([4096, 4096], [mistral.WindowOf(0), mistral.WindowOf(1)]);
+        Assert.Null(Read(TinyConfigs.Llama(4, 2).With("model_type", "mistral").With("sliding_window", null)).WindowOf(0));
+    }
 
     [Fact]
     public void Llama3ScalingNeedsAllItsFields() =>

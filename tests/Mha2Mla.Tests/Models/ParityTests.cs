@@ -61,9 +61,9 @@ public class ParityTests
         // With θ = 500000, d_h = 16 and 64 original positions the wavelengths straddle both cut-offs,
         // so the parity case above really tests the kept, the blended and the slowed bands.
         var config = ModelConfigReader.Read(WriteConfig(Cases["llama3-rope-scaling"].Config));
-        var unscaled = config with { RopeScaling = null };
-        var scaled = RotaryEmbedding.ComputeInverseFrequencies(config);
-        var plain = RotaryEmbedding.ComputeInverseFrequencies(unscaled);
+        var unscaled = config with { Rope = new RopeSettings { Theta = config.Rope.Theta } };
+        var scaled = RopeFrequencies.Inverse(config);
+        var plain = RopeFrequencies.Inverse(unscaled);
         var ratios = scaled.Zip(plain, (s, p) => p / s).ToArray();
         Assert.Contains(ratios, r => Math.Abs(r - 1) < 1e-6);
         Assert.Contains(ratios, r => Math.Abs(r - 8) < 1e-4);
