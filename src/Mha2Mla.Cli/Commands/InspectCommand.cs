@@ -2,7 +2,6 @@ using System.CommandLine;
 using Mha2Mla.Checkpoints;
 using Mha2Mla.Models;
 using Mha2Mla.Reports;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Cli.Commands;
 
