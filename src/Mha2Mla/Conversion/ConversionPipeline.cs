@@ -14,8 +14,9 @@ namespace Mha2Mla.Conversion;
 /// perplexity before fine-tune, the recovery fine-tune, perplexity after it, and the report.
 /// The stages hand each other the converted model in memory; with nothing to evaluate or
 /// fine-tune, each converted layer is written as soon as it exists, so memory stays at one
-/// layer. Either way the output is written once, into a temporary sibling of OUT renamed into
-/// place at the very end, so a failed or interrupted conversion leaves no OUT behind.
+/// layer. Either way the output is written once, into a temporary sibling of OUT swapped into
+/// place at the very end (<see cref="OutputDirectory"/>), so a failed or interrupted conversion
+/// leaves OUT as it was.
 /// </summary>
 public sealed class ConversionPipeline(ConversionJob job)
 {
@@ -24,27 +25,11 @@ public sealed class ConversionPipeline(ConversionJob job)
 
     public ConversionReport Run()
     {
-        var output = Path.GetFullPath(job.Output);
-        if (Directory.Exists(output) && !job.Overwrite)
-            throw new InvalidInputException($"{job.Output} already exists; pass --overwrite to replace it");
-        if (File.Exists(output)) throw new InvalidInputException($"{job.Output} is a file; -o names the output directory");
-        var parent = Path.GetDirectoryName(output)!;
-        Directory.CreateDirectory(parent);
-        var temporary = Path.Combine(parent, $".{Path.GetFileName(output)}.partial-{Environment.ProcessId}");
-        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
-        Directory.CreateDirectory(temporary);
-        try
-        {
-            var report = Build(temporary, output);
-            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
-            Directory.Move(temporary, output);
-            return report;
-        }
-        catch
-        {
-            Directory.Delete(temporary, recursive: true);
-            throw;
-        }
+        var model = ModelSource.Resolve(job.Model);
+        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [model]);
+        var report = Build(output.WorkDirectory, output.Path);
+        output.Commit();
+        return report;
     }
 
     private ConversionReport Build(string temporary, string output)
@@ -78,6 +63,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             {
                 if (keepInMemory) layers.Add(layer);
                 else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
+                Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
             }));
         }

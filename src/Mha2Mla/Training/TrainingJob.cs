@@ -38,29 +38,22 @@ public sealed record TrainingJob
         Options.Validate();
         if ((Model is null) == (InitConfig is null))
             throw new InvalidInputException("train needs exactly one of MODEL or --init CONFIG.json");
-        PrepareOutput();
+        var modelDirectory = Model is null ? null : ModelSource.Resolve(Model);
+        using var output = OutputDirectory.InPlaceRun(Output, Overwrite, Resume, [modelDirectory ?? "", InitConfig ?? "", Tokenizer ?? ""]);
 
         using var source = OpenSource();
         var model = source.Model;
         var data = new TrainingData(Data, source.Tokenizer, model.Config.VocabSize);
         Log?.Invoke($"Training {Trainer.TrainableParameters(model, Options.FreezeNonAttention).Sum(p => p.Param.numel()):N0} parameters for {Options.Steps} steps " +
                     $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {Data.SeqLen ?? model.Config.DefaultSequenceLength}) on {Device}");
-        var result = FineTune.Run(model, data, Options, Output, source.Files, Resume, OnStep);
+        var identity = modelDirectory ?? $"--init {Path.GetFullPath(InitConfig!)}";
+        var result = FineTune.Run(model, data, Options, output.Path, source.Files, Resume, OnStep, startedFrom: identity);
 
         var dtype = SaveDType ?? source.StorageType;
-        model.Save(Output, dtype, source.Files);
+        model.Save(output.Path, dtype, source.Files);
+        output.Commit();
         Log?.Invoke($"Wrote {Output} ({SafetensorsDType.Name(dtype)}); loss {result.FirstLoss:F4} -> {result.FinalLoss:F4}, {result.TokensPerSecond:F0} tokens/s");
         return result;
-    }
-
-    private void PrepareOutput()
-    {
-        if (!Directory.Exists(Output) || Resume) return;
-        if (!Overwrite)
-            throw new InvalidInputException($"{Output} already exists; pass --resume to continue its run, --overwrite to start afresh, or choose another -o");
-        var checkpoints = ResumableCheckpoint.Root(Output);
-        if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
-        File.Delete(Path.Combine(Output, "metrics.jsonl"));
     }
 
     /// <summary>Where the starting weights, config and tokenizer come from.</summary>
