@@ -50,21 +50,38 @@ public static class CliApp
         var verbose = parsed.GetValue(CommonOptions.Verbose);
         CliLog.Configure(verbose, parsed.GetValue(CommonOptions.Quiet));
 
+        if (args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0]))
+        {
+            Console.Error.WriteLine($"mha2mla: unknown command '{args[0]}'; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))} (see 'mha2mla --help')");
+            return ExitCodes.BadInput;
+        }
         if (parsed.Errors.Count > 0 && !IsHelpRequest(args))
         {
             var command = parsed.CommandResult.Command;
             var help = command == root ? "mha2mla --help" : $"mha2mla {command.Name} --help";
-            Console.Error.WriteLine($"mha2mla: {parsed.Errors[0].Message} (see '{help}')");
+            Console.Error.WriteLine($"mha2mla: {UsageErrors.OneLine(parsed.Errors[0].Message)} (see '{help}')");
             return ExitCodes.BadInput;
         }
 
+        using var interrupt = Interruption.Handle();
         try
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
+        catch (Exception) when (Interruption.Requested)
+        {
+            Thread.Sleep(Timeout.Infinite); // the signal handler is ending the process with its own line and code
+            return ExitCodes.Interrupted;
+        }
         catch (InvalidInputException e)
         {
             Console.Error.WriteLine($"mha2mla: error: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.BadInput;
+        }
+        catch (Exception e) when (UsageErrors.FromEnvironment(e) is { } message)
+        {
+            Console.Error.WriteLine($"mha2mla: error: {message}");
             if (verbose) Console.Error.WriteLine(e);
             return ExitCodes.BadInput;
         }

@@ -11,13 +11,18 @@ namespace Mha2Mla.Cli;
 /// </summary>
 public static class Recipe
 {
+    /// <summary>Short spellings a recipe key may meet on the command line.</summary>
+    private static readonly Dictionary<string, string> Aliases = new() { ["-o"] = "--output", ["-v"] = "--verbose", ["-q"] = "--quiet" };
+
     public static string[] Expand(string[] args)
     {
+        // --config=FILE is --config FILE.
+        args = args.SelectMany(a => a.StartsWith("--config=", StringComparison.Ordinal) ? ["--config", a["--config=".Length..]] : new[] { a }).ToArray();
         var index = Array.IndexOf(args, "--config");
         if (index < 0) return args;
         if (index + 1 >= args.Length) throw new InvalidInputException("--config needs a recipe file (YAML)");
         var path = args[index + 1];
-        var given = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToHashSet();
+        var given = args.Select(a => Aliases.GetValueOrDefault(a, a.Split('=')[0])).Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToHashSet();
         var fromRecipe = new List<string>();
         foreach (var (key, value) in Read(path))
         {
@@ -41,7 +46,8 @@ public static class Recipe
             using var reader = new StreamReader(path);
             yaml.Load(reader);
         }
-        catch (YamlException e)
+        // YamlDotNet's scanner also throws InvalidOperationException on some malformed text.
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
         {
             throw new InvalidInputException($"--config {path}: not valid YAML ({e.Message.Split('\n')[0]})");
         }
@@ -50,9 +56,11 @@ public static class Recipe
             throw new InvalidInputException($"--config {path}: a recipe is a mapping of option names to values");
         foreach (var (key, value) in mapping.Children)
         {
+            if (key is not YamlScalarNode { Value: { Length: > 0 } name })
+                throw new InvalidInputException($"--config {path}: line {key.Start.Line}: a key must be an option name (e.g. kv-rank)");
             if (value is not YamlScalarNode scalar)
-                throw new InvalidInputException($"--config {path}: '{key}' must have a single value");
-            yield return (((YamlScalarNode)key).Value!, scalar.Value ?? "");
+                throw new InvalidInputException($"--config {path}: '{name}' must have a single value");
+            yield return (name, scalar.Value ?? "");
         }
     }
 }

@@ -9,7 +9,7 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizerPath = new Argument<string>("TOKENIZER") { Description = "A tokenizer.json, or a model directory holding one" };
+        var tokenizerPath = new Argument<string>("TOKENIZER") { Description = "A tokenizer.json, or a model holding one: a directory, a hub id (org/name[@revision]) or 'demo'" };
         var text = new Option<string?>("--text") { Description = "Text to encode" };
         var strings = new Option<string?>("--strings") { Description = "A JSON file holding an array of strings to encode, each on its own" };
         var decode = new Option<string?>("--decode") { Description = "Comma-separated token ids to decode back to text, e.g. 1,15043,3186" };
@@ -27,7 +27,9 @@ public static class TokenizeCommand
         {
             var given = new[] { parsed.GetValue(text) is not null, parsed.GetValue(strings) is not null, parsed.GetValue(decode) is not null }.Count(x => x);
             if (given != 1) throw new InvalidInputException("tokenize needs exactly one of --text, --strings or --decode");
-            var tokenizer = TokenizerReader.Read(parsed.GetRequiredValue(tokenizerPath));
+            var source = parsed.GetRequiredValue(tokenizerPath);
+            // A tokenizer.json, or anything that names a model: a directory, a hub id, 'demo'.
+            var tokenizer = TokenizerReader.Read(File.Exists(source) ? source : Checkpoints.ModelSource.Resolve(source));
             var json = parsed.GetValue(CommonOptions.Json);
             var special = !parsed.GetValue(noSpecial);
 
@@ -66,8 +68,11 @@ public static class TokenizeCommand
         if (!File.Exists(path)) throw new InvalidInputException($"--strings {path}: no such file");
         try
         {
-            return JsonSerializer.Deserialize<string[]>(File.ReadAllText(path))
-                   ?? throw new InvalidInputException($"--strings {path}: expected a JSON array of strings");
+            var strings = JsonSerializer.Deserialize<string?[]>(File.ReadAllText(path))
+                          ?? throw new InvalidInputException($"--strings {path}: expected a JSON array of strings");
+            var missing = Array.IndexOf(strings, null);
+            if (missing >= 0) throw new InvalidInputException($"--strings {path}: entry {missing} is null; expected a JSON array of strings");
+            return strings!;
         }
         catch (JsonException e)
         {

@@ -18,6 +18,8 @@ public static class SafetensorsHeader
         JsonDocument document;
         try
         {
+            // JsonDocument checks UTF-8 only when a string is read; a header is refused whole, up front.
+            if (!System.Text.Unicode.Utf8.IsValid(json)) throw Error(file, "its header is not valid UTF-8; the file is corrupt or not safetensors");
             document = JsonDocument.Parse(json.ToArray());
         }
         catch (JsonException e)

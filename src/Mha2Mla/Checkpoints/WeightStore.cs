@@ -43,8 +43,20 @@ public sealed class WeightStore : IDisposable
         fileOf.TryGetValue(name, out var file) ? file.Tensors[name] : throw Missing(name);
 
     /// <summary>Reads tensor <paramref name="name"/> as <paramref name="resultType"/> (fp32 by default).</summary>
-    public Tensor Read(string name, ScalarType resultType = ScalarType.Float32) =>
-        fileOf.TryGetValue(name, out var file) ? file.Read(name, resultType) : throw Missing(name);
+    /// Every tensor is checked as it streams in: NaN or infinite values are an input error naming it.
+    public Tensor Read(string name, ScalarType resultType = ScalarType.Float32)
+    {
+        if (!fileOf.TryGetValue(name, out var file)) throw Missing(name);
+        var tensor = file.Read(name, resultType);
+        // One pass, no copy: a NaN or an infinity anywhere makes the sum non-finite.
+        using (var sum = tensor.sum())
+            if (!double.IsFinite(sum.item()))
+            {
+                tensor.Dispose();
+                throw new InvalidInputException($"{file.Path}: tensor '{name}' holds NaN or infinite values; the checkpoint is damaged (or was saved from a diverged run)");
+            }
+        return tensor;
+    }
 
     /// <summary>The dtype most of the weights are stored in, or null for a checkpoint without tensors.</summary>
     public ScalarType? StorageType() =>

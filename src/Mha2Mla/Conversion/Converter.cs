@@ -96,6 +96,9 @@ public static class Converter
             hidden[i] = layer.Forward(x, rope, cos, sin, byLength.For(config.WindowOf(index))).DetachFromDisposeScope();
             x.Dispose();
         }
-        return statistics.Scores();
+        var scores = statistics.Scores();
+        if (scores.Any(head => head.Any(score => !double.IsFinite(score))))
+            throw new InvalidInputException($"the 2-norm statistics of layer {index} are not finite (the activations overflowed on the calibration data); check the weights, or choose --rope-strategy high, low or uniform");
+        return scores;
     }
 }

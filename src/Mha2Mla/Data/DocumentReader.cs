@@ -124,9 +124,12 @@ public static class DocumentReader
         {
             var ids = new int[read / width];
             for (var i = 0; i < ids.Length; i++)
-                ids[i] = width == 2
-                    ? BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(i * 2))
-                    : checked((int)BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i * 4)));
+            {
+                var id = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(i * 2)) : BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i * 4));
+                if (id > int.MaxValue)
+                    throw new InvalidInputException($"{path}: token id {id} is beyond any vocabulary (2^31); is --data-dtype right?");
+                ids[i] = (int)id;
+            }
             yield return DataItem.FromStream(ids);
         }
     }

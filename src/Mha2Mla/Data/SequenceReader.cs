@@ -48,7 +48,7 @@ public static class SequenceReader
             else
             {
                 tokenizer ??= tokenizerFactory?.Invoke()
-                    ?? throw new InvalidInputException($"{options.Path}: holds text, and there is no tokenizer to encode it; give a model with tokenizer.json or pre-tokenized data");
+                    ?? throw new InvalidInputException($"{options.Path}: holds text, and there is no tokenizer to encode it; give a model with tokenizer.json, --tokenizer TOKENIZER.json with --init, or pre-tokenized data");
                 stream.AddRange(tokenizer.EncodeIds(item.Text!));
             }
             var taken = 0;

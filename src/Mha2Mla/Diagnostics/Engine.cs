@@ -5,10 +5,19 @@ namespace Mha2Mla.Diagnostics;
 /// <summary>Engine set-up shared by every command: compute threads and the device.</summary>
 public static class Engine
 {
-    /// <summary>Sets libtorch's intra-op threads; 0 or less means one per core.</summary>
+    /// <summary>
+    /// Sets libtorch's intra-op threads; 0 or less means one per core. More than 4 per core only
+    /// slows the work down (and 100000 threads bring a machine to its knees), so it is capped.
+    /// </summary>
     public static int UseThreads(int requested)
     {
+        var cap = 4 * Environment.ProcessorCount;
         var threads = requested > 0 ? requested : Environment.ProcessorCount;
+        if (threads > cap)
+        {
+            Warnings.Emit($"--threads {requested} is more than 4 per core; using {cap}");
+            threads = cap;
+        }
         torch.set_num_threads(threads);
         return threads;
     }

@@ -24,7 +24,17 @@ public sealed class Checkpoint : IDisposable
     public static Checkpoint Open(string path)
     {
         var (directory, config) = ReadConfig(path);
-        return new Checkpoint(directory, config, WeightStore.Open(directory));
+        var weights = WeightStore.Open(directory);
+        try
+        {
+            LlamaModel.CheckShapes(weights, config);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+        return new Checkpoint(directory, config, weights);
     }
 
     /// <summary>A MODEL argument's directory and config, without opening its weights.</summary>

@@ -33,6 +33,37 @@ public sealed class LlamaModel : IDisposable
     public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device) =>
         Build(WeightLoader.FromStore(weights, config, device), config, device);
 
+    /// <summary>
+    /// Checks, before any work, that the weights are exactly the model config.json describes:
+    /// every tensor it needs, in its shape, and none beyond (a config of 7 layers over 8-layer
+    /// weights, say). Reads headers only.
+    /// </summary>
+    public static void CheckShapes(WeightStore weights, ModelConfig config)
+    {
+        var requested = new HashSet<string>(StringComparer.Ordinal);
+        using (torch.NewDisposeScope())
+            Build(WeightLoader.ShapesOf(weights, config, requested), config, Device.CPU).Dispose();
+        var extra = weights.Names.Where(n => !requested.Contains(n) && !Ignorable(n, config)).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count == 0) return;
+        var layers = weights.Names.Select(LayerIndex).Where(i => i >= 0).DefaultIfEmpty(-1).Max() + 1;
+        var why = layers > config.NumHiddenLayers
+            ? $"the weights hold {layers} decoder layers but config.json says num_hidden_layers = {config.NumHiddenLayers}"
+            : $"config.json does not describe {extra.Count} of the tensors (first: '{extra[0]}')";
+        throw new InvalidInputException($"{weights.Directory}: {why}; config.json and the weights disagree");
+    }
+
+    // What a checkpoint may carry beyond the model: a head saved although tied, cached RoPE frequencies.
+    private static bool Ignorable(string name, ModelConfig config) =>
+        (name == WeightNames.LmHead && config.TieWordEmbeddings) || name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal);
+
+    private static int LayerIndex(string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return -1;
+        var end = name.IndexOf('.', prefix.Length);
+        return end > 0 && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), out var i) ? i : -1;
+    }
+
     /// <summary>A freshly initialized model (Hugging Face's Llama initialization), reproducible for a seed.</summary>
     public static LlamaModel Initialize(ModelConfig config, Device device, ulong seed)
     {

@@ -12,13 +12,26 @@ internal sealed class WeightLoader(Func<string, long[], Tensor> source, ModelCon
 {
     public static WeightLoader FromStore(WeightStore weights, ModelConfig config, Device device) => new((name, expected) =>
     {
+        CheckShape(weights, name, expected);
+        return weights.Read(name);
+    }, config, device);
+
+    /// <summary>Checks every tensor's shape against the config, reading no data (the tensors it yields are empty).</summary>
+    public static WeightLoader ShapesOf(WeightStore weights, ModelConfig config, ISet<string> requested) => new((name, expected) =>
+    {
+        CheckShape(weights, name, expected);
+        requested.Add(name);
+        return torch.zeros([0]);
+    }, config, Device.CPU);
+
+    private static void CheckShape(WeightStore weights, string name, long[] expected)
+    {
         var entry = weights.Entry(name);
         if (!entry.Shape.SequenceEqual(expected))
             throw new InvalidInputException(
                 $"{weights.Directory}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}] but config.json implies " +
                 $"[{string.Join(", ", expected)}]; config.json and the weights disagree");
-        return weights.Read(name);
-    }, config, device);
+    }
 
     /// <summary>
     /// Hugging Face's LlamaPreTrainedModel initialization: weights ~ N(0, 0.02), norms 1, biases 0,

@@ -16,7 +16,16 @@ public sealed record KvCacheSize(
     public long BytesPerToken => ElementsPerToken * BytesPerElement;
     public long BytesAtContext => BytesPerToken * Context;
 
-    public static KvCacheSize Of(ModelConfig config, ScalarType cacheType, long context) => new(
+    /// <summary>The sizes for <paramref name="context"/> tokens; an input error where they would not fit in 64 bits.</summary>
+    public static KvCacheSize Of(ModelConfig config, ScalarType cacheType, long context)
+    {
+        var perToken = config.KvCacheElementsPerTokenPerLayer * config.NumHiddenLayers * (long)cacheType.ElementSize();
+        if (context > long.MaxValue / Math.Max(1, perToken))
+            throw new InvalidInputException($"--context {context} makes a cache of more than 2^63 bytes; give a context length a model could hold");
+        return Create(config, cacheType, context);
+    }
+
+    private static KvCacheSize Create(ModelConfig config, ScalarType cacheType, long context) => new(
         config.KvCacheElementsPerTokenPerLayer,
         config.KvCacheElementsPerTokenPerLayer * config.NumHiddenLayers,
         cacheType.ElementSize(),

@@ -28,8 +28,18 @@ public sealed class PrependNormalizer(string prepend) : INormalizer
 /// <summary>Replaces a literal string or a regex's matches with <c>content</c>.</summary>
 public sealed class ReplaceNormalizer(string? literal, Regex? regex, string content) : INormalizer
 {
-    public string Normalize(string text) =>
-        literal is not null ? text.Replace(literal, content, StringComparison.Ordinal) : regex!.Replace(text, content);
+    public string Normalize(string text)
+    {
+        if (literal is not null) return text.Replace(literal, content, StringComparison.Ordinal);
+        try
+        {
+            return regex!.Replace(text, content);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw OnigurumaRegex.TimedOut("tokenizer.json normalizer Replace", regex!.ToString());
+        }
+    }
 }
 
 public sealed class StripNormalizer(bool left, bool right) : INormalizer

@@ -16,13 +16,22 @@ public sealed class OnigurumaRegex
 {
     private static readonly Dictionary<UnicodeCategory, char> StandIns = BuildStandIns();
 
+    /// <summary>
+    /// The longest one match may take. A hostile tokenizer.json can hold a pattern that
+    /// backtracks catastrophically ((a+)+$); the timeout turns a hang into an input error.
+    /// </summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(2);
+
     private readonly Regex regex;
+    private readonly string pattern;
+    private readonly string where;
 
     public OnigurumaRegex(string pattern, string where)
     {
+        (this.pattern, this.where) = (pattern, where);
         try
         {
-            regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+            regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout);
         }
         catch (ArgumentException e)
         {
@@ -32,6 +41,21 @@ public sealed class OnigurumaRegex
 
     /// <summary>The (start, length) of every match, in UTF-16 positions of <paramref name="text"/>.</summary>
     public List<(int Start, int Length)> Matches(string text)
+    {
+        try
+        {
+            return MatchesOf(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw TimedOut(where, pattern);
+        }
+    }
+
+    public static InvalidInputException TimedOut(string where, string pattern) =>
+        new($"{where}: regex {pattern} ran over {MatchTimeout.TotalSeconds:G} s on one piece of text (catastrophic backtracking); this tokenizer.json cannot be used safely");
+
+    private List<(int Start, int Length)> MatchesOf(string text)
     {
         var result = new List<(int, int)>();
         if (!HasSurrogates(text))

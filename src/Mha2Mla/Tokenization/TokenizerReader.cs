@@ -31,9 +31,11 @@ public static class TokenizerReader
             {
                 return Build(path, document.RootElement);
             }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
+            // A field of the wrong kind (a null where a string belongs, an object for an array) surfaces
+            // as one of these while the file is interpreted: the file's fault, not ours.
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or IndexOutOfRangeException)
             {
-                throw new InvalidInputException($"{path}: malformed tokenizer.json ({e.Message})");
+                throw new InvalidInputException($"{path}: malformed tokenizer.json ({e.Message.Split('\n')[0]})");
             }
         }
     }
@@ -90,7 +92,8 @@ public static class TokenizerReader
 
     private static (string, string) ParseMerge(string where, JsonElement merge, int index)
     {
-        if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2)
+        if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2 &&
+            merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
             return (merge[0].GetString()!, merge[1].GetString()!);
         if (merge.ValueKind == JsonValueKind.String)
         {
@@ -123,7 +126,7 @@ public static class TokenizerReader
         var pattern = n.GetProperty("pattern");
         var content = n.GetProperty("content").GetString()!;
         if (pattern.TryGetProperty("String", out var literal)) return new ReplaceNormalizer(literal.GetString()!, null, content);
-        return new ReplaceNormalizer(null, new Regex(pattern.GetProperty("Regex").GetString()!, RegexOptions.CultureInvariant), content);
+        return new ReplaceNormalizer(null, new Regex(pattern.GetProperty("Regex").GetString()!, RegexOptions.CultureInvariant, OnigurumaRegex.MatchTimeout), content);
     }
 
     private static IPreTokenizer PreTokenizer(string where, JsonElement p) => TypeOf(p) switch

@@ -30,6 +30,10 @@ public sealed class BatchStream
     private readonly Device device;
     private IEnumerator<int[]>? epoch;
     private int epochIndex;
+    private long epochLength; // sequences in one pass over the data, counted during the first
+
+    /// <summary>The data this stream reads (seed included).</summary>
+    public DataOptions Data => data;
 
     /// <summary>Sequences handed out since the start of training.</summary>
     public long Position { get; private set; }
@@ -55,10 +59,19 @@ public sealed class BatchStream
     public Batch Next()
     {
         var sequences = new List<int[]>(batchSize);
+        var skipped = 0L;
         while (sequences.Count < batchSize)
         {
             var sequence = NextSequence();
-            if (sequence.Length >= 2) sequences.Add(sequence);
+            if (sequence.Length >= 2)
+            {
+                sequences.Add(sequence);
+                skipped = 0;
+            }
+            // Two whole epochs in a row without a usable sequence (a run of short ones may span an
+            // epoch's end): there is none, and waiting would never end.
+            else if (++skipped > 2 * Math.Max(epochLength, 1))
+                throw new InvalidInputException($"{data.Path}: no sequence has the 2 tokens a training pair needs (input and next token); give longer documents or a larger --seq-len");
         }
         return Collate(sequences);
     }
@@ -71,6 +84,7 @@ public sealed class BatchStream
             if (epoch.MoveNext())
             {
                 Position++;
+                if (epochIndex == 0) epochLength++;
                 return epoch.Current;
             }
             if (Position == 0 && epochIndex == 0)

@@ -16,12 +16,13 @@ public sealed record TrainingData(DataOptions Data, Func<Tokenizer>? Tokenizer, 
 /// </summary>
 public static class FineTune
 {
+    /// <param name="startedFrom">What the run started from (a checkpoint path, or --init CONFIG), checked on resume.</param>
     public static TrainingResult Run(LlamaModel model, TrainingData data, TrainingOptions options, string workDirectory,
-        CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null)
+        CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "")
     {
         options.Validate();
         var sequences = data.Data with { SeqLen = data.Data.SeqLen ?? model.Config.DefaultSequenceLength, Seed = options.Seed };
         var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);
-        return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep }.Run(resume);
+        return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep, StartedFrom = startedFrom }.Run(resume);
     }
 }

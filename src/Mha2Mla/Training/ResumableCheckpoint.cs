@@ -6,7 +6,9 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Training;
 
 /// <summary>Where a run stands: enough, with the fp32 weights and optimizer moments, to continue it exactly.</summary>
-public sealed record TrainingState(int Step, long DataPosition, long OptimizerSteps, double FirstLoss, long Tokens, double Seconds, string Options);
+/// <param name="Options">The options that decide the result; <paramref name="Data"/> the data options; <paramref name="Model"/> what the run started from. A resume must match all three.</param>
+public sealed record TrainingState(int Step, long DataPosition, long OptimizerSteps, double FirstLoss, long Tokens, double Seconds, string Options,
+    string? Data = null, string? Model = null);
 
 /// <summary>
 /// Resumable checkpoints under OUT/checkpoints/step-NNNNNNNN: the model as a complete fp32

@@ -18,6 +18,9 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     /// <summary>Called after every step (for logs and progress).</summary>
     public Action<StepMetrics>? OnStep { get; init; }
 
+    /// <summary>What the run started from (a checkpoint path, or --init CONFIG); a resume must start from the same.</summary>
+    public string StartedFrom { get; init; } = "";
+
     public static IEnumerable<(string Name, Tensor Param)> TrainableParameters(LlamaModel model, bool freezeNonAttention) =>
         model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains(".self_attn.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
 
@@ -32,10 +35,11 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         foreach (var (_, param) in trainable) param.requires_grad_();
         using var optimizer = new AdamW(trainable, options);
 
-        var state = checkpoint is null ? new TrainingState(0, 0, 0, double.NaN, 0, 0, OptionsFingerprint()) : Restore(checkpoint, optimizer);
+        var state = checkpoint is null ? new TrainingState(0, 0, 0, double.NaN, 0, 0, OptionsFingerprint(), DataFingerprint(), StartedFrom) : Restore(checkpoint, optimizer);
         batches.Seek(state.DataPosition);
 
         var metricsPath = Path.Combine(outDirectory, "metrics.jsonl");
+        if (resume) KeepMetricsUpTo(metricsPath, state.Step); // the steps after the checkpoint run again
         using var metrics = new StreamWriter(metricsPath, append: resume);
         var clock = Stopwatch.StartNew();
         var (firstLoss, tokens, lastLoss) = (state.FirstLoss, state.Tokens, double.NaN);
@@ -55,12 +59,12 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
             metrics.WriteLine(JsonSerializer.Serialize(record, MetricsJson));
             metrics.Flush();
             OnStep?.Invoke(record);
-            if (!double.IsFinite(loss))
-                throw new InvalidOperationException($"the loss became {loss} at step {step}; lower --lr or check the data");
+            if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                throw new InvalidInputException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}; lower --lr, or check the data and the weights");
 
             if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && step < options.Steps)
                 ResumableCheckpoint.Save(outDirectory, model, files, optimizer,
-                    new TrainingState(step, batches.Position, optimizer.StepCount, firstLoss, tokens, state.Seconds + clock.Elapsed.TotalSeconds, state.Options),
+                    state with { Step = step, DataPosition = batches.Position, OptimizerSteps = optimizer.StepCount, FirstLoss = firstLoss, Tokens = tokens, Seconds = state.Seconds + clock.Elapsed.TotalSeconds },
                     options.KeepLast);
         }
         foreach (var (_, param) in trainable) param.requires_grad_(false);
@@ -97,8 +101,12 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     private TrainingState Restore(string checkpoint, AdamW optimizer)
     {
         var state = ResumableCheckpoint.ReadState(checkpoint);
-        if (state.Options != OptionsFingerprint())
-            throw new InvalidInputException($"--resume: {checkpoint} was trained with other options ({state.Options}); resume with the same ones, or start a new run");
+        var differences = new List<string>();
+        if (state.Options != OptionsFingerprint()) differences.Add($"other options ({state.Options})");
+        if (state.Data is { } data && data != DataFingerprint()) differences.Add($"other data ({data})");
+        if (state.Model is { Length: > 0 } from && from != StartedFrom) differences.Add($"another starting model ({from})");
+        if (differences.Count > 0)
+            throw new InvalidInputException($"--resume: {checkpoint} was trained with {string.Join(", ", differences)}; resume with the same ones, or start a new run");
         using (var weights = WeightStore.Open(checkpoint))
             foreach (var (name, param) in model.NamedParameters())
             {
@@ -114,5 +122,23 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     private string OptionsFingerprint() =>
         JsonSerializer.Serialize(options with { SaveEvery = 0, KeepLast = 1, LogEvery = 1 });
 
-    private static readonly JsonSerializerOptions MetricsJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    // The data that decides the batches; a resumed run must read the same.
+    private string DataFingerprint() => JsonSerializer.Serialize(batches.Data);
+
+    private static void KeepMetricsUpTo(string path, int step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadAllLines(path).TakeWhile(line =>
+        {
+            try { return JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt32() <= step; }
+            catch (JsonException) { return false; } // a line cut short by the kill
+        }).ToList();
+        AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join("\n", kept) + "\n");
+    }
+
+    private static readonly JsonSerializerOptions MetricsJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // a diverged step is recorded too
+    };
 }
