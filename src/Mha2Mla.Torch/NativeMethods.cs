@@ -118,8 +118,14 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_silu(Tensor x);
     [DllImport(Lib)] internal static extern IntPtr mm_softmax(Tensor x, long dim);
     [DllImport(Lib)] internal static extern IntPtr mm_embedding(Tensor weight, Tensor ids);
+    [DllImport(Lib)] internal static extern IntPtr mm_abs(Tensor a);
+    [DllImport(Lib)] internal static extern IntPtr mm_round(Tensor a);
+    [DllImport(Lib)] internal static extern IntPtr mm_floor(Tensor a);
+    [DllImport(Lib)] internal static extern IntPtr mm_clamp(Tensor a, double min, double max);
+    [DllImport(Lib)] internal static extern IntPtr mm_amax(Tensor a, long dim, int keepdim);
     [DllImport(Lib)] internal static extern IntPtr mm_triu(Tensor a, long diagonal);
     [DllImport(Lib)] internal static extern IntPtr mm_tril(Tensor a, long diagonal);
     [DllImport(Lib)] internal static extern IntPtr mm_logical_or(Tensor a, Tensor b);
+    [DllImport(Lib)] internal static extern IntPtr mm_logical_and(Tensor a, Tensor b);
     [DllImport(Lib)] internal static extern IntPtr mm_cross_entropy(Tensor logits, Tensor targets, int reduction);
 }

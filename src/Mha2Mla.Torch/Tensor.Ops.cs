@@ -34,9 +34,15 @@ public sealed partial class Tensor
     public Tensor sin() => Wrap(NativeMethods.mm_sin(this));
     public Tensor cos() => Wrap(NativeMethods.mm_cos(this));
 
+    public Tensor abs() => Wrap(NativeMethods.mm_abs(this));
+    public Tensor round() => Wrap(NativeMethods.mm_round(this));
+    public Tensor floor() => Wrap(NativeMethods.mm_floor(this));
+    public Tensor clamp(double min, double max) => Wrap(NativeMethods.mm_clamp(this, min, max));
+    public Tensor amax(long dim, bool keepdim = false) => Wrap(NativeMethods.mm_amax(this, dim, keepdim ? 1 : 0));
     public Tensor triu(long diagonal = 0) => Wrap(NativeMethods.mm_triu(this, diagonal));
     public Tensor tril(long diagonal = 0) => Wrap(NativeMethods.mm_tril(this, diagonal));
     public Tensor logical_or(Tensor other) => Wrap(NativeMethods.mm_logical_or(this, other));
+    public Tensor logical_and(Tensor other) => Wrap(NativeMethods.mm_logical_and(this, other));
 
     public Tensor mean() => Wrap(NativeMethods.mm_mean(this, [], 0, 0));
     public Tensor mean(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_mean(this, dims, dims.Length, keepdim ? 1 : 0));

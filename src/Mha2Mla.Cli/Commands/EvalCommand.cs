@@ -21,7 +21,9 @@ public static class EvalCommand
         {
             model, CommonOptions.Device,
         };
-        foreach (var option in data.All) command.Options.Add(option);
+        var cache = new CacheOptions();
+        cache.DType.Description = "Attend through a KV cache stored this way, exactly as decoding would (the perplexity cost of a quantized cache); default: exact fp32";
+        foreach (var option in data.All.Concat(cache.All)) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
@@ -41,7 +43,7 @@ public static class EvalCommand
 
             var total = sequences.Sum(s => Math.Max(0L, s.Length - 1));
             var result = ProgressDisplay.Run("eval", total, "tokens",
-                report => Perplexity.Evaluate(llama, sequences, (_, tokens) => report(tokens)));
+                report => Perplexity.Evaluate(llama, sequences, (_, tokens) => report(tokens), cache.Read(parsed)));
             Log.Information("{Tokens} tokens in {Seconds:F1} s ({Rate:F0} tokens/s)", result.Tokens, result.Seconds, result.TokensPerSecond);
 
             if (parsed.GetValue(CommonOptions.Json))
@@ -56,6 +58,7 @@ public static class EvalCommand
                     model = modelPath,
                     data = dataPath,
                     device = device.ToString(),
+                    kv_cache_dtype = parsed.GetValue(cache.DType) ?? "exact",
                 });
             else
                 Console.WriteLine($"perplexity {result.Perplexity:F4} over {result.Tokens} tokens in {result.Sequences} sequences");

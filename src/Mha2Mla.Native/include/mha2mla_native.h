@@ -86,9 +86,15 @@ MM_API mm_tensor* mm_sin(const mm_tensor* a);
 MM_API mm_tensor* mm_cos(const mm_tensor* a);
 MM_API mm_tensor* mm_mean(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
 MM_API mm_tensor* mm_sum(const mm_tensor* a, const int64_t* dims, int ndims, int keepdim);
+MM_API mm_tensor* mm_abs(const mm_tensor* a);
+MM_API mm_tensor* mm_round(const mm_tensor* a);
+MM_API mm_tensor* mm_floor(const mm_tensor* a);
+MM_API mm_tensor* mm_clamp(const mm_tensor* a, double min, double max);
+MM_API mm_tensor* mm_amax(const mm_tensor* a, int64_t dim, int keepdim);
 MM_API mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_logical_or(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_logical_and(const mm_tensor* a, const mm_tensor* b);
 
 // in place (return 0, or -1 on error): they let hot loops free memory as they go
 MM_API int mm_add_(mm_tensor* a, const mm_tensor* b);

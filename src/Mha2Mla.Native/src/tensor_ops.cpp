@@ -68,9 +68,15 @@ mm_tensor* mm_sum(const mm_tensor* a, const int64_t* dims, int ndims, int keepdi
   MM_TENSOR(ndims == 0 ? unwrap(a).sum() : unwrap(a).sum(mm::to_vector(dims, ndims), keepdim != 0))
 }
 
+MM_UNARY(abs, unwrap(a).abs())
+MM_UNARY(round, unwrap(a).round())
+MM_UNARY(floor, unwrap(a).floor())
+mm_tensor* mm_clamp(const mm_tensor* a, double min, double max) { MM_TENSOR(unwrap(a).clamp(min, max)) }
+mm_tensor* mm_amax(const mm_tensor* a, int64_t dim, int keepdim) { MM_TENSOR(unwrap(a).amax({dim}, keepdim != 0)) }
 mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).triu(diagonal)) }
 mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).tril(diagonal)) }
 MM_BINARY(logical_or, unwrap(a).logical_or(unwrap(b)))
+MM_BINARY(logical_and, unwrap(a).logical_and(unwrap(b)))
 
 int mm_add_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.add_(unwrap(b))) }
 int mm_mul_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.mul_(unwrap(b))) }

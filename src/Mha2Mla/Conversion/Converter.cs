@@ -93,7 +93,7 @@ public static class Converter
                 attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
             var (cos, sin) = rope.Tables(length);
             if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device.CPU);
-            hidden[i] = layer.Forward(x, rope, cos, sin, byLength.For(config.WindowOf(index))).DetachFromDisposeScope();
+            hidden[i] = layer.Forward(x, new AttentionInputs(cos, sin, byLength.For(config.WindowOf(index)))).DetachFromDisposeScope();
             x.Dispose();
         }
         var scores = statistics.Scores();

@@ -17,7 +17,8 @@ public sealed record PerplexityResult(double Perplexity, double MeanLoss, long T
 public static class Perplexity
 {
     /// <param name="progress">Called after each sequence with (sequences done, tokens scored so far).</param>
-    public static PerplexityResult Evaluate(LlamaModel model, IEnumerable<int[]> sequences, Action<int, long>? progress = null)
+    /// <param name="cache">Attend through a KV cache of this format, as decoding would (quantized keys and values, or latents); null: exact.</param>
+    public static PerplexityResult Evaluate(LlamaModel model, IEnumerable<int[]> sequences, Action<int, long>? progress = null, CacheFormat? cache = null)
     {
         var clock = Stopwatch.StartNew();
         double totalNll = 0;
@@ -29,7 +30,7 @@ public static class Perplexity
             count++;
             if (sequence.Length >= 2)
             {
-                totalNll += SequenceNll(model, sequence);
+                totalNll += SequenceNll(model, sequence, cache);
                 tokens += sequence.Length - 1;
             }
             progress?.Invoke(count, tokens);
@@ -41,12 +42,14 @@ public static class Perplexity
     }
 
     /// <summary>Summed negative log-likelihood of tokens 1..T−1 of one sequence.</summary>
-    public static double SequenceNll(LlamaModel model, int[] sequence)
+    public static double SequenceNll(LlamaModel model, int[] sequence, CacheFormat? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         var length = sequence.Length;
         var ids = torch.tensor<long>(Array.ConvertAll(sequence, id => (long)id), [1, length]).to(model.Device);
-        var logits = model.Forward(ids).select(0, 0).narrow(0, 0, length - 1);   // (T−1, vocab)
+        using var kv = cache is null ? null : new KvCache(model.Config, [0], length, cache, model.Device);
+        var all = kv is null ? model.Forward(ids) : model.Forward(ids, kv);
+        var logits = all.select(0, 0).narrow(0, 0, length - 1);   // (T−1, vocab)
         var targets = ids.select(0, 0).narrow(0, 1, length - 1);
         var nll = torch.nn.functional.cross_entropy(logits, targets, torch.nn.functional.Reduction.Sum);
         return nll.item();

@@ -27,7 +27,7 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
 
     public IEnumerable<(string Name, Linear Projection)> Projections => [("q_proj", Q), ("k_proj", K), ("v_proj", V), ("o_proj", O)];
 
-    public Tensor Forward(Tensor x, RotaryEmbedding rope, Tensor cos, Tensor sin, Tensor mask)
+    public Tensor Forward(Tensor x, AttentionInputs inputs)
     {
         var (batch, length) = (x.size(0), x.size(1));
         var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
@@ -36,14 +36,21 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
         var key = K.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
         var value = V.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
 
-        query = RotaryEmbedding.Apply(query, cos, sin);
-        key = RotaryEmbedding.Apply(key, cos, sin);
-        return O.Forward(ScaledDotProduct(config, query, key, value, mask));
+        query = RotaryEmbedding.Apply(query, inputs.Cos, inputs.Sin);
+        key = RotaryEmbedding.Apply(key, inputs.Cos, inputs.Sin);
+        if (inputs.Cache is { } cache)
+        {
+            // The cache holds the rotated keys and the values of every earlier token; attend over all of it.
+            cache.First.Append(key);
+            cache.Second.Append(value);
+            (key, value) = (cache.First.Read(), cache.Second.Read());
+        }
+        return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask));
     }
 
     /// <summary>
-    /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T, ·), each KV head
-    /// serving its group of query heads; returns (B, T, n_h·d_v).
+    /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T_keys, ·), each KV
+    /// head serving its group of query heads; returns (B, T, n_h·d_v).
     /// </summary>
     public static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, Tensor mask)
     {

@@ -6,12 +6,18 @@ namespace Mha2Mla.Models;
 public static class CausalMask
 {
     /// <param name="slidingWindow">Mistral's window: also forbid j ≤ i − window.</param>
-    public static Tensor Create(long length, int? slidingWindow, Device device)
+    public static Tensor Create(long length, int? slidingWindow, Device device) => Rows(0, length, length, slidingWindow, device);
+
+    /// <summary>
+    /// Only the rows of queries start … start+T−1 over keys 0 … keys−1: what a step with a KV
+    /// cache needs (one row when decoding), never the whole square.
+    /// </summary>
+    public static Tensor Rows(long start, long length, long keys, int? slidingWindow, Device device)
     {
         using var scope = torch.NewDisposeScope();
-        var all = torch.ones([length, length], ScalarType.Bool, device);
-        var forbidden = all.triu(1);                                   // the future: j > i
-        if (slidingWindow is { } window) forbidden = forbidden.logical_or(all.tril(-window)); // too far back: i − j ≥ window
+        var all = torch.ones([length, keys], ScalarType.Bool, device);
+        var forbidden = all.triu(start + 1);                                                            // the future: j > i
+        if (slidingWindow is { } window) forbidden = forbidden.logical_or(all.tril(start - window));    // too far back: i − j ≥ window
         return forbidden.MoveToOuterDisposeScope();
     }
 }

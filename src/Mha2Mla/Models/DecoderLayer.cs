@@ -10,9 +10,9 @@ public sealed class DecoderLayer(RmsNorm inputNorm, IAttention attention, RmsNor
     public RmsNorm PostAttentionNorm { get; } = postAttentionNorm;
     public Mlp Mlp { get; } = mlp;
 
-    public Tensor Forward(Tensor x, RotaryEmbedding rope, Tensor cos, Tensor sin, Tensor mask)
+    public Tensor Forward(Tensor x, AttentionInputs inputs)
     {
-        var h = x + Attention.Forward(InputNorm.Forward(x), rope, cos, sin, mask);
+        var h = x + Attention.Forward(InputNorm.Forward(x), inputs);
         return h + Mlp.Forward(PostAttentionNorm.Forward(h));
     }
 

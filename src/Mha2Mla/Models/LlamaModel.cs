@@ -153,12 +153,51 @@ public sealed class LlamaModel : IDisposable
         var length = inputIds.size(1);
         var (cos, sin) = Rope.Tables(length);
         using var masks = new CausalMasks(length, Device);
+        return Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i))));
+    }
+
+    /// <summary>
+    /// Logits (B, T, vocab) for the next T tokens (B, T) of sequences whose earlier tokens are in
+    /// <paramref name="cache"/>; their keys (or latents) are appended to it. Each sequence's RoPE
+    /// positions start after its left padding, and no real token attends to padding.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, KvCache cache)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (batch, length, start) = (inputIds.size(0), inputIds.size(1), cache.Length);
+        var keys = start + length;
+        var positions = new long[batch * length];
+        var padKeys = new bool[batch * keys];
+        var realQueries = new bool[batch * length];
+        for (var b = 0; b < batch; b++)
+        {
+            var pad = cache.Padding[b];
+            for (var t = 0; t < length; t++)
+            {
+                positions[b * length + t] = Math.Max(0, start + t - pad);
+                realQueries[b * length + t] = start + t >= pad;
+            }
+            for (var j = 0; j < keys; j++) padKeys[b * keys + j] = j < pad;
+        }
+        var (cos, sin) = Rope.TablesAt(torch.tensor<long>(positions, [batch, length]).to(Device), keys - cache.Padding.Min());
+        // Real queries never see padding; padding queries see only earlier padding (a finite, unused row).
+        var padding = torch.tensor<bool>(padKeys, [batch, 1, 1, keys]).to(Device)
+            .logical_and(torch.tensor<bool>(realQueries, [batch, 1, length, 1]).to(Device));
+        // One mask per distinct window, built here (in this scope) before the layers run.
+        var masks = Enumerable.Range(0, Layers.Count).Select(Config.WindowOf).Distinct()
+            .ToDictionary(w => w ?? 0, w => CausalMask.Rows(start, length, keys, w, Device).logical_or(padding));
+        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks[Config.WindowOf(i) ?? 0], cache.Layers[i], cache.Absorb));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    private Tensor Run(Tensor inputIds, Func<int, AttentionInputs> inputsFor)
+    {
         var x = torch.nn.functional.embedding(inputIds, Embedding);
         for (var i = 0; i < Layers.Count; i++)
         {
             // One scope per layer: its intermediates are freed before the next layer runs.
             using var scope = torch.NewDisposeScope();
-            var next = scope.MoveToOuter(Layers[i].Forward(x, Rope, cos, sin, masks.For(Config.WindowOf(i))));
+            var next = scope.MoveToOuter(Layers[i].Forward(x, inputsFor(i)));
             x.Dispose();
             x = next;
         }

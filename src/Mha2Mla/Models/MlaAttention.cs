@@ -51,30 +51,70 @@ public sealed class MlaAttention : IAttention
     public IEnumerable<(string Name, Linear Projection)> Projections =>
         [("q_proj", Q), ("kv_down_proj", KvDown), ("k_rope_proj", KRope), ("k_up_proj", KUp), ("v_up_proj", VUp), ("o_proj", O)];
 
-    public Tensor Forward(Tensor x, RotaryEmbedding rope, Tensor cos, Tensor sin, Tensor mask)
+    public Tensor Forward(Tensor x, AttentionInputs inputs)
     {
         var (batch, length) = (x.size(0), x.size(1));
         var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-        var nopeWidth = headDim - ropeWidth;
 
         var query = Q.Forward(x).view(batch, length, heads, headDim).transpose(1, 2);
-        var latent = KvDown.Forward(x);
-        var keyNope = KUp.Forward(latent).view(batch, length, kvHeads, nopeWidth).transpose(1, 2);
-        var value = VUp.Forward(latent).view(batch, length, kvHeads, headDim).transpose(1, 2);
-        var keyRope = KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2);
-
-        var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), cos, sin, queryRopeDims, heads);
-        keyRope = Rotate(keyRope, cos, sin, keyRopeDims, kvHeads);
-        query = torch.cat([queryRope, query.narrow(-1, ropeWidth, nopeWidth)], -1);
-        var key = torch.cat([keyRope, keyNope], -1);
-        return O.Forward(Attention.ScaledDotProduct(config, query, key, value, mask));
+        var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), inputs.Cos, inputs.Sin, queryRopeDims, heads);
+        var queryNope = query.narrow(-1, ropeWidth, headDim - ropeWidth);
+        var latent = KvDown.Forward(x);                                                               // (B, T, R)
+        var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), inputs.Cos, inputs.Sin, keyRopeDims, kvHeads);
+        if (inputs.Cache is { } cache)
+        {
+            // The cache holds only the latent and the rotated keys of the kept pairs.
+            cache.First.Append(latent.unsqueeze(1));
+            cache.Second.Append(keyRope);
+            (latent, keyRope) = (cache.First.Read().select(1, 0), cache.Second.Read());
+        }
+        var attended = inputs.Absorb
+            ? Absorbed(queryRope, queryNope, latent, keyRope, inputs.Mask)
+            : Expanded(queryRope, queryNope, latent, keyRope, inputs.Mask);
+        return O.Forward(attended);
     }
 
-    // x (B, heads, T, 2r) rotated at each head's own frequencies, picked out of the full tables.
+    // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c.
+    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Tensor mask)
+    {
+        var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
+        var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim - ropeWidth).transpose(1, 2);
+        var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
+        return Attention.ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask);
+    }
+
+    /// <summary>
+    /// The absorbed form (DESIGN.md §2): W_up_k moves onto the query and W_up_v after the weighted
+    /// sum, so attention runs against the cached latent itself and no key or value is rebuilt:
+    /// score = q_rope·k_rope + (W_up_k,jᵀ q_nope)·c, o = W_up_v,j (Σ a c) + b_v. The position-free
+    /// key bias adds one constant to all of a query's scores, which softmax ignores, so it drops out.
+    /// </summary>
+    private Tensor Absorbed(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Tensor mask)
+    {
+        var (batch, length, keys) = (queryRope.size(0), queryRope.size(2), latent.size(1));
+        var (heads, kvHeads, group, headDim, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, config.HeadDim, latent.size(2));
+        var nopeWidth = headDim - ropeWidth;
+
+        var upKey = KUp.Weight.view(1, kvHeads, 1, nopeWidth, rank);                                   // W_up_k,j
+        var queryLatent = queryNope.reshape(batch, kvHeads, group, length, nopeWidth).matmul(upKey);   // (B, n_kv, g, T, R)
+        var latentT = latent.unsqueeze(1).unsqueeze(1);                                                // (B, 1, 1, Tk, R)
+        using var scores = queryLatent.matmul(latentT.transpose(3, 4));
+        scores.add_(queryRope.reshape(batch, kvHeads, group, length, ropeWidth).matmul(keyRope.unsqueeze(2).transpose(3, 4)));
+        var flat = scores.view(batch, heads, length, keys);
+        flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask, double.NegativeInfinity);
+        using var weights = torch.nn.functional.softmax(flat, -1);
+        var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
+        var upValue = VUp.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4);                   // W_up_v,jᵀ
+        var output = context.matmul(upValue);                                                           // (B, n_kv, g, T, d_h)
+        if (VUp.Bias is { } bias) output = output + bias.view(1, kvHeads, 1, 1, headDim);
+        return output.reshape(batch, heads, length, headDim).transpose(1, 2).reshape(batch, length, heads * headDim);
+    }
+
+    // x (B, heads, T, 2r) rotated at each head's own frequencies, picked out of the full tables (b, 1, T, d_h).
     private Tensor Rotate(Tensor x, Tensor cos, Tensor sin, Tensor dims, int heads)
     {
-        var length = cos.size(0);
-        Tensor Table(Tensor full) => full.index_select(1, dims.to(full.device)).view(length, heads, ropeWidth).transpose(0, 1);
+        var (tables, length) = (cos.size(0), cos.size(2));
+        Tensor Table(Tensor full) => full.index_select(3, dims.to(full.device)).view(tables, length, heads, ropeWidth).transpose(1, 2);
         return x * Table(cos) + RotaryEmbedding.RotateHalf(x) * Table(sin);
     }
 

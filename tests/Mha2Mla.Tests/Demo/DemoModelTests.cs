@@ -41,7 +41,7 @@ public class DemoModelTests : IDisposable
     {
         var train = BrownSplit("train");
         var heldOut = BrownSplit("heldout");
-        var result = Support.Cli.Run("eval", "demo", "--data", heldOut, "--seq-len", "256", "--json");
+        var result = Support.Cli.RunFor(TimeSpan.FromMinutes(20), "eval", "demo", "--data", heldOut, "--seq-len", "256", "--json");
         Assert.True(result.ExitCode == 0, result.ToString());
         var perplexity = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("perplexity").GetDouble();
 

@@ -6,6 +6,10 @@ public static class Cli
     public static ProcessResult Run(params string[] args) =>
         ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "mha2mla.dll"), .. args]);
 
+    /// <summary>For runs that take minutes on a busy 2-core machine (the default limit is 5).</summary>
+    public static ProcessResult RunFor(TimeSpan timeout, params string[] args) =>
+        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "mha2mla.dll"), .. args], timeout);
+
     public static ProcessResult RunWith(IReadOnlyDictionary<string, string> environment, params string[] args) =>
         ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "mha2mla.dll"), .. args], environment: environment);
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmark: decode tokens/s and the KV cache's measured bytes, original vs MLA vs MLA with an
+# int4 latent cache, for batch sizes × context lengths; and the largest batch × context whose
+# cache fits a budget. Each point: the median (min–max) of RUNS runs, all in one invocation.
+#
+#   scripts/bench-decode.sh [SHAPE] [BATCHES] [CONTEXTS] [RUNS] [NEW_TOKENS] [THREADS]
+#   SHAPE: 1.1b (TinyLlama: hidden 2048, 22 layers, 32/4 heads) | 100m | 30m
+#   e.g. scripts/bench-decode.sh 1.1b "1 16" "512 4096 16384" 3 16
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+shape=${1:-30m}; batches=${2:-"1 4"}; contexts=${3:-"512 2048"}; runs=${4:-3}; new=${5:-32}; threads=${6:-$(nproc)}
+budget=$((4 * 1024 * 1024 * 1024))
+work=artifacts/bench-decode/$shape
+mkdir -p "$work"
+py=/usr/bin/python3
+
+case $shape in
+  1.1b) config='{"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000}' ;;
+  100m) config='{"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000}' ;;
+  *)    config='{"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 8000}' ;;
+esac
+full=$($py -c "import json,sys; c=json.loads(sys.argv[1]); c.update(model_type='llama', max_position_embeddings=32768, rms_norm_eps=1e-5, tie_word_embeddings=False); print(json.dumps(c))" "$config")
+vocab=$($py -c "import json,sys; print(json.loads(sys.argv[1])['vocab_size'])" "$config")
+[[ -f $work/original/config.json ]] || $py tests/reference/llama_reference.py make "$work/original" --dtype bf16 --seed 1 --config "$full"
+# r = 4, d_kv = 16: -81.25 % of the cache at head_dim 64.
+[[ -f $work/mla/config.json ]] || scripts/mha2mla convert "$work/original" -o "$work/mla" --rope-strategy high --rope-pairs 4 --kv-rank 16 -q
+
+echo "shape $shape, $threads threads, decode of $new tokens after the prompt; median (min-max) of $runs runs; cache budget $((budget >> 30)) GiB"
+printf "%-6s %-8s %-10s %-28s %-16s %s\n" batch context model "decode tokens/s" "cache B/token" "fits in budget (batch x context)"
+for b in $batches; do
+  for c in $contexts; do
+    prompts=$work/prompts-${b}x${c}.json
+    [[ -f $prompts ]] || $py tests/reference/llama_reference.py ids "$prompts" --count "$b" --length "$c" --vocab "$vocab" --seed 2
+    for variant in original mla mla-int4; do
+      model=$work/${variant%-int4}; extra=(); [[ $variant == mla-int4 ]] && extra=(--kv-cache-dtype int4)
+      rates=()
+      for _ in $(seq "$runs"); do
+        out=$(scripts/mha2mla generate "$model" --prompts "$prompts" --max-new-tokens "$new" --batch "$b" "${extra[@]}" --threads "$threads" --json -q)
+        rates+=("$($py -c "import json,sys; print(json.loads(sys.argv[1])['decode_tokens_per_second'])" "$out")")
+        per_token=$($py -c "import json,sys; print(json.loads(sys.argv[1])['kv_cache_bytes_per_token'])" "$out")
+      done
+      $py - "$b" "$c" "$variant" "$per_token" "$budget" "${rates[@]}" <<'PY'
+import statistics, sys
+b, c, variant, per_token, budget, *rates = sys.argv[1:]
+rates = sorted(float(r) for r in rates)
+fits = int(budget) / float(per_token)
+print(f"{b:<6} {c:<8} {variant:<10} {statistics.median(rates):8.1f} ({rates[0]:.1f}-{rates[-1]:.1f}){'':8} {float(per_token):<16.1f} {fits:,.0f} tokens")
+PY
+    done
+  done
+done

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Decoding;
+
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 64;
+    public SamplingOptions Sampling { get; init; } = new();
+    public CacheFormat Cache { get; init; } = CacheFormat.F32;
+    /// <summary>MLA: attend against the cached latent (absorbed), or rebuild keys and values from it at every step.</summary>
+    public bool Absorb { get; init; } = true;
+    /// <summary>Keep a KV cache across steps; off, every step recomputes the whole prefix (for checking the cache).</summary>
+    public bool UseCache { get; init; } = true;
+    /// <summary>Tokens that end a sequence.</summary>
+    public IReadOnlySet<int> Eos { get; init; } = new HashSet<int>();
+}
+
+/// <param name="Tokens">The generated ids of each prompt (EOS excluded).</param>
+/// <param name="KvCacheBytes">Bytes the cache's tensors held (every position of its capacity).</param>
+/// <param name="KvCacheBytesPerToken">The same per token of capacity per sequence.</param>
+public sealed record GenerationResult(IReadOnlyList<int[]> Tokens, long PromptTokens, long GeneratedTokens, double PrefillSeconds,
+    double DecodeSeconds, long KvCacheBytes, double KvCacheBytesPerToken)
+{
+    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? GeneratedTokens / DecodeSeconds : 0;
+}
+
+/// <summary>
+/// Autoregressive generation for a batch of prompts of different lengths: prompts are
+/// left-padded and share cache positions, each with its own RoPE positions (see
+/// <see cref="KvCache"/>). One prefill pass over the prompts fills the cache, then one token per
+/// step. With <see cref="GenerationOptions.UseCache"/> off, each step recomputes everything.
+/// </summary>
+public static class Generator
+{
+    /// <param name="onToken">Called with (prompt index, token) as each token is chosen.</param>
+    public static GenerationResult Generate(LlamaModel model, IReadOnlyList<int[]> prompts, GenerationOptions options, Action<int, int>? onToken = null)
+    {
+        options.Sampling.Validate();
+        if (options.MaxNewTokens < 1) throw new InvalidInputException($"--max-new-tokens must be at least 1, not {options.MaxNewTokens}");
+        if (prompts.Count == 0 || prompts.Any(p => p.Length == 0)) throw new InvalidInputException("a prompt is empty; give at least one token of text");
+        var longest = prompts.Max(p => p.Length);
+        var max = model.Config.MaxPositionEmbeddings;
+        if (longest > max) throw new InvalidInputException($"a prompt of {longest} tokens is longer than the model's max_position_embeddings ({max})");
+        if (longest + options.MaxNewTokens > max)
+            throw new InvalidInputException($"a prompt of {longest} tokens plus --max-new-tokens {options.MaxNewTokens} goes past max_position_embeddings ({max}); lower --max-new-tokens");
+
+        using var noGrad = torch.no_grad();
+        var batch = prompts.Count;
+        var padding = prompts.Select(p => (long)(longest - p.Length)).ToArray();
+        var sequences = prompts.Select(p => new List<int>(p)).ToArray();
+        var generated = prompts.Select(_ => new List<int>()).ToArray();
+        var done = new bool[batch];
+        var sampler = new Sampler(options.Sampling);
+        var capacity = longest + options.MaxNewTokens;
+        using var cache = options.UseCache ? new KvCache(model.Config, padding, capacity, options.Cache, model.Device, options.Absorb) : null;
+        long bytes = cache?.AllocatedBytes ?? 0;
+        var bytesPerToken = cache?.BytesPerToken ?? 0;
+
+        var clock = Stopwatch.StartNew();
+        double prefillSeconds = 0;
+        var input = LeftPadded(sequences, padding, longest, model.Device);
+        for (var step = 0; step < options.MaxNewTokens && !done.All(d => d); step++)
+        {
+            float[] last;
+            using (var scope = torch.NewDisposeScope())
+            {
+                Tensor logits;
+                if (cache is not null) logits = model.Forward(input, cache);
+                else
+                {
+                    // No cache: the whole prefix again, through a cache that lives for this step only.
+                    using var fresh = new KvCache(model.Config, padding, longest + step, options.Cache, model.Device, options.Absorb);
+                    logits = model.Forward(LeftPadded(sequences, padding, longest + step, model.Device), fresh);
+                }
+                last = logits.narrow(1, logits.size(1) - 1, 1).to(ScalarType.Float32, Device.CPU).data<float>();
+            }
+            if (step == 0) prefillSeconds = clock.Elapsed.TotalSeconds;
+            var vocab = last.Length / batch;
+            var next = new int[batch];
+            for (var b = 0; b < batch; b++)
+            {
+                next[b] = done[b] ? next[b] : sampler.Next(last.AsSpan(b * vocab, vocab));
+                if (done[b]) continue;
+                if (options.Eos.Contains(next[b])) { done[b] = true; continue; }
+                generated[b].Add(next[b]);
+                sequences[b].Add(next[b]);
+                onToken?.Invoke(b, next[b]);
+            }
+            input.Dispose();
+            input = torch.tensor<long>(next.Select(t => (long)t).ToArray(), [batch, 1]).to(model.Device).DetachFromDisposeScope();
+        }
+        input.Dispose();
+        var decodeSeconds = clock.Elapsed.TotalSeconds - prefillSeconds;
+        var generatedTokens = generated.Sum(g => (long)g.Count);
+        return new GenerationResult(generated.Select(g => g.ToArray()).ToList(), prompts.Sum(p => (long)p.Length), generatedTokens,
+            prefillSeconds, decodeSeconds, bytes, bytesPerToken);
+    }
+
+    // (B, length) ids: each sequence right-aligned after its padding (id 0, never attended to).
+    private static Tensor LeftPadded(List<int>[] sequences, long[] padding, long length, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        var ids = new long[sequences.Length * length];
+        for (var b = 0; b < sequences.Length; b++)
+            for (var t = 0; t < sequences[b].Count && padding[b] + t < length; t++)
+                ids[b * length + padding[b] + t] = sequences[b][t];
+        return torch.tensor<long>(ids, [sequences.Length, length]).to(device).DetachFromDisposeScope();
+    }
+}

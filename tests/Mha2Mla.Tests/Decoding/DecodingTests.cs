@@ -1,0 +1,149 @@
+using System.Text.Json;
+using Mha2Mla.Decoding;
+using Mha2Mla.Models;
+using Mha2Mla.Tests.Support;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Tests.Decoding;
+
+/// <summary>
+/// Decoding with a KV cache is exact: greedy tokens are identical (a) absorbed against the MLA
+/// latent cache, (b) expanded from the cached latent and (c) recomputing the whole prefix with no
+/// cache, and the last-position logits agree; the same for the original GQA model, and batched
+/// (left-padded) against one prompt at a time. The cache holds exactly what the report says.
+/// </summary>
+public class DecodingTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    private static readonly int[][] Prompts = [[5, 17, 3, 60, 2], [44, 9], [1, 2, 3, 4, 5, 6, 7, 8, 9], [88]];
+
+    private (string Original, string Mla) Models(bool qwen2 = false)
+    {
+        var config = qwen2 ? TinyConfigs.Llama(4, 2).With("model_type", "qwen2") : TinyConfigs.Llama(4, 2);
+        var original = Reference.MakeCheckpoint(dir.Sub($"original-{qwen2}"), config.With("max_position_embeddings", 128), "f32", seed: 3);
+        var mla = dir.File($"mla-{qwen2}");
+        var result = Support.Cli.Run("convert", original, "-o", mla, "--rope-strategy", "uniform", "--rope-pairs", "2", "--kv-rank", "4");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return (original, mla);
+    }
+
+    private static LlamaModel Load(string path)
+    {
+        using var checkpoint = Checkpoint.Open(path);
+        return LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device.CPU);
+    }
+
+    private static int[][] Greedy(LlamaModel model, int[][] prompts, bool cache = true, bool absorb = true, string format = "f32") =>
+        Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 64, UseCache = cache, Absorb = absorb, Cache = CacheFormat.Parse(format) })
+            .Tokens.ToArray();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AbsorbedExpandedAndUncachedDecodingGiveIdenticalTokens(bool qwen2)
+    {
+        var (_, mlaPath) = Models(qwen2);
+        using var mla = Load(mlaPath);
+        foreach (var prompt in Prompts)
+        {
+            var absorbed = Greedy(mla, [prompt]);
+            Assert.Equal(64, absorbed[0].Length);
+            Assert.Equal(absorbed, Greedy(mla, [prompt], absorb: false));
+            Assert.Equal(absorbed, Greedy(mla, [prompt], cache: false));
+            // Plain full-sequence forward over the prompt and its continuation: the same greedy choices.
+            using var scope = torch.NewDisposeScope();
+            var sequence = prompt.Concat(absorbed[0]).Select(i => (long)i).ToArray();
+            var logits = mla.Forward(torch.tensor<long>(sequence, [1, sequence.Length]));
+            var vocab = logits.size(2);
+            var all = logits.data<float>();
+            for (var t = prompt.Length - 1; t < sequence.Length - 1; t++)
+                Assert.Equal(sequence[t + 1], Sampler.ArgMax(all.AsSpan((int)(t * vocab), (int)vocab)));
+        }
+    }
+
+    [Fact]
+    public void LastPositionLogitsAgreeWithAndWithoutTheCache()
+    {
+        var (originalPath, mlaPath) = Models();
+        foreach (var path in new[] { originalPath, mlaPath })
+        foreach (var absorb in new[] { true, false })
+        {
+            using var model = Load(path);
+            using var scope = torch.NewDisposeScope();
+            var sequence = Prompts[2].Select(i => (long)i).ToArray();
+            var full = model.Forward(torch.tensor<long>(sequence, [1, sequence.Length])).data<float>();
+            var vocab = full.Length / sequence.Length;
+            using var cache = new KvCache(model.Config, [0], sequence.Length, CacheFormat.F32, Device.CPU, absorb);
+            model.Forward(torch.tensor<long>(sequence[..^1], [1, sequence.Length - 1]), cache);         // prefill
+            var step = model.Forward(torch.tensor<long>(sequence[^1..], [1, 1]), cache).data<float>();  // one decode step
+            var worst = step.Zip(full.AsSpan(full.Length - vocab).ToArray(), (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst <= 1e-4, $"{Path.GetFileName(path)} absorb={absorb}: max |Δlogit| {worst:E2}");
+        }
+    }
+
+    [Fact]
+    public void BatchedPromptsOfDifferentLengthsDecodeAsOneByOne()
+    {
+        var (originalPath, mlaPath) = Models();
+        foreach (var path in new[] { originalPath, mlaPath })
+        {
+            using var model = Load(path);
+            var batched = Greedy(model, Prompts);
+            for (var i = 0; i < Prompts.Length; i++) Assert.Equal(Greedy(model, [Prompts[i]])[0], batched[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData("f32", 4.0)]
+    [InlineData("bf16", 2.0)]
+    [InlineData("int8", 1.0 + 4.0 / 4)]
+    [InlineData("int4", 0.5 + 4.0 / 4)]
+    public void TheCacheHoldsWhatTheReportCounts(string format, double bytesPerElement)
+    {
+        var (_, mlaPath) = Models();
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mlaPath, "mha2mla_report.json"))).RootElement;
+        var elements = report.GetProperty("kv_cache").GetProperty("elements_per_token_per_layer").GetProperty("mla").GetInt64(); // R + 2r·n_kv = 8 + 8
+        using var model = Load(mlaPath);
+        // Group size 4: latent (8 wide) and rotated keys (2r = 4 wide) each get one fp32 scale per 4 elements.
+        var result = Generator.Generate(model, [Prompts[0]], new GenerationOptions { MaxNewTokens = 8, Cache = CacheFormat.Parse(format, groupSize: 4) });
+        Assert.Equal(elements * model.Config.NumHiddenLayers * bytesPerElement, result.KvCacheBytesPerToken, 9);
+    }
+
+    [Fact]
+    public void AQuantizedCacheStaysCloseAndEvalMeasuresItsCost()
+    {
+        var (_, mlaPath) = Models();
+        var data = dir.File("eval.json");
+        Reference.Run("ids", data, "--count", "3", "--length", "40", "--vocab", "97", "--seed", "4");
+        double Ppl(params string[] extra)
+        {
+            var result = Support.Cli.Run(["eval", mlaPath, "--data", data, "--json", .. extra]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return JsonDocument.Parse(result.Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        }
+        var exact = Ppl();
+        var f32 = Ppl("--kv-cache-dtype", "f32");
+        Assert.True(Math.Abs(f32 - exact) / exact < 1e-5, $"f32 cache {f32} vs exact {exact}"); // the cache path itself is exact (absorbed: other rounding)
+        var int8 = Ppl("--kv-cache-dtype", "int8");
+        var int4 = Ppl("--kv-cache-dtype", "int4");
+        Assert.True(Math.Abs(int8 - exact) / exact < 0.01, $"int8 {int8} vs exact {exact}");
+        Assert.True(int4 != exact && Math.Abs(int4 - exact) / exact < 0.2, $"int4 {int4} vs exact {exact}");
+    }
+
+    [Fact]
+    public void GenerateTalksAndRefusesBadInputInOneLine()
+    {
+        var json = Support.Cli.Run("generate", "demo", "--prompt", "The jury said", "--max-new-tokens", "5", "--json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var output = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Single(output.GetProperty("completions").EnumerateArray());
+        Assert.True(output.GetProperty("kv_cache_bytes").GetInt64() > 0);
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "", "--max-new-tokens", "5"), "--prompt is empty");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--max-new-tokens", "0"), "--max-new-tokens must be at least 1");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", string.Concat(Enumerable.Repeat("the jury said ", 400))), "longer than the model's max_position_embeddings");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--kv-cache-dtype", "int3"), "int3");
+    }
+
+    public void Dispose() => dir.Dispose();
+}
