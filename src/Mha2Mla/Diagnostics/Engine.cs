@@ -41,6 +41,24 @@ public static class Engine
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern int mallopt(int parameter, int value);
 
+    /// <summary>
+    /// Call before the first tensor exists. libtorch's OpenMP threads spin while they wait, and
+    /// OpenBLAS runs its own threads: on a few cores they fight, and a forward pass of small
+    /// matrices (decoding one token) ran 4× slower with 2 threads than with one. Passive waiting
+    /// fixes that and is no slower on large ones (eval of 2048-token sequences: +8 %). A value the
+    /// user set is kept. (libgomp reads it when it loads, so it must be in the C environment.)
+    /// </summary>
+    public static void PreferPassiveThreadWaits()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { _ = setenv("OMP_WAIT_POLICY", "PASSIVE", 0); }
+        catch (EntryPointNotFoundException) { }
+        catch (DllNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int setenv(string name, string value, int overwrite);
+
     /// <summary>Parses --device and checks that this libtorch can run there.</summary>
     public static Device ResolveDevice(string text)
     {
