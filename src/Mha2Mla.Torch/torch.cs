@@ -44,6 +44,9 @@ public static partial class torch
     public static Tensor randn(long[] shape, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
         Tensor.Wrap(NativeMethods.mm_randn(shape, shape.Length, (int)dtype, DevType(device), DevIndex(device)));
 
+    public static Tensor eye(long n, ScalarType dtype = ScalarType.Float32, Device? device = null) =>
+        Tensor.Wrap(NativeMethods.mm_eye(n, (int)dtype, DevType(device), DevIndex(device)));
+
     public static Tensor arange(double start, double end, double step = 1, ScalarType dtype = ScalarType.Int64, Device? device = null) =>
         Tensor.Wrap(NativeMethods.mm_arange(start, end, step, (int)dtype, DevType(device), DevIndex(device)));
 

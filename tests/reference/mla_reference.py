@@ -43,7 +43,8 @@ def fixed_pairs(strategy, dh, r):
 
 
 def layer_forward(config, W, i, x, cos, sin, bias, rope_mask=None):
-    """One decoder layer; rope_mask (n_h or n_kv, d_h) marks rotated dims (None: all). Returns (out, q, k) with q, k before RoPE."""
+    """One decoder layer; rope_mask (n_h or n_kv, d_h) marks rotated dims (None: all). Returns (out, q, k, h) with q, k before RoPE
+    and h the normed input of the attention projections."""
     nh, nkv, dh = dims(config)
     eps = config.get("rms_norm_eps", 1e-6)
     B, T, _ = x.shape
@@ -56,7 +57,7 @@ def layer_forward(config, W, i, x, cos, sin, bias, rope_mask=None):
     q = lin(h, p + "self_attn.q_proj").view(B, T, nh, dh).transpose(1, 2)
     k = lin(h, p + "self_attn.k_proj").view(B, T, nkv, dh).transpose(1, 2)
     v = lin(h, p + "self_attn.v_proj").view(B, T, nkv, dh).transpose(1, 2)
-    q_raw, k_raw = q, k
+    q_raw, k_raw, h_in = q, k, h
 
     def rope(t, mask):
         rotated = t * cos + rotate_half(t) * sin
@@ -74,7 +75,7 @@ def layer_forward(config, W, i, x, cos, sin, bias, rope_mask=None):
     x = x + lin(a.transpose(1, 2).reshape(B, T, nh * dh), p + "self_attn.o_proj")
     h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
     x = x + lin(torch.nn.functional.silu(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
-    return x, q_raw, k_raw
+    return x, q_raw, k_raw, h_in
 
 
 def tables(config, T):
@@ -98,7 +99,7 @@ def two_norm_pairs(config, W, calib, r):
         cos, sin, bias = tables(config, len(seq))
         x = W["model.embed_tokens.weight"][ids]
         for i in range(L):
-            x, q, k = layer_forward(config, W, i, x, cos, sin, bias)
+            x, q, k, _ = layer_forward(config, W, i, x, cos, sin, bias)
             q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
             k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
         tokens += len(seq)
@@ -113,7 +114,33 @@ def two_norm_pairs(config, W, calib, r):
     return pairs
 
 
-def low_rank(W, config, pairs, rank, svd):
+def input_covariances(config, W, calib):
+    """X^T X / n of each layer's normed attention inputs over all calibration tokens (the original model)."""
+    L, d = config["num_hidden_layers"], config["hidden_size"]
+    C = [torch.zeros(d, d, dtype=torch.float64) for _ in range(L)]
+    tokens = 0
+    for seq in calib:
+        ids = torch.tensor([seq])
+        cos, sin, bias = tables(config, len(seq))
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(L):
+            x, _, _, h = layer_forward(config, W, i, x, cos, sin, bias)
+            X = h[0].double()
+            C[i] += X.T @ X
+        tokens += len(seq)
+    return [c / tokens for c in C]
+
+
+def activation_aware(m, C, r, damping):
+    """The rank-r matrix closest to m in ||(m - a) X^T||_F, X the inputs with X^T X / n = C:
+    whiten by the Cholesky factor S of the damped C, truncate the SVD, unwhiten."""
+    C = C + damping * torch.diagonal(C).mean() * torch.eye(C.shape[0], dtype=torch.float64)
+    S = torch.linalg.cholesky(C)
+    u, s, vh = torch.linalg.svd(m.double() @ S, full_matrices=False)
+    return (u[:, :r] * s[:r]) @ vh[:r] @ torch.linalg.inv(S)
+
+
+def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3):
     """Replace W_k's position-free rows and W_v by their rank-R reconstruction, layer by layer."""
     nh, nkv, dh = dims(config)
     half = dh // 2
@@ -128,7 +155,10 @@ def low_rank(W, config, pairs, rank, svd):
             u, s, vh = torch.linalg.svd(m.double(), full_matrices=False)
             return (u[:, :r] * s[:r]) @ vh[:r]
 
-        if svd == "joint":
+        if svd == "activation":
+            approx = activation_aware(torch.cat([wk[nope], wv]), covariances[i], R, damping)
+            wk_nope, wv_new = approx[:len(nope)], approx[len(nope):]
+        elif svd == "joint":
             approx = truncate(torch.cat([wk[nope], wv]), R)
             wk_nope, wv_new = approx[:len(nope)], approx[len(nope):]
         else:
@@ -151,7 +181,7 @@ def converted_logits(config, W, seq, pairs):
         for j in range(nkv):
             for kk in pairs[i][j]:
                 mask[j, kk] = mask[j, kk + half] = 1
-        x, _, _ = layer_forward(config, W, i, x, cos, sin, bias, mask)
+        x, _, _, _ = layer_forward(config, W, i, x, cos, sin, bias, mask)
     x = rms_norm(x, W["model.norm.weight"], config.get("rms_norm_eps", 1e-6))
     head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
     return (x @ head.T)[0]
@@ -196,6 +226,10 @@ def main():
     c.add_argument("--calib")
     c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
     c.add_argument("--logits-out")
+    e = sub.add_parser("errors", help="per layer: ||(M - approx) X^T||_F for joint and activation-aware truncation at each rank")
+    e.add_argument("dir")
+    e.add_argument("--pairs", type=int, required=True)
+    e.add_argument("--calib", required=True)
     g = sub.add_parser("grads")
     g.add_argument("dir")
     g.add_argument("--ids", required=True)
@@ -204,6 +238,27 @@ def main():
     if args.command == "grads":
         mla_grads(args.dir, json.load(open(args.ids)), args.out)
         return
+    if args.command == "errors":
+        config, W = load(args.dir)
+        nh, nkv, dh = dims(config)
+        with torch.no_grad():
+            Cs = input_covariances(config, W, json.load(open(args.calib)))
+            kept = fixed_pairs("high", dh, args.pairs)
+            result = []
+            for i, C in enumerate(Cs):
+                p = f"model.layers.{i}.self_attn."
+                nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % (dh // 2) not in kept]
+                m = torch.cat([W[p + "k_proj.weight"][nope], W[p + "v_proj.weight"]]).double()
+                S = torch.linalg.cholesky(C)  # undamped: the error is measured on the real inputs
+                def err(a):
+                    return torch.linalg.norm((m - a) @ S).item()   # ||(M - A) X^T||_F / sqrt(n)
+                ranks = range(1, min(m.shape) + 1)
+                u, s_, vh = torch.linalg.svd(m, full_matrices=False)
+                result.append({"joint": [err((u[:, :r] * s_[:r]) @ vh[:r]) for r in ranks],
+                               "activation": [err(activation_aware(m, C, r, 0.0)) for r in ranks]})
+        json.dump(result, sys.stdout)
+        print()
+        return
     config, W = load(args.dir)
     _, nkv, dh = dims(config)
     with torch.no_grad():
@@ -211,7 +266,8 @@ def main():
             pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs)
         else:
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
-        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd)
+        covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" else None
+        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd, covariances)
         ppl = perplexity(config, W2, json.load(open(args.eval)), pairs)
         if args.logits_ids:
             rows = [converted_logits(config, W2, seq, pairs) for seq in json.load(open(args.logits_ids))]

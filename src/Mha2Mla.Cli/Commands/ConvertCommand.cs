@@ -18,9 +18,19 @@ public static class ConvertCommand
         strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform");
         var pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16)" };
         var rank = new Option<int?>("--kv-rank") { Description = "Latent rank d_kv per KV head; the latent is n_kv·d_kv wide (default d_h/8)" };
-        var svd = new Option<string>("--svd") { Description = "joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2", DefaultValueFactory = _ => "joint" };
-        svd.AcceptOnlyFromAmong("joint", "split");
-        var calibData = new Option<string?>("--calib-data") { Description = "Calibration data for 2-norm (same formats as --data)" };
+        var svd = new Option<string>("--svd")
+        {
+            Description = "joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2; activation: the joint factors with the least error " +
+                          "on the layers' calibration inputs (SVD-LLM/Palu; needs --calib-data)",
+            DefaultValueFactory = _ => "joint",
+        };
+        svd.AcceptOnlyFromAmong("joint", "split", "activation");
+        var damping = new Option<double>("--svd-damping")
+        {
+            Description = "activation: λ in XᵀX/n + λ·mean(diag)·I, which keeps the calibration covariance invertible",
+            DefaultValueFactory = _ => ConversionSettings.DefaultDamping,
+        };
+        var calibData = new Option<string?>("--calib-data") { Description = "Calibration data for 2-norm and --svd activation (same formats as --data)" };
         var calibSamples = new Option<int>("--calib-samples") { Description = "Calibration samples", DefaultValueFactory = _ => 16 };
         var calibSeqLen = new Option<int>("--calib-seq-len") { Description = "Tokens per calibration sample", DefaultValueFactory = _ => 512 };
         var evalData = new Option<string?>("--eval-data") { Description = "Data to measure perplexity on: original, converted, fine-tuned" };
@@ -36,7 +46,7 @@ public static class ConvertCommand
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
-            model, output, recipe, strategy, pairs, rank, svd, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
+            model, output, recipe, strategy, pairs, rank, svd, damping, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
             CommonOptions.Device, saveDType, overwrite,
         };
         foreach (var option in training.All) command.Options.Add(option);
@@ -57,7 +67,8 @@ public static class ConvertCommand
                 Model = parsed.GetRequiredValue(model),
                 Output = parsed.GetRequiredValue(output),
                 Settings = new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
-                    parsed.GetValue(svd) == "split" ? SvdMode.Split : SvdMode.Joint),
+                    parsed.GetValue(svd) switch { "split" => SvdMode.Split, "activation" => SvdMode.Activation, _ => SvdMode.Joint },
+                    parsed.GetValue(damping)),
                 Calibration = Data(parsed.GetValue(calibData), parsed.GetValue(calibSeqLen), parsed.GetValue(calibSamples)),
                 Evaluation = Data(parsed.GetValue(evalData), parsed.GetValue(seqLen)),
                 Training = Data(parsed.GetValue(trainData), parsed.GetValue(seqLen)),

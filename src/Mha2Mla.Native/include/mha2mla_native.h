@@ -39,6 +39,7 @@ MM_API mm_tensor* mm_from_buffer(const void* data, const int64_t* shape, int ndi
 MM_API mm_tensor* mm_zeros(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_ones(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_randn(const int64_t* shape, int ndim, int dtype, int dev_type, int dev_index);
+MM_API mm_tensor* mm_eye(int64_t n, int dtype, int dev_type, int dev_index);
 MM_API mm_tensor* mm_arange(double start, double end, double step, int dtype, int dev_type, int dev_index);
 
 // ---- facts -----------------------------------------------------------------------------
@@ -124,6 +125,10 @@ MM_API int mm_adamw_step(mm_tensor* param, const mm_tensor* grad, mm_tensor* exp
 // ---- linear algebra ------------------------------------------------------------------
 // Reduced SVD of a matrix: a = u · diag(s) · vh. Outputs are new tensors.
 MM_API int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh);
+// Lower Cholesky factor L of a symmetric positive-definite matrix: a = L·Lᵀ.
+MM_API mm_tensor* mm_cholesky(const mm_tensor* a);
+// X with a·X = b (left) or X·a = b (right) for a triangular a.
+MM_API mm_tensor* mm_solve_triangular(const mm_tensor* a, const mm_tensor* b, int upper, int left);
 
 // CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32. Returns the
 // previous enabled state (0/1), so a scope can restore it, or -1 on error.

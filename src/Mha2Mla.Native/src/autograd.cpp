@@ -61,6 +61,12 @@ int mm_svd(const mm_tensor* a, mm_tensor** u, mm_tensor** s, mm_tensor** vh) {
   })
 }
 
+mm_tensor* mm_cholesky(const mm_tensor* a) { MM_TENSOR(at::linalg_cholesky(unwrap(a))) }
+
+mm_tensor* mm_solve_triangular(const mm_tensor* a, const mm_tensor* b, int upper, int left) {
+  MM_TENSOR(at::linalg_solve_triangular(unwrap(a), unwrap(b), upper != 0, left != 0))
+}
+
 int mm_set_autocast(int enabled, int dtype) {
   MM_GUARD(-1, {
     const int previous = at::autocast::is_enabled() ? 1 : 0;

@@ -24,6 +24,10 @@ mm_tensor* mm_randn(const int64_t* shape, int ndim, int dtype, int dev_type, int
   MM_TENSOR(torch::randn(mm::to_vector(shape, ndim), mm::options(dtype, dev_type, dev_index)))
 }
 
+mm_tensor* mm_eye(int64_t n, int dtype, int dev_type, int dev_index) {
+  MM_TENSOR(torch::eye(n, mm::options(dtype, dev_type, dev_index)))
+}
+
 mm_tensor* mm_arange(double start, double end, double step, int dtype, int dev_type, int dev_index) {
   MM_TENSOR(torch::arange(start, end, step, mm::options(dtype, dev_type, dev_index)))
 }

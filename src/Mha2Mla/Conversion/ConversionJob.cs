@@ -26,6 +26,8 @@ public sealed record ConversionJob
         var settings = Settings.Resolve(config);
         if (settings.Strategy == RopeStrategy.TwoNorm && Calibration is null)
             throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data: give --calib-data (or choose high, low or uniform)");
+        if (settings.Svd == SvdMode.Activation && Calibration is null)
+            throw new InvalidInputException("--svd activation fits the factors to the layers' inputs on calibration data: give --calib-data (or choose --svd joint or split)");
         foreach (var (data, flag) in new[] { (Calibration, "--calib-seq-len"), (Evaluation, "--seq-len"), (Training, "--seq-len") })
             if (data?.SeqLen is <= 1) throw new InvalidInputException($"{flag} must be at least 2, not {data.SeqLen}");
         if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");

@@ -2,27 +2,38 @@ using Mha2Mla.Models;
 
 namespace Mha2Mla.Conversion;
 
-public enum SvdMode { Joint, Split }
+/// <summary>
+/// joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2; activation: the joint factors that
+/// minimize the error on the layer's calibration inputs, ‖(M − W_up·W_down)·Xᵀ‖ (SVD-LLM, Palu).
+/// </summary>
+public enum SvdMode { Joint, Split, Activation }
 
 /// <summary>
 /// What a conversion was asked for; r and d_kv left null take the paper's defaults for the model
 /// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks.
 /// </summary>
-public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, int? KvRank = null, SvdMode Svd = SvdMode.Joint)
+public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, int? KvRank = null, SvdMode Svd = SvdMode.Joint,
+    double Damping = ConversionSettings.DefaultDamping)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
-        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), KvRank ?? Math.Max(1, config.HeadDim / 8), Svd);
+        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), KvRank ?? Math.Max(1, config.HeadDim / 8), Svd, Damping);
         settings.Validate(config);
         return settings;
     }
 }
 
 /// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (DESIGN.md §2).</summary>
-public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int KvRank, SvdMode Svd)
+/// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
+public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping)
 {
+    public const double DefaultDamping = 1e-3;
+
     public string StrategyName => RopeSelection.Name(Strategy);
-    public string SvdName => Svd == SvdMode.Joint ? "joint" : "split";
+    public string SvdName => Svd.ToString().ToLowerInvariant();
+
+    /// <summary>Whether the conversion runs the original model on calibration data (2-norm statistics, activation-aware factors).</summary>
+    public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || Svd == SvdMode.Activation;
 
     public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * KvRank;
 
@@ -36,7 +47,8 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
         var valueRows = kv * dh;
         var latent = LatentDim(config);
         if (KvRank < 1) throw new InvalidInputException($"--kv-rank must be at least 1, not {KvRank}");
-        if (Svd == SvdMode.Joint)
+        if (!(Damping >= 0) || double.IsInfinity(Damping)) throw new InvalidInputException($"--svd-damping must be a small non-negative number, not {Damping}");
+        if (Svd != SvdMode.Split)
         {
             var rank = Math.Min(nopeRows + valueRows, d);
             if (latent > rank)

@@ -20,8 +20,8 @@ public static class Converter
         Action<int, DecoderLayer> onLayer)
     {
         var config = source.Config;
-        if (settings.Strategy == RopeStrategy.TwoNorm && (calibration is null || calibration.Count == 0))
-            throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data, and --calib-data holds no sequences");
+        if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
+            throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : "--svd activation")} needs calibration data, and --calib-data holds no sequences");
 
         var device = Device.CPU;
         var loader = WeightLoader.FromStore(source.Weights, config, device);
@@ -29,7 +29,7 @@ public static class Converter
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
-        var hidden = settings.Strategy == RopeStrategy.TwoNorm ? Embed(source.Weights, calibration!) : null;
+        var hidden = settings.NeedsCalibration ? Embed(source.Weights, calibration!) : null;
         var masks = new Dictionary<long, CausalMasks>();
         try
         {
@@ -40,10 +40,12 @@ public static class Converter
                 MlaAttention mla;
                 try
                 {
-                    pairs[l] = hidden is null
-                        ? Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray()
-                        : ScoreAndAdvance(config, l, original, attention, rope, hidden, masks).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray();
-                    mla = KvFactorization.Factorize(config, attention, pairs[l], settings);
+                    using var scope = torch.NewDisposeScope();
+                    var calibrated = hidden is null ? ((double[][] Scores, Tensor? Covariance)?)null : Calibrate(config, l, original, attention, rope, hidden, masks, settings.Svd == SvdMode.Activation);
+                    pairs[l] = settings.Strategy == RopeStrategy.TwoNorm
+                        ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
+                        : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
+                    mla = KvFactorization.Factorize(config, attention, pairs[l], settings, calibrated?.Covariance);
                 }
                 catch
                 {
@@ -77,17 +79,29 @@ public static class Converter
         }).ToList();
     }
 
-    /// <summary>Scores this layer's pairs on the calibration states, then moves the states through the layer.</summary>
-    private static double[][] ScoreAndAdvance(ModelConfig config, int index, DecoderLayer layer, Attention attention, RotaryEmbedding rope,
-        List<Tensor> hidden, Dictionary<long, CausalMasks> masks)
+    /// <summary>
+    /// Measures this layer on the calibration states — the 2-norm scores of its pairs and, when
+    /// asked, XᵀX/n of the normed inputs of its K/V projections (fp64, d × d: it accumulates while
+    /// the samples stream, whatever their number) — then moves the states through the layer.
+    /// </summary>
+    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, Attention attention, RotaryEmbedding rope,
+        List<Tensor> hidden, Dictionary<long, CausalMasks> masks, bool covariance)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
+        var sum = covariance ? torch.zeros([config.HiddenSize, config.HiddenSize], ScalarType.Float64) : null;
+        long tokens = 0;
         for (var i = 0; i < hidden.Count; i++)
         {
             using var scope = torch.NewDisposeScope();
             var x = hidden[i];
             var length = x.size(1);
             var normed = layer.InputNorm.Forward(x);
+            if (sum is not null)
+            {
+                var inputs = normed.reshape(length, config.HiddenSize).to(ScalarType.Float64);
+                sum.add_(inputs.transpose(0, 1).matmul(inputs));
+                tokens += length;
+            }
             statistics.Add(
                 attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
                 attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
@@ -98,7 +112,7 @@ public static class Converter
         }
         var scores = statistics.Scores();
         if (scores.Any(head => head.Any(score => !double.IsFinite(score))))
-            throw new InvalidInputException($"the 2-norm statistics of layer {index} are not finite (the activations overflowed on the calibration data); check the weights, or choose --rope-strategy high, low or uniform");
-        return scores;
+            throw new InvalidInputException($"the calibration statistics of layer {index} are not finite (the activations overflowed on the calibration data); check the weights, or choose --rope-strategy high, low or uniform");
+        return (scores, sum is null ? null : sum / tokens);
     }
 }

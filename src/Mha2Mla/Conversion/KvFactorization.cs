@@ -9,11 +9,15 @@ namespace Mha2Mla.Conversion;
 /// M = [W_k,nope ; W_v] ≈ U_R Σ_R V_Rᵀ, into W_down = V_Rᵀ and W_up = U_R Σ_R (split into the
 /// key and value parts); "split" factors W_k,nope and W_v separately at rank R/2 each. Biases
 /// follow their rows. W_q's rows are permuted into the MLA head layout; W_o is unchanged.
+/// "activation" factors M to minimize the error on the layer's inputs X instead: with
+/// C = XᵀX/n + λ·mean(diag C)·I = S·Sᵀ (Cholesky), the SVD M·S = U Σ Vᵀ gives W_up = U_R Σ_R and
+/// W_down = V_Rᵀ S⁻¹, the best rank-R factors of M measured as ‖(M − W_up W_down)·Xᵀ‖_F.
 /// The SVD runs in fp64.
 /// </summary>
 public static class KvFactorization
 {
-    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings)
+    /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
+    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
@@ -29,9 +33,13 @@ public static class KvFactorization
 
         var kRope = new Linear(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
         var keyNope = key.index_select(0, nopeRows);
-        var (down, upKey, upValue) = settings.Svd == SvdMode.Joint
-            ? Joint(keyNope, attention.V.Weight, settings.LatentDim(config))
-            : Split(keyNope, attention.V.Weight, settings.LatentDim(config));
+        var (down, upKey, upValue) = settings.Svd switch
+        {
+            SvdMode.Split => Split(keyNope, attention.V.Weight, settings.LatentDim(config)),
+            SvdMode.Activation => Joint(keyNope, attention.V.Weight, settings.LatentDim(config),
+                inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping),
+            _ => Joint(keyNope, attention.V.Weight, settings.LatentDim(config)),
+        };
 
         var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders));
         var q = new Linear(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
@@ -46,11 +54,33 @@ public static class KvFactorization
         Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
     }
 
-    /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R.</summary>
-    private static (Tensor Down, Tensor UpA, Tensor UpB) Joint(Tensor a, Tensor b, int rank)
+    /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R; activation-aware when a covariance is given.</summary>
+    private static (Tensor Down, Tensor UpA, Tensor UpB) Joint(Tensor a, Tensor b, int rank, Tensor? covariance = null, double damping = 0)
     {
-        var (down, up) = Truncated(torch.cat([a, b], 0), rank);
+        var m = torch.cat([a, b], 0);
+        var (down, up) = covariance is null ? Truncated(m, rank) : ActivationAware(m, covariance, rank, damping);
         return (down, up.narrow(0, 0, a.size(0)), up.narrow(0, a.size(0), b.size(0)));
+    }
+
+    // M·S = U Σ Vᵀ with C = S·Sᵀ: W_up = U_R Σ_R, W_down = V_Rᵀ S⁻¹ (solved, never inverted).
+    private static (Tensor Down, Tensor Up) ActivationAware(Tensor m, Tensor covariance, int rank, double damping)
+    {
+        var d = covariance.size(0);
+        var diagonalMean = covariance.reshape(d * d).index_select(0, torch.arange(0, d * d, d + 1, ScalarType.Int64)).mean().item();
+        var damped = covariance + torch.eye(d, ScalarType.Float64) * (damping * diagonalMean);
+        Tensor s;
+        try
+        {
+            s = torch.linalg.cholesky(damped);
+        }
+        catch (TorchException)
+        {
+            throw new InvalidInputException("the calibration inputs' covariance is not positive definite (too few or degenerate calibration tokens); give more --calib-samples or raise --svd-damping");
+        }
+        var (u, sigma, vh) = torch.linalg.svd(m.to(ScalarType.Float64).matmul(s));
+        var up = u.narrow(1, 0, rank) * sigma.narrow(0, 0, rank).unsqueeze(0);
+        var down = torch.linalg.solve_triangular(s, vh.narrow(0, 0, rank), upper: false, left: false); // X·S = V_Rᵀ
+        return (down.to(ScalarType.Float32), up.to(ScalarType.Float32));
     }
 
     /// <summary>a and b each at rank R/2; the latent is [c_a ; c_b] and each up-projection reads its half.</summary>

@@ -168,6 +168,35 @@ public class ConversionMathTests : IDisposable
         AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "full-rank MLA vs the original in plain PyTorch");
     }
 
+    [Fact]
+    public void ActivationAwareFactorsAtFullRankAreTheOriginalModel()
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub("law-activation"), TinyConfigs.Llama(4, 2), "f32", seed: 10);
+        var calib = dir.File("law-calib.json");
+        Reference.Run("ids", calib, "--count", "4", "--length", "32", "--vocab", "97", "--seed", "13");
+        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16", "--svd", "activation",
+            "--calib-data", calib, "--calib-seq-len", "32");
+        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "full-rank activation-aware MLA vs the original");
+    }
+
+    [Fact]
+    public void OnTheLayersOwnInputsActivationAwareTruncationBeatsWeightSvdAtEveryRank()
+    {
+        // Computed by the reference alone (its activation-aware math is what convert is checked against above).
+        var model = Reference.MakeCheckpoint(dir.Sub("errors"), TinyConfigs.Llama(4, 2), "f32", seed: 12);
+        var calib = dir.File("errors-calib.json");
+        Reference.Run("ids", calib, "--count", "6", "--length", "32", "--vocab", "97", "--seed", "14");
+        var layers = JsonDocument.Parse(Reference.RunScript("mla_reference.py", "errors", model, "--pairs", "2", "--calib", calib)).RootElement;
+        foreach (var layer in layers.EnumerateArray())
+        {
+            var joint = layer.GetProperty("joint").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var activation = layer.GetProperty("activation").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            for (var rank = 0; rank < joint.Length - 1; rank++)
+                Assert.True(activation[rank] <= joint[rank] * (1 + 1e-9), $"rank {rank + 1}: activation {activation[rank]} > joint {joint[rank]}");
+            Assert.True(activation[joint.Length / 2] < joint[joint.Length / 2] * 0.99, "activation-aware truncation should be clearly better mid-rank");
+        }
+    }
+
     [Theory]
     [InlineData("uniform", "joint")]
     [InlineData("2-norm", "split")]

@@ -56,6 +56,9 @@ public class ConvertTests : IDisposable
         { "llama-gqa", "high", "split" },
         { "llama-gqa", "2-norm", "split" },
         { "qwen2-bias", "2-norm", "joint" },
+        { "llama-gqa", "uniform", "activation" },
+        { "llama-gqa", "2-norm", "activation" },
+        { "qwen2-bias", "high", "activation" },
     };
 
     [Theory]
