@@ -3,11 +3,13 @@
 # Debian's python3-torch) on the same ~100M-parameter Llama-shaped model and the same tokens
 # (2048-token sequences), with the same thread count, in one run. Not a test: prints figures.
 #
-#   scripts/bench-eval.sh [SEQUENCES] [THREADS]
+#   scripts/bench-eval.sh [SEQUENCES] [THREADS] [RUNS]
+# Prints the median (min-max) of RUNS runs (default 3) of each, taken alternately.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sequences=${1:-4}
 threads=${2:-$(nproc)}
+runs=${3:-3}
 work=artifacts/bench
 model=$work/llama-100m
 data=$work/tokens-${sequences}x2048.json
@@ -24,14 +26,22 @@ fi
 [[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count "$sequences" --length 2048 --vocab 32000
 
 scripts/mha2mla inspect "$model" | head -5 >&2
-ours=$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet)
-theirs=$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads")
+ours=(); theirs=()
+for _ in $(seq "$runs"); do
+  ours+=("$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet | tr -d '\n')")
+  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" | tr -d '\n')")
+done
 
-/usr/bin/python3 - "$ours" "$theirs" "$threads" <<'PY'
-import json, sys
-ours, theirs, threads = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-print(f"threads {threads}, {ours['tokens']} scored tokens in {ours['sequences']} sequences of 2048")
-print(f"mha2mla eval   {ours['tokens_per_second']:8.1f} tokens/s   perplexity {ours['perplexity']:.4f}")
-print(f"plain PyTorch  {theirs['tokens_per_second']:8.1f} tokens/s   perplexity {theirs['perplexity']:.4f}")
-print(f"ratio          {ours['tokens_per_second'] / theirs['tokens_per_second']:.3f}x")
+/usr/bin/python3 - "$threads" "${ours[@]}" "${theirs[@]}" <<'PY'
+import json, statistics, sys
+threads, rest = sys.argv[1], sys.argv[2:]
+ours, theirs = [json.loads(r) for r in rest[:len(rest) // 2]], [json.loads(r) for r in rest[len(rest) // 2:]]
+def line(name, runs):
+    rates = sorted(r["tokens_per_second"] for r in runs)
+    print(f"{name:14} {statistics.median(rates):8.1f} tokens/s ({rates[0]:.1f}-{rates[-1]:.1f})   perplexity {runs[0]['perplexity']:.4f}")
+    return statistics.median(rates)
+print(f"threads {threads}, {ours[0]['tokens']} scored tokens in {ours[0]['sequences']} sequences of 2048, median (min-max) of {len(ours)} runs")
+a = line("mha2mla eval", ours)
+b = line("plain PyTorch", theirs)
+print(f"ratio          {a / b:.3f}x")
 PY
