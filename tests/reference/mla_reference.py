@@ -87,22 +87,28 @@ def tables(config, T):
     return emb.cos() * attention_factor, emb.sin() * attention_factor, bias
 
 
+def calibration_pass(config, W, calib):
+    """The original model over the calibration sequences: yields (layer, q, k, h) per sequence and
+    layer, q and k before RoPE, h the normed input of the attention projections."""
+    for seq in calib:
+        ids = torch.tensor([seq])
+        cos, sin, bias = tables(config, len(seq))
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(config["num_hidden_layers"]):
+            x, q, k, h = layer_forward(config, W, i, x, cos, sin, bias)
+            yield i, q, k, h
+
+
 def two_norm_pairs(config, W, calib, r):
     nh, nkv, dh = dims(config)
     half, g = dh // 2, nh // nkv
     L = config["num_hidden_layers"]
     q_sum = torch.zeros(L, nh, half, dtype=torch.float64)
     k_sum = torch.zeros(L, nkv, half, dtype=torch.float64)
-    tokens = 0
-    for seq in calib:
-        ids = torch.tensor([seq])
-        cos, sin, bias = tables(config, len(seq))
-        x = W["model.embed_tokens.weight"][ids]
-        for i in range(L):
-            x, q, k, _ = layer_forward(config, W, i, x, cos, sin, bias)
-            q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
-            k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
-        tokens += len(seq)
+    tokens = sum(len(seq) for seq in calib)
+    for i, q, k, _ in calibration_pass(config, W, calib):
+        q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
+        k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
     pairs = []
     for i in range(L):
         layer = []
@@ -116,18 +122,12 @@ def two_norm_pairs(config, W, calib, r):
 
 def input_covariances(config, W, calib):
     """X^T X / n of each layer's normed attention inputs over all calibration tokens (the original model)."""
-    L, d = config["num_hidden_layers"], config["hidden_size"]
-    C = [torch.zeros(d, d, dtype=torch.float64) for _ in range(L)]
-    tokens = 0
-    for seq in calib:
-        ids = torch.tensor([seq])
-        cos, sin, bias = tables(config, len(seq))
-        x = W["model.embed_tokens.weight"][ids]
-        for i in range(L):
-            x, _, _, h = layer_forward(config, W, i, x, cos, sin, bias)
-            X = h[0].double()
-            C[i] += X.T @ X
-        tokens += len(seq)
+    d = config["hidden_size"]
+    C = [torch.zeros(d, d, dtype=torch.float64) for _ in range(config["num_hidden_layers"])]
+    for i, _, _, h in calibration_pass(config, W, calib):
+        X = h[0].double()
+        C[i] += X.T @ X
+    tokens = sum(len(seq) for seq in calib)
     return [c / tokens for c in C]
 
 
