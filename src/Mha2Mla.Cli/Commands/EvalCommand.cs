@@ -30,8 +30,7 @@ public static class EvalCommand
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
             using var checkpoint = Checkpoint.Open(modelPath);
-            var dataOptions = data.Read(parsed);
-            dataOptions = dataOptions with { SeqLen = dataOptions.SeqLen ?? checkpoint.Config.DefaultSequenceLength };
+            var dataOptions = checkpoint.Config.WithDefaultSeqLen(data.Read(parsed));
             var dataPath = dataOptions.Path;
             var sequences = SequenceReader.Read(dataOptions, checkpoint.LoadTokenizer, checkpoint.Config.VocabSize).ToList();
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;

@@ -40,9 +40,10 @@ public static class GenerateCommand
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
-            var promptFile = parsed.GetValue(prompts);
+            var (promptText, promptFile) = (parsed.GetValue(prompt), parsed.GetValue(prompts));
+            if ((promptText is null) == (promptFile is null)) throw new InvalidInputException("generate needs exactly one of --prompt TEXT or --prompts FILE");
             var preTokenized = promptFile is not null && promptFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
-            var texts = preTokenized ? [] : ReadPrompts(parsed.GetValue(prompt), promptFile);
+            var texts = preTokenized ? [] : ReadPrompts(promptText, promptFile);
             var batchSize = parsed.GetValue(batch);
             if (batchSize < 1) throw new InvalidInputException($"--batch must be at least 1, not {batchSize}");
             using var checkpoint = Checkpoint.Open(parsed.GetRequiredValue(model));
@@ -108,7 +109,6 @@ public static class GenerateCommand
 
     private static List<string> ReadPrompts(string? prompt, string? file)
     {
-        if ((prompt is null) == (file is null)) throw new InvalidInputException("generate needs exactly one of --prompt TEXT or --prompts FILE.jsonl");
         if (prompt is not null)
             return prompt.Length > 0 ? [prompt] : throw new InvalidInputException("--prompt is empty; give the text to continue");
         if (!File.Exists(file)) throw new InvalidInputException($"--prompts {file}: {FileLinks.Missing(file!)}");

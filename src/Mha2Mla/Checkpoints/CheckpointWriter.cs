@@ -26,8 +26,6 @@ public sealed class CheckpointWriter(string directory, ScalarType dtype)
 
     private readonly List<(string Temporary, List<(string Name, long Bytes)> Tensors)> shards = [];
 
-    public string Directory => directory;
-
     /// <summary>Writes one shard now (fp32 tensors are stored as this writer's dtype).</summary>
     public void WriteShard(IReadOnlyList<(string Name, Tensor Value)> tensors)
     {
@@ -61,7 +59,7 @@ public sealed class CheckpointWriter(string directory, ScalarType dtype)
             File.Copy(companion.Source, Path.Combine(directory, companion.Name), overwrite: true);
     }
 
-    public static string ShardName(int index, int count) => $"model-{index + 1:D5}-of-{count:D5}.safetensors";
+    private static string ShardName(int index, int count) => $"model-{index + 1:D5}-of-{count:D5}.safetensors";
 
     private void RemoveEarlierWeights()
     {

@@ -39,8 +39,4 @@ public sealed record ConversionJob
         }
         return settings;
     }
-
-    /// <summary>Data options with the model's default sequence length where none was given.</summary>
-    internal static DataOptions? ForModel(DataOptions? data, ModelConfig config) =>
-        data is null ? null : data with { SeqLen = data.SeqLen ?? config.DefaultSequenceLength };
 }

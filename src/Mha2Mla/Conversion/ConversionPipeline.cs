@@ -25,21 +25,21 @@ public sealed class ConversionPipeline(ConversionJob job)
 
     public ConversionReport Run()
     {
-        var model = ModelSource.Resolve(job.Model);
-        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [model]);
-        var report = Build(output.WorkDirectory, output.Path);
+        var modelDirectory = ModelSource.Resolve(job.Model);
+        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [modelDirectory]);
+        var report = Build(modelDirectory, output.WorkDirectory, output.Path);
         output.Commit();
         return report;
     }
 
-    private ConversionReport Build(string temporary, string output)
+    private ConversionReport Build(string modelDirectory, string temporary, string output)
     {
         var meter = new StageMeter();
-        using var source = Checkpoint.Open(job.Model);
+        using var source = Checkpoint.Open(modelDirectory);
         var config = source.Config;
         var settings = job.Validate(config);
-        var (calibrationData, evaluationData, trainingData) =
-            (ConversionJob.ForModel(job.Calibration, config), ConversionJob.ForModel(job.Evaluation, config), ConversionJob.ForModel(job.Training, config));
+        DataOptions? ForModel(DataOptions? data) => data is null ? null : config.WithDefaultSeqLen(data);
+        var (calibrationData, evaluationData, trainingData) = (ForModel(job.Calibration), ForModel(job.Evaluation), ForModel(job.Training));
         var calibration = calibrationData is null ? null : Read(calibrationData, source);
         var evaluation = evaluationData is null ? null : Read(evaluationData, source);
         var diskType = job.SaveDType ?? source.Weights.OutputType();

@@ -21,10 +21,7 @@ public sealed record GenerationOptions
 /// <param name="KvCacheBytes">Bytes the cache's tensors held (every position of its capacity).</param>
 /// <param name="KvCacheBytesPerToken">The same per token of capacity per sequence.</param>
 public sealed record GenerationResult(IReadOnlyList<int[]> Tokens, long PromptTokens, long GeneratedTokens, double PrefillSeconds,
-    double DecodeSeconds, long KvCacheBytes, double KvCacheBytesPerToken)
-{
-    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? GeneratedTokens / DecodeSeconds : 0;
-}
+    double DecodeSeconds, long KvCacheBytes, double KvCacheBytesPerToken);
 
 /// <summary>
 /// Autoregressive generation for a batch of prompts of different lengths: prompts are

@@ -29,13 +29,4 @@ public sealed record CacheFormat(string Name, int GroupSize = 32)
         while (width % group != 0 || (Name == "int4" && group % 2 != 0 && group != width)) group--;
         return group;
     }
-
-    /// <summary>Bytes one cached vector of <paramref name="width"/> elements takes, scales included.</summary>
-    public double BytesPerVector(int width) => Name switch
-    {
-        "f32" => 4.0 * width,
-        "bf16" or "f16" => 2.0 * width,
-        "int8" => width + 4.0 * width / GroupFor(width),
-        _ => width / 2.0 + 4.0 * width / GroupFor(width),
-    };
 }

@@ -23,19 +23,28 @@ public static class CausalMask
 }
 
 /// <summary>
-/// The masks of one sequence length, built once each (the plain causal one and one per window)
-/// and owned here, whatever dispose scope asks for them first.
+/// The masks of one forward pass, built once each (the plain causal one and one per window) and
+/// owned here, whatever dispose scope asks for them first: the rows of queries start … start+T−1
+/// over keys 0 … keys−1, with anything else forbidden (<paramref name="alsoForbidden"/>, e.g. a
+/// batch's left padding) added to each.
 /// </summary>
-public sealed class CausalMasks(long length, Device device) : IDisposable
+public sealed class CausalMasks(long start, long length, long keys, Device device, Tensor? alsoForbidden = null) : IDisposable
 {
     private readonly Dictionary<int, Tensor> byWindow = [];
+
+    /// <summary>The masks of a whole sequence of <paramref name="length"/> tokens.</summary>
+    public CausalMasks(long length, Device device) : this(0, length, length, device) { }
 
     /// <param name="window">A layer's sliding window, or null for full causal attention.</param>
     public Tensor For(int? window)
     {
         var key = window ?? 0;
         if (!byWindow.TryGetValue(key, out var mask))
-            byWindow[key] = mask = CausalMask.Create(length, window, device).DetachFromDisposeScope();
+        {
+            using var scope = torch.NewDisposeScope();
+            var rows = CausalMask.Rows(start, length, keys, window, device);
+            byWindow[key] = mask = (alsoForbidden is null ? rows : rows.logical_or(alsoForbidden)).DetachFromDisposeScope();
+        }
         return mask;
     }
 

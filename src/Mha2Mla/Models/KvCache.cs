@@ -35,14 +35,13 @@ public sealed class KvCache : IDisposable
     public long[] Padding { get; }
     public long Capacity { get; }
     public bool Absorb { get; }
-    public CacheFormat Format { get; }
 
     /// <summary>Positions filled so far (the same for every sequence of the batch).</summary>
     public long Length => Layers[0].First.Length;
 
     public KvCache(ModelConfig config, long[] padding, long capacity, CacheFormat format, Device device, bool absorb = true)
     {
-        (Padding, Capacity, Absorb, Format) = (padding, capacity, absorb, format);
+        (Padding, Capacity, Absorb) = (padding, capacity, absorb);
         var batch = padding.Length;
         var (kv, dh) = (config.NumKeyValueHeads, config.HeadDim);
         Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(_ => config.Mla is { } mla

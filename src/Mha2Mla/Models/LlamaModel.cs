@@ -183,10 +183,8 @@ public sealed class LlamaModel : IDisposable
         // Real queries never see padding; padding queries see only earlier padding (a finite, unused row).
         var padding = torch.tensor<bool>(padKeys, [batch, 1, 1, keys]).to(Device)
             .logical_and(torch.tensor<bool>(realQueries, [batch, 1, length, 1]).to(Device));
-        // One mask per distinct window, built here (in this scope) before the layers run.
-        var masks = Enumerable.Range(0, Layers.Count).Select(Config.WindowOf).Distinct()
-            .ToDictionary(w => w ?? 0, w => CausalMask.Rows(start, length, keys, w, Device).logical_or(padding));
-        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks[Config.WindowOf(i) ?? 0], cache.Layers[i], cache.Absorb));
+        using var masks = new CausalMasks(start, length, keys, Device, padding);
+        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), cache.Layers[i], cache.Absorb));
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -159,24 +159,17 @@ public class ConversionMathTests : IDisposable
     }
 
     [Theory]
-    [InlineData(4, 4)]
-    [InlineData(4, 2)]
-    public void SanityLawOnLogitsEveryPairAtFullRankIsTheOriginalModel(int heads, int kvHeads)
+    [InlineData(4, 4, "joint")]
+    [InlineData(4, 2, "joint")]
+    [InlineData(4, 2, "activation")]
+    public void SanityLawOnLogitsEveryPairAtFullRankIsTheOriginalModel(int heads, int kvHeads, string svd)
     {
-        var model = Reference.MakeCheckpoint(dir.Sub($"law-{heads}-{kvHeads}"), TinyConfigs.Llama(heads, kvHeads), "f32", seed: 9);
-        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16");
-        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "full-rank MLA vs the original in plain PyTorch");
-    }
-
-    [Fact]
-    public void ActivationAwareFactorsAtFullRankAreTheOriginalModel()
-    {
-        var model = Reference.MakeCheckpoint(dir.Sub("law-activation"), TinyConfigs.Llama(4, 2), "f32", seed: 10);
-        var calib = dir.File("law-calib.json");
+        var model = Reference.MakeCheckpoint(dir.Sub($"law-{heads}-{kvHeads}-{svd}"), TinyConfigs.Llama(heads, kvHeads), "f32", seed: 9);
+        var calib = dir.File($"law-calib-{heads}-{kvHeads}-{svd}.json");
         Reference.Run("ids", calib, "--count", "4", "--length", "32", "--vocab", "97", "--seed", "13");
-        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16", "--svd", "activation",
+        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16", "--svd", svd,
             "--calib-data", calib, "--calib-seq-len", "32");
-        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "full-rank activation-aware MLA vs the original");
+        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, $"full-rank MLA ({svd}) vs the original in plain PyTorch");
     }
 
     [Fact]

@@ -143,6 +143,9 @@ public class DecodingTests : IDisposable
         Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--max-new-tokens", "0"), "--max-new-tokens must be at least 1");
         Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", string.Concat(Enumerable.Repeat("the jury said ", 400))), "longer than the model's max_position_embeddings");
         Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--kv-cache-dtype", "int3"), "int3");
+        var ids = dir.File("prompt-ids.json");
+        File.WriteAllText(ids, "[[1, 2, 3]]");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--prompts", ids), "exactly one of --prompt TEXT or --prompts FILE");
     }
 
     public void Dispose() => dir.Dispose();
