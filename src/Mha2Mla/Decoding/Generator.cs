@@ -69,7 +69,8 @@ public static class Generator
                 {
                     // No cache: the whole prefix again, through a cache that lives for this step only.
                     using var fresh = new KvCache(model.Config, padding, longest + step, options.Cache, model.Device, options.Absorb);
-                    logits = model.Forward(LeftPadded(sequences, padding, longest + step, model.Device), fresh);
+                    using var prefix = LeftPadded(sequences, padding, longest + step, model.Device);
+                    logits = model.Forward(prefix, fresh);
                 }
                 last = logits.narrow(1, logits.size(1) - 1, 1).to(ScalarType.Float32, Device.CPU).data<float>();
             }
@@ -86,7 +87,7 @@ public static class Generator
                 onToken?.Invoke(b, next[b]);
             }
             input.Dispose();
-            input = torch.tensor<long>(next.Select(t => (long)t).ToArray(), [batch, 1]).to(model.Device).DetachFromDisposeScope();
+            input = Ids(Array.ConvertAll(next, t => (long)t), batch, 1, model.Device);
         }
         input.Dispose();
         var decodeSeconds = clock.Elapsed.TotalSeconds - prefillSeconds;
@@ -98,11 +99,17 @@ public static class Generator
     // (B, length) ids: each sequence right-aligned after its padding (id 0, never attended to).
     private static Tensor LeftPadded(List<int>[] sequences, long[] padding, long length, Device device)
     {
-        using var scope = torch.NewDisposeScope();
         var ids = new long[sequences.Length * length];
         for (var b = 0; b < sequences.Length; b++)
             for (var t = 0; t < sequences[b].Count && padding[b] + t < length; t++)
                 ids[b * length + padding[b] + t] = sequences[b][t];
-        return torch.tensor<long>(ids, [sequences.Length, length]).to(device).DetachFromDisposeScope();
+        return Ids(ids, sequences.Length, length, device);
+    }
+
+    // A (rows, columns) id tensor on the device, owned by the caller (the CPU copy is freed here, not left to the finalizer).
+    private static Tensor Ids(long[] ids, long rows, long columns, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        return torch.tensor<long>(ids, [rows, columns]).to(device).DetachFromDisposeScope();
     }
 }
