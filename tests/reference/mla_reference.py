@@ -6,8 +6,10 @@ It never reads mha2mla's output. From the ORIGINAL checkpoint it chooses the RoP
 says conversion must equal: the original with W_k,nope and W_v replaced by their rank-R
 reconstruction (joint or split SVD, in float64) and RoPE applied only on the kept pairs.
 
-  convert DIR --strategy S --pairs R --kv-rank D --svd joint|split --eval FILE.json [--calib FILE.json]
-      prints {"pairs": [[[k...]...]...], "perplexity": ...}
+  convert DIR --strategy S --pairs R --kv-rank D --svd joint|split|activation --eval FILE.json [--calib FILE.json]
+      prints {"pairs": [[[k...]...]...], "perplexity": ..., "latent_dims": null}
+      (--kv-budget B instead of --kv-rank: per-layer widths by an exact dynamic programme over
+      the layers' singular values, printed as latent_dims)
       (--logits-ids F --logits-out O: also the logits of those sequences, raw float32)
   grads MLA_DIR --ids FILE.json --out GRADS.safetensors
       gradients of the mean next-token loss of a converted checkpoint, through the MLA form as
@@ -140,13 +142,14 @@ def activation_aware(m, C, r, damping):
     return (u[:, :r] * s[:r]) @ vh[:r] @ torch.linalg.inv(S)
 
 
-def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3):
-    """Replace W_k's position-free rows and W_v by their rank-R reconstruction, layer by layer."""
+def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3, widths=None):
+    """Replace W_k's position-free rows and W_v by their rank-R reconstruction, layer by layer
+    (R = n_kv * rank, or widths[i] per layer)."""
     nh, nkv, dh = dims(config)
     half = dh // 2
-    R = nkv * rank
     W = dict(W)
     for i, layer in enumerate(pairs):
+        R = widths[i] if widths else nkv * rank
         p = f"model.layers.{i}.self_attn."
         wk, wv = W[p + "k_proj.weight"].clone(), W[p + "v_proj.weight"]
         nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % half not in layer[j]]
@@ -167,6 +170,48 @@ def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3):
         W[p + "k_proj.weight"] = wk
         W[p + "v_proj.weight"] = wv_new.float()
     return W
+
+
+def kv_matrices(W, config, pairs, i):
+    """Layer i's position-free key rows and value rows (original row order)."""
+    _, nkv, dh = dims(config)
+    p = f"model.layers.{i}.self_attn."
+    nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % (dh // 2) not in pairs[i][j]]
+    return W[p + "k_proj.weight"][nope].double(), W[p + "v_proj.weight"].double()
+
+
+def budget_widths(config, W, pairs, svd, total, covariances=None, damping=1e-3):
+    """The per-layer latent widths (steps of n_kv; split: 2 n_kv, half to keys, half to values)
+    whose kept squared singular values are largest in sum for `total` latent elements: an exact
+    dynamic programme over layers, each layer at least one step (no greedy)."""
+    _, nkv, _ = dims(config)
+    step = 2 * nkv if svd == "split" else nkv
+    kept = []   # kept[i][s]: energy kept by layer i at s steps
+    for i in range(config["num_hidden_layers"]):
+        k, v = kv_matrices(W, config, pairs, i)
+        if svd == "split":
+            sk, sv = torch.linalg.svdvals(k) ** 2, torch.linalg.svdvals(v) ** 2
+            n = min(len(sk), len(sv)) // nkv
+            kept.append([sk[:s * nkv].sum().item() + sv[:s * nkv].sum().item() for s in range(n + 1)])
+        else:
+            m = torch.cat([k, v])
+            if svd == "activation":
+                C = covariances[i] + damping * torch.diagonal(covariances[i]).mean() * torch.eye(m.shape[1], dtype=torch.float64)
+                m = m @ torch.linalg.cholesky(C)
+            s2 = torch.linalg.svdvals(m) ** 2
+            kept.append([s2[:s * nkv].sum().item() for s in range(len(s2) // nkv + 1)])
+    steps = total // step
+    best = {0: (0.0, [])}   # steps used so far -> (energy kept, steps per layer)
+    for layer in kept:
+        nxt = {}
+        for used, (energy, chosen) in best.items():
+            for s in range(1, len(layer)):
+                if used + s <= steps and (used + s not in nxt or energy + layer[s] > nxt[used + s][0]):
+                    nxt[used + s] = (energy + layer[s], chosen + [s])
+        best = nxt
+    energy, chosen = best[steps]
+    lost = sum(layer[-1] for layer in kept) - energy
+    return [s * step for s in chosen], lost
 
 
 def converted_logits(config, W, seq, pairs):
@@ -220,7 +265,8 @@ def main():
     c.add_argument("dir")
     c.add_argument("--strategy", required=True)
     c.add_argument("--pairs", type=int, required=True)
-    c.add_argument("--kv-rank", type=int, required=True)
+    c.add_argument("--kv-rank", type=int)
+    c.add_argument("--kv-budget", help="instead of --kv-rank: '12.5%%' of the original cache or elements per token per layer")
     c.add_argument("--svd", default="joint")
     c.add_argument("--eval", required=True)
     c.add_argument("--calib")
@@ -267,12 +313,20 @@ def main():
         else:
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
         covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" else None
-        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd, covariances)
+        widths = None
+        if args.kv_budget:
+            nh, nkv, dh = dims(config)
+            L = config["num_hidden_layers"]
+            b = args.kv_budget
+            cache = float(b[:-1]) / 100 * 2 * nkv * dh * L if b.endswith("%") else float(b) * L
+            total = math.floor(cache + 1e-9) - L * nkv * 2 * args.pairs
+            widths, _ = budget_widths(config, W, pairs, args.svd, total, covariances)
+        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd, covariances, widths=widths)
         ppl = perplexity(config, W2, json.load(open(args.eval)), pairs)
         if args.logits_ids:
             rows = [converted_logits(config, W2, seq, pairs) for seq in json.load(open(args.logits_ids))]
             torch.cat(rows).float().numpy().tofile(args.logits_out)
-    json.dump({"pairs": pairs, "perplexity": ppl}, sys.stdout)
+    json.dump({"pairs": pairs, "perplexity": ppl, "latent_dims": widths}, sys.stdout)
     print()
 
 

@@ -18,6 +18,11 @@ public static class ConvertCommand
         strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform");
         var pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16)" };
         var rank = new Option<int?>("--kv-rank") { Description = "Latent rank d_kv per KV head; the latent is n_kv·d_kv wide (default d_h/8)" };
+        var budget = new Option<string?>("--kv-budget")
+        {
+            Description = "Instead of --kv-rank: a KV-cache budget, as a percentage of the original cache (12.5%) or elements per token per layer " +
+                          "on average (96); each layer's latent width is chosen (in steps of n_kv) to lose the least, as --svd measures it",
+        };
         var svd = new Option<string>("--svd")
         {
             Description = "joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2; activation: the joint factors with the least error " +
@@ -46,7 +51,7 @@ public static class ConvertCommand
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
-            model, output, recipe, strategy, pairs, rank, svd, damping, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
+            model, output, recipe, strategy, pairs, rank, budget, svd, damping, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
             CommonOptions.Device, saveDType, overwrite,
         };
         foreach (var option in training.All) command.Options.Add(option);
@@ -68,7 +73,7 @@ public static class ConvertCommand
                 Output = parsed.GetRequiredValue(output),
                 Settings = new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
                     parsed.GetValue(svd) switch { "split" => SvdMode.Split, "activation" => SvdMode.Activation, _ => SvdMode.Joint },
-                    parsed.GetValue(damping)),
+                    parsed.GetValue(damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null),
                 Calibration = Data(parsed.GetValue(calibData), parsed.GetValue(calibSeqLen), parsed.GetValue(calibSamples)),
                 Evaluation = Data(parsed.GetValue(evalData), parsed.GetValue(seqLen)),
                 Training = Data(parsed.GetValue(trainData), parsed.GetValue(seqLen)),
@@ -86,7 +91,7 @@ public static class ConvertCommand
                 },
             }.Run();
 
-            Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before} -> {After} elements per token per layer)",
+            Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before:0.##} -> {After:0.##} elements per token per layer)",
                 report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);
             if (parsed.GetValue(CommonOptions.Json))
                 Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, ConversionReport.Json));

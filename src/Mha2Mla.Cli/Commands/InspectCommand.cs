@@ -80,8 +80,12 @@ public static class InspectCommand
         Console.WriteLine($"rope         {c.Rope}, max positions {c.MaxPositionEmbeddings}");
         Console.WriteLine($"parameters   {s.Parameters:N0} ({s.Parameters / 1e6:F1} M), {s.StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
         if (c.Mla is { } mla)
-            Console.WriteLine($"MLA          latent {mla.LatentDim} (d_kv {mla.KvRank} x {c.NumKeyValueHeads} KV heads), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");
-        Console.WriteLine($"KV cache     {kv.ElementsPerTokenPerLayer:N0} elements per token per layer = {Bytes(kv.BytesPerTokenPerLayer)} ({kv.CacheDType})");
+        {
+            var rank = mla.KvRank is { } dkv ? $"d_kv {dkv} x {c.NumKeyValueHeads} KV heads" : $"per layer under --kv-budget {mla.KvBudget}: {string.Join(",", mla.LatentDims)}";
+            Console.WriteLine($"MLA          latent {mla.LatentDescription()} ({rank}), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");
+        }
+        var perLayer = kv.ElementsPerTokenPerLayer == Math.Floor(kv.ElementsPerTokenPerLayer) ? $"{kv.ElementsPerTokenPerLayer:N0}" : $"{kv.ElementsPerTokenPerLayer:N2} (mean)";
+        Console.WriteLine($"KV cache     {perLayer} elements per token per layer = {Bytes((long)Math.Round(kv.BytesPerTokenPerLayer))} ({kv.CacheDType})");
         Console.WriteLine($"             {kv.ElementsPerToken:N0} elements per token, all {c.NumHiddenLayers} layers = {Bytes(kv.BytesPerToken)}");
         Console.WriteLine($"             {Bytes(kv.BytesAtContext)} at context {kv.Context:N0}");
     }

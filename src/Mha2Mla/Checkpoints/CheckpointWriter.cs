@@ -5,7 +5,7 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Checkpoints;
 
 /// <summary>What travels with the weights: config.json's contents and the files copied beside them.</summary>
-/// <param name="Format">The index's metadata.format (e.g. "mha2mla-mla-v1"), or null for a plain checkpoint.</param>
+/// <param name="Format">The index's metadata.format (e.g. "mha2mla-mla-v2"), or null for a plain checkpoint.</param>
 public sealed record CheckpointFiles(JsonObject Config, IReadOnlyList<Companion> Companions, string? Format = null);
 
 /// <summary>A file copied into the output under <paramref name="Name"/> (tokenizer.json, generation_config.json, ...).</summary>

@@ -52,7 +52,8 @@ public sealed class ConversionPipeline(ConversionJob job)
                 return Evaluate(model, evaluation, "original");
             });
 
-        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, d_kv = {settings.KvRank}, {settings.SvdName} SVD)");
+        var width = settings.Budget is { } budget ? $"--kv-budget {budget.Text}" : $"d_kv = {settings.KvRank}";
+        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, {width}, {settings.SvdName} SVD)");
         var keepInMemory = evaluation is not null || job.FineTune.Steps > 0;
         var writer = new CheckpointWriter(temporary, diskType);
         var layers = new List<DecoderLayer>();
@@ -65,7 +66,7 @@ public sealed class ConversionPipeline(ConversionJob job)
                 else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
                 Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
-            }));
+            }, Log));
         }
         catch
         {
@@ -98,7 +99,7 @@ public sealed class ConversionPipeline(ConversionJob job)
         {
             Model = source.Directory,
             Output = output,
-            Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, mla.LatentDim, settings.SvdName,
+            Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, settings.Budget?.Text, mla.LatentDims, settings.SvdName,
                 calibrationData, evaluationData, trainingData, job.FineTune),
             Rope = new ConversionReport.RopeReport(mla.Pairs),
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),

@@ -22,20 +22,24 @@ public sealed record ConversionReport
     public required IReadOnlyList<StageMeasurement> Stages { get; init; }
 
     /// <summary>Every setting the conversion ran with, defaults filled in.</summary>
-    public sealed record SettingsReport(string RopeStrategy, int RopePairs, int KvRank, int LatentDim, string Svd,
+    /// <param name="KvRank">d_kv, or null where --kv-budget chose each layer's width (LatentDims).</param>
+    public sealed record SettingsReport(string RopeStrategy, int RopePairs, int? KvRank, string? KvBudget, int[] LatentDims, string Svd,
         DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune);
 
     public sealed record RopeReport(int[][][] Pairs);
     public sealed record Pair(long Original, long Mla);
-    public sealed record KvCacheReport(Pair ElementsPerTokenPerLayer, Pair BytesPerToken, string Dtype, double ReductionPercent);
+    public sealed record Average(double Original, double Mla);
+    /// <param name="ElementsPerToken">Over all layers.</param>
+    /// <param name="ElementsPerTokenPerLayer">The mean over layers (MLA latents may differ between layers).</param>
+    public sealed record KvCacheReport(Pair ElementsPerToken, Average ElementsPerTokenPerLayer, Pair BytesPerToken, string Dtype, double ReductionPercent);
     public sealed record PerplexityReport(double? Original, double? Converted, double? Finetuned);
 
     public static KvCacheReport KvCacheOf(ModelConfig original, MlaSettings mla, ScalarType cacheType)
     {
-        var before = original.KvCacheElementsPerTokenPerLayer;
-        var after = mla.CacheElementsPerTokenPerLayer(original);
-        var bytes = (long)cacheType.ElementSize() * original.NumHiddenLayers;
-        return new KvCacheReport(new Pair(before, after), new Pair(before * bytes, after * bytes),
+        var before = original.KvCacheElementsPerToken;
+        var after = mla.CacheElementsPerToken(original);
+        var (layers, bytes) = ((double)original.NumHiddenLayers, (long)cacheType.ElementSize());
+        return new KvCacheReport(new Pair(before, after), new Average(before / layers, after / layers), new Pair(before * bytes, after * bytes),
             Mha2Mla.Checkpoints.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
     }
 
@@ -59,7 +63,7 @@ public sealed record ConversionReport
         var md = new StringBuilder();
         md.AppendLine(c, $"# MHA2MLA conversion of `{Model}`");
         md.AppendLine();
-        md.AppendLine(c, $"KV cache per token per layer: {KvCache.ElementsPerTokenPerLayer.Original} → {KvCache.ElementsPerTokenPerLayer.Mla} elements " +
+        md.AppendLine(c, $"KV cache per token per layer: {KvCache.ElementsPerTokenPerLayer.Original:0.##} → {KvCache.ElementsPerTokenPerLayer.Mla:0.##} elements " +
                          $"({KvCache.BytesPerToken.Original} → {KvCache.BytesPerToken.Mla} bytes per token over all layers, {KvCache.Dtype}): " +
                          $"**−{KvCache.ReductionPercent.ToString("F2", c)} %**.");
         md.AppendLine();

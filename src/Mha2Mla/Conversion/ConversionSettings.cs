@@ -10,22 +10,27 @@ public enum SvdMode { Joint, Split, Activation }
 
 /// <summary>
 /// What a conversion was asked for; r and d_kv left null take the paper's defaults for the model
-/// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks.
+/// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks. A KV budget
+/// replaces d_kv: each layer's width is then chosen by <see cref="RankAllocation"/>.
 /// </summary>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, int? KvRank = null, SvdMode Svd = SvdMode.Joint,
-    double Damping = ConversionSettings.DefaultDamping)
+    double Damping = ConversionSettings.DefaultDamping, KvBudget? Budget = null)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
-        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), KvRank ?? Math.Max(1, config.HeadDim / 8), Svd, Damping);
+        if (Budget is not null && KvRank is not null)
+            throw new InvalidInputException("--kv-rank and --kv-budget both set the latent width; give one (--kv-budget chooses a width per layer)");
+        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Budget is null ? KvRank ?? Math.Max(1, config.HeadDim / 8) : null, Svd, Damping, Budget);
         settings.Validate(config);
         return settings;
     }
 }
 
-/// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (DESIGN.md §2).</summary>
+/// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (DESIGN.md §2), or per-layer latents under a budget.</summary>
+/// <param name="KvRank">d_kv, the same in every layer; null with a <paramref name="Budget"/>.</param>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
-public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping)
+public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int? KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
+    KvBudget? Budget = null)
 {
     public const double DefaultDamping = 1e-3;
 
@@ -35,7 +40,11 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
     /// <summary>Whether the conversion runs the original model on calibration data (2-norm statistics, activation-aware factors).</summary>
     public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || Svd == SvdMode.Activation;
 
-    public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * KvRank;
+    /// <summary>The uniform latent width n_kv·d_kv (not defined under a budget).</summary>
+    public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * (KvRank ?? throw new InvalidOperationException("per-layer widths come from the budget"));
+
+    /// <summary>The elements a per-layer width grows by: n_kv (one per KV head), twice that for split (keys and values alike).</summary>
+    public int WidthStep(ModelConfig config) => config.NumKeyValueHeads * (Svd == SvdMode.Split ? 2 : 1);
 
     /// <summary>Checks the settings against the model before any work, so a bad value fails at once.</summary>
     public void Validate(ModelConfig config)
@@ -45,9 +54,10 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
             throw new InvalidInputException($"--rope-pairs {RopePairs} must be between 1 and d_h/2 = {dh / 2}");
         var nopeRows = kv * (dh - 2 * RopePairs);
         var valueRows = kv * dh;
+        if (!(Damping >= 0) || double.IsInfinity(Damping)) throw new InvalidInputException($"--svd-damping must be a small non-negative number, not {Damping}");
+        if (Budget is not null) return; // the allocation checks the budget against the layers' ranks
         var latent = LatentDim(config);
         if (KvRank < 1) throw new InvalidInputException($"--kv-rank must be at least 1, not {KvRank}");
-        if (!(Damping >= 0) || double.IsInfinity(Damping)) throw new InvalidInputException($"--svd-damping must be a small non-negative number, not {Damping}");
         if (Svd != SvdMode.Split)
         {
             var rank = Math.Min(nopeRows + valueRows, d);

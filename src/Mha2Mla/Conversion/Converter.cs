@@ -10,19 +10,66 @@ namespace Mha2Mla.Conversion;
 /// layer — a new <see cref="DecoderLayer"/> whose attention is an <see cref="MlaAttention"/>,
 /// around the original norms and MLP — goes to <c>onLayer</c> as soon as it exists; the caller
 /// owns it from then on (writes and frees it, or keeps it to run).
+/// Under a KV budget a first pass over the layers (the same calibration, nothing kept but each
+/// layer's singular values) chooses the widths; the second converts. Memory stays one layer.
 /// </summary>
 public static class Converter
 {
     /// <param name="settings">Resolved and validated (<see cref="ConversionJob.Validate"/>).</param>
     /// <param name="calibration">Token sequences; needed by 2-norm.</param>
     /// <returns>The config.json "mla" section describing what was done.</returns>
+    /// <param name="log">Progress of the budget's first pass.</param>
     public static MlaSettings Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
-        Action<int, DecoderLayer> onLayer)
+        Action<int, DecoderLayer> onLayer, Action<string>? log = null)
     {
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : "--svd activation")} needs calibration data, and --calib-data holds no sequences");
 
+        int[] widths;
+        if (settings.Budget is { } budget)
+        {
+            var gains = new double[config.NumHiddenLayers][];
+            Walk(source, settings, calibration, (l, attention, original, pairs, covariance) =>
+            {
+                gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
+                original.Dispose();
+                attention.Dispose();
+                log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
+            });
+            widths = RankAllocation.Allocate(gains, settings.WidthStep(config), budget.LatentTotal(config, settings.RopePairs));
+            log?.Invoke($"--kv-budget {budget.Text}: latent widths {string.Join(",", widths)}");
+        }
+        else widths = Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
+
+        var kept = Walk(source, settings, calibration, (l, attention, original, pairs, covariance) =>
+        {
+            MlaAttention mla;
+            try
+            {
+                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], covariance);
+            }
+            catch
+            {
+                original.Dispose();
+                throw;
+            }
+            // A new layer: MLA attention around the original norms and MLP, which move to it.
+            attention.Dispose();
+            onLayer(l, new DecoderLayer(original.InputNorm, mla, original.PostAttentionNorm, original.Mlp));
+        });
+        return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, widths,
+            settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text);
+    }
+
+    /// <summary>One layer as the walk hands it over: its attention and whole layer (the visitor owns both), the pairs it keeps, and — activation — its inputs' covariance (freed after the visit).</summary>
+    private delegate void LayerVisitor(int index, Attention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
+
+    /// <summary>Reads the layers one by one, calibrates each (moving the calibration states through it) and chooses its pairs.</summary>
+    /// <returns>The pairs of every layer.</returns>
+    private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, LayerVisitor visit)
+    {
+        var config = source.Config;
         var device = Device.CPU;
         var loader = WeightLoader.FromStore(source.Weights, config, device);
         var rope = new RotaryEmbedding(config, device);
@@ -37,24 +84,22 @@ public static class Converter
             {
                 var attention = Attention.Read(loader, config, l);
                 var original = loader.ReadLayer(l, attention);
-                MlaAttention mla;
+                using var scope = torch.NewDisposeScope();
+                (double[][] Scores, Tensor? Covariance)? calibrated;
                 try
                 {
-                    using var scope = torch.NewDisposeScope();
-                    var calibrated = hidden is null ? ((double[][] Scores, Tensor? Covariance)?)null : Calibrate(config, l, original, attention, rope, hidden, masks, settings.Svd == SvdMode.Activation);
-                    pairs[l] = settings.Strategy == RopeStrategy.TwoNorm
-                        ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
-                        : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
-                    mla = KvFactorization.Factorize(config, attention, pairs[l], settings, calibrated?.Covariance);
+                    calibrated = hidden is null ? null : Calibrate(config, l, original, attention, rope, hidden, masks, settings.Svd == SvdMode.Activation);
                 }
                 catch
                 {
                     original.Dispose();
+                    attention.Dispose();
                     throw;
                 }
-                // A new layer: MLA attention around the original norms and MLP, which move to it.
-                attention.Dispose();
-                onLayer(l, new DecoderLayer(original.InputNorm, mla, original.PostAttentionNorm, original.Mlp));
+                pairs[l] = settings.Strategy == RopeStrategy.TwoNorm
+                    ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
+                    : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
+                visit(l, attention, original, pairs[l], calibrated?.Covariance);
             }
         }
         finally
@@ -62,8 +107,7 @@ public static class Converter
             if (hidden is not null) foreach (var h in hidden) h.Dispose();
             foreach (var byLength in masks.Values) byLength.Dispose();
         }
-        return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, settings.LatentDim(config),
-            settings.StrategyName, settings.SvdName, pairs);
+        return pairs;
     }
 
     // Calibration hidden states entering layer 0: one (1, T, d) fp32 tensor per sample. The

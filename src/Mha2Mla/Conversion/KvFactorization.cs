@@ -16,29 +16,25 @@ namespace Mha2Mla.Conversion;
 /// </summary>
 public static class KvFactorization
 {
+    /// <param name="latent">The layer's latent width R.</param>
     /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
-    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
+    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null)
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
         var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
         var queryOrders = Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray();
 
-        // Keys reordered head by head into [rope | nope], then the two parts pulled apart.
-        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders));
-        var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray());
-        var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray());
-        var key = attention.K.Weight.index_select(0, keyRows);
-        var keyBias = attention.K.Bias?.index_select(0, keyRows);
+        var (key, keyBias, ropeRows, nopeRows) = KeyParts(config, attention, kvOrders, r);
 
         var kRope = new Linear(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
         var keyNope = key.index_select(0, nopeRows);
         var (down, upKey, upValue) = settings.Svd switch
         {
-            SvdMode.Split => Split(keyNope, attention.V.Weight, settings.LatentDim(config)),
-            SvdMode.Activation => Joint(keyNope, attention.V.Weight, settings.LatentDim(config),
+            SvdMode.Split => Split(keyNope, attention.V.Weight, latent),
+            SvdMode.Activation => Joint(keyNope, attention.V.Weight, latent,
                 inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping),
-            _ => Joint(keyNope, attention.V.Weight, settings.LatentDim(config)),
+            _ => Joint(keyNope, attention.V.Weight, latent),
         };
 
         var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders));
@@ -54,6 +50,40 @@ public static class KvFactorization
         Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
     }
 
+    /// <summary>
+    /// What each step of width would remove from this layer's truncation error, as the chosen SVD
+    /// measures it: squared singular values of M (joint), of M·S (activation), of W_k,nope and W_v
+    /// side by side (split, whose step widens both) — the input of <see cref="RankAllocation"/>.
+    /// </summary>
+    public static double[] StepGains(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var kv = config.NumKeyValueHeads;
+        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs.Select(p => HeadLayout.RopeFirst(config.HeadDim, p)).ToArray(), settings.RopePairs);
+        var keyNope = key.index_select(0, nopeRows).to(ScalarType.Float64);
+        var value = attention.V.Weight.to(ScalarType.Float64);
+        double[] Squared(Tensor m) => Array.ConvertAll(torch.linalg.svd(m).Item2.data<double>(), s => s * s);
+        if (settings.Svd == SvdMode.Split)
+        {
+            var (keys, values) = (RankAllocation.StepGains(Squared(keyNope), kv), RankAllocation.StepGains(Squared(value), kv));
+            return Enumerable.Range(0, Math.Min(keys.Length, values.Length)).Select(i => keys[i] + values[i]).ToArray();
+        }
+        var m = torch.cat([keyNope, value], 0);
+        if (settings.Svd == SvdMode.Activation)
+            m = m.matmul(CholeskyFactor(inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping));
+        return RankAllocation.StepGains(Squared(m), kv);
+    }
+
+    // Keys reordered head by head into [rope | nope], with the rows of the two parts.
+    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, Attention attention, int[][] kvOrders, int r)
+    {
+        var (dh, kv) = (config.HeadDim, config.NumKeyValueHeads);
+        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders));
+        var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray());
+        var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray());
+        return (attention.K.Weight.index_select(0, keyRows), attention.K.Bias?.index_select(0, keyRows), ropeRows, nopeRows);
+    }
+
     /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R; activation-aware when a covariance is given.</summary>
     private static (Tensor Down, Tensor UpA, Tensor UpB) Joint(Tensor a, Tensor b, int rank, Tensor? covariance = null, double damping = 0)
     {
@@ -64,6 +94,16 @@ public static class KvFactorization
 
     // M·S = U Σ Vᵀ with C = S·Sᵀ: W_up = U_R Σ_R, W_down = V_Rᵀ S⁻¹ (solved, never inverted).
     private static (Tensor Down, Tensor Up) ActivationAware(Tensor m, Tensor covariance, int rank, double damping)
+    {
+        var s = CholeskyFactor(covariance, damping);
+        var (u, sigma, vh) = torch.linalg.svd(m.to(ScalarType.Float64).matmul(s));
+        var up = u.narrow(1, 0, rank) * sigma.narrow(0, 0, rank).unsqueeze(0);
+        var down = torch.linalg.solve_triangular(s, vh.narrow(0, 0, rank), upper: false, left: false); // X·S = V_Rᵀ
+        return (down.to(ScalarType.Float32), up.to(ScalarType.Float32));
+    }
+
+    // S with S·Sᵀ = C + λ·mean(diag C)·I.
+    private static Tensor CholeskyFactor(Tensor covariance, double damping)
     {
         var d = covariance.size(0);
         var diagonalMean = covariance.reshape(d * d).index_select(0, torch.arange(0, d * d, d + 1, ScalarType.Int64)).mean().item();
@@ -77,10 +117,7 @@ public static class KvFactorization
         {
             throw new InvalidInputException("the calibration inputs' covariance is not positive definite (too few or degenerate calibration tokens); give more --calib-samples or raise --svd-damping");
         }
-        var (u, sigma, vh) = torch.linalg.svd(m.to(ScalarType.Float64).matmul(s));
-        var up = u.narrow(1, 0, rank) * sigma.narrow(0, 0, rank).unsqueeze(0);
-        var down = torch.linalg.solve_triangular(s, vh.narrow(0, 0, rank), upper: false, left: false); // X·S = V_Rᵀ
-        return (down.to(ScalarType.Float32), up.to(ScalarType.Float32));
+        return s;
     }
 
     /// <summary>a and b each at rank R/2; the latent is [c_a ; c_b] and each up-projection reads its half.</summary>

@@ -44,8 +44,8 @@ public sealed class KvCache : IDisposable
         (Padding, Capacity, Absorb) = (padding, capacity, absorb);
         var batch = padding.Length;
         var (kv, dh) = (config.NumKeyValueHeads, config.HeadDim);
-        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(_ => config.Mla is { } mla
-            ? new LayerCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDim, device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device))
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(l => config.Mla is { } mla
+            ? new LayerCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device))
             : new LayerCache(new CacheBuffer(format, batch, kv, capacity, dh, device), new CacheBuffer(format, batch, kv, capacity, dh, device))).ToList();
     }
 

@@ -41,10 +41,10 @@ public sealed class MlaAttention : IAttention
         var (d, dh, kv, r2) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads, 2 * mla.RopePairs);
         return new MlaAttention(config, mla.Pairs[index],
             loader.ReadLinear(Name("q_proj"), config.NumAttentionHeads * dh, d, config.QkvBias),
-            loader.ReadLinear(Name("kv_down_proj"), mla.LatentDim, d, false),
+            loader.ReadLinear(Name("kv_down_proj"), mla.LatentDims[index], d, false),
             loader.ReadLinear(Name("k_rope_proj"), kv * r2, d, config.QkvBias),
-            loader.ReadLinear(Name("k_up_proj"), kv * (dh - r2), mla.LatentDim, config.QkvBias),
-            loader.ReadLinear(Name("v_up_proj"), kv * dh, mla.LatentDim, config.QkvBias),
+            loader.ReadLinear(Name("k_up_proj"), kv * (dh - r2), mla.LatentDims[index], config.QkvBias),
+            loader.ReadLinear(Name("v_up_proj"), kv * dh, mla.LatentDims[index], config.QkvBias),
             loader.ReadLinear(Name("o_proj"), d, config.NumAttentionHeads * dh, config.OutputBias));
     }
 

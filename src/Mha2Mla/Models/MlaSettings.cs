@@ -1,17 +1,31 @@
 namespace Mha2Mla.Models;
 
 /// <summary>
-/// config.json's "mla" section (version 1): how a checkpoint's attention was converted to
-/// Multi-head Latent Attention. Pairs[layer][kvHead] lists the RoPE frequency pairs k kept
-/// for that KV head (ascending); every other dimension of its keys is position-free.
+/// config.json's "mla" section: how a checkpoint's attention was converted to Multi-head Latent
+/// Attention. Pairs[layer][kvHead] lists the RoPE frequency pairs k kept for that KV head
+/// (ascending); every other dimension of its keys is position-free. LatentDims[layer] is that
+/// layer's latent width R_l: n_kv·d_kv everywhere for a uniform rank, chosen per layer under a
+/// KV budget (then KvRank is null and KvBudget says what was asked).
+/// Version 2 added latent_dims and kv_budget; version 1 (one latent_dim for every layer) still loads.
 /// </summary>
-public sealed record MlaSettings(int Version, int RopePairs, int KvRank, int LatentDim, string RopeStrategy, string Svd, int[][][] Pairs)
+public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
+    string? KvBudget = null)
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     /// <summary>What model.safetensors.index.json's metadata.format says of a checkpoint in this format.</summary>
     public string IndexFormat => $"mha2mla-mla-v{Version}";
 
-    /// <summary>KV-cache elements per token per layer: the latent plus the rotated keys.</summary>
-    public long CacheElementsPerTokenPerLayer(ModelConfig config) => LatentDim + 2L * RopePairs * config.NumKeyValueHeads;
+    /// <summary>KV-cache elements per token in layer <paramref name="layer"/>: its latent plus the rotated keys.</summary>
+    public long CacheElementsPerToken(ModelConfig config, int layer) => LatentDims[layer] + 2L * RopePairs * config.NumKeyValueHeads;
+
+    /// <summary>KV-cache elements per token over all layers.</summary>
+    public long CacheElementsPerToken(ModelConfig config) => Enumerable.Range(0, LatentDims.Length).Sum(l => CacheElementsPerToken(config, l));
+
+    /// <summary>"8" for a uniform latent, "min–max (mean m)" for per-layer widths.</summary>
+    public string LatentDescription()
+    {
+        var (min, max) = (LatentDims.Min(), LatentDims.Max());
+        return min == max ? $"{min}" : $"{min}–{max} (mean {LatentDims.Average():0.##})";
+    }
 }

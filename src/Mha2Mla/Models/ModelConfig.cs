@@ -43,6 +43,9 @@ public sealed record ModelConfig
     public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
     public bool IsGroupedQuery => NumKeyValueHeads < NumAttentionHeads;
 
-    /// <summary>KV-cache elements one token costs in one layer: a key and a value per KV head, or MLA's latent and rotated keys.</summary>
-    public long KvCacheElementsPerTokenPerLayer => Mla?.CacheElementsPerTokenPerLayer(this) ?? 2L * NumKeyValueHeads * HeadDim;
+    /// <summary>KV-cache elements one token costs over all layers: a key and a value per KV head, or MLA's latent and rotated keys.</summary>
+    public long KvCacheElementsPerToken => Mla?.CacheElementsPerToken(this) ?? 2L * NumKeyValueHeads * HeadDim * NumHiddenLayers;
+
+    /// <summary>The same per layer, on average (MLA latents may differ between layers).</summary>
+    public double KvCacheElementsPerTokenPerLayer => (double)KvCacheElementsPerToken / NumHiddenLayers;
 }

@@ -99,24 +99,33 @@ public static class ModelConfigReader
         };
     }
 
+    // config.json's "mla" as either version writes it: 1 has one latent_dim, 2 one per layer.
+    private sealed record MlaSection(int Version, int RopePairs, int? KvRank, int? LatentDim, int[]? LatentDims, string? KvBudget,
+        string RopeStrategy, string Svd, int[][][]? Pairs);
+
     private static MlaSettings? MlaOf(Fields f, int headDim, int kvHeads, int layers)
     {
-        if (!f.Root.TryGetProperty("mla", out var section) || section.ValueKind == JsonValueKind.Null) return null;
-        MlaSettings? mla;
+        if (!f.Root.TryGetProperty("mla", out var json) || json.ValueKind == JsonValueKind.Null) return null;
+        MlaSection? section;
         try
         {
-            mla = section.Deserialize<MlaSettings>(new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+            section = json.Deserialize<MlaSection>(new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
         }
         catch (JsonException e)
         {
             throw f.Error("mla", $"is malformed ({e.Message.Split('\n')[0]})");
         }
-        if (mla is null || mla.Version != MlaSettings.CurrentVersion)
-            throw f.Error("mla", $"has version {mla?.Version}; this mha2mla reads version {MlaSettings.CurrentVersion}");
-        var r = mla.RopePairs;
+        if (section is null || section.Version is < 1 or > MlaSettings.CurrentVersion)
+            throw f.Error("mla", $"has version {section?.Version}; this mha2mla reads versions 1 to {MlaSettings.CurrentVersion} (a newer mha2mla wrote it: update mha2mla)");
+        var r = section.RopePairs;
         if (r < 1 || r > headDim / 2) throw f.Error("mla.rope_pairs", $"is {r}; it must be 1..{headDim / 2}");
-        if (mla.Pairs is null || mla.Pairs.Length != layers || mla.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
+        if (section.Pairs is null || section.Pairs.Length != layers || section.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
             throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for each of {kvHeads} KV heads in each of {layers} layers");
-        return mla;
+        var widths = section.Version == 1
+            ? section.LatentDim is { } latent ? Enumerable.Repeat(latent, layers).ToArray() : throw f.Error("mla.latent_dim", "is missing")
+            : section.LatentDims ?? throw f.Error("mla.latent_dims", "is missing");
+        if (widths.Length != layers || widths.Any(w => w < 1))
+            throw f.Error(section.Version == 1 ? "mla.latent_dim" : "mla.latent_dims", $"must give a positive latent width for each of {layers} layers");
+        return new MlaSettings(section.Version, r, section.KvRank, widths, section.RopeStrategy, section.Svd, section.Pairs, section.KvBudget);
     }
 }

@@ -6,20 +6,20 @@ namespace Mha2Mla.Reports;
 
 /// <summary>KV-cache cost of a model: elements and bytes per token, per layer and in total.</summary>
 public sealed record KvCacheSize(
-    long ElementsPerTokenPerLayer,
+    double ElementsPerTokenPerLayer,
     long ElementsPerToken,
     int BytesPerElement,
     string CacheDType,
     long Context)
 {
-    public long BytesPerTokenPerLayer => ElementsPerTokenPerLayer * BytesPerElement;
+    public double BytesPerTokenPerLayer => ElementsPerTokenPerLayer * BytesPerElement;
     public long BytesPerToken => ElementsPerToken * BytesPerElement;
     public long BytesAtContext => BytesPerToken * Context;
 
     /// <summary>The sizes for <paramref name="context"/> tokens; an input error where they would not fit in 64 bits.</summary>
     public static KvCacheSize Of(ModelConfig config, ScalarType cacheType, long context)
     {
-        var perToken = config.KvCacheElementsPerTokenPerLayer * config.NumHiddenLayers * (long)cacheType.ElementSize();
+        var perToken = config.KvCacheElementsPerToken * (long)cacheType.ElementSize();
         if (context > long.MaxValue / Math.Max(1, perToken))
             throw new InvalidInputException($"--context {context} makes a cache of more than 2^63 bytes; give a context length a model could hold");
         return Create(config, cacheType, context);
@@ -27,7 +27,7 @@ public sealed record KvCacheSize(
 
     private static KvCacheSize Create(ModelConfig config, ScalarType cacheType, long context) => new(
         config.KvCacheElementsPerTokenPerLayer,
-        config.KvCacheElementsPerTokenPerLayer * config.NumHiddenLayers,
+        config.KvCacheElementsPerToken,
         cacheType.ElementSize(),
         SafetensorsDType.Name(cacheType),
         context);

@@ -82,7 +82,8 @@ public class ConversionMathTests : IDisposable
         var attention = new Attention(config, Random(32, 16), Random(16, 16), Random(16, 16), Random(16, 32));
         int[][] pairs = [[2], [0]];
         var rank = 3; // R = 6 (split: 3 each)
-        using var mla = KvFactorization.Factorize(config, attention, pairs, new ConversionSettings(RopeStrategy.High, 1, rank, svd));
+        var settings = new ConversionSettings(RopeStrategy.High, 1, rank, svd);
+        using var mla = KvFactorization.Factorize(config, attention, pairs, settings, settings.LatentDim(config));
 
         // Rows as the layout orders them: per KV head the kept pair (2, 6) / (0, 4), then the rest.
         var keyNopeRows = new long[] { 0, 1, 3, 4, 5, 7, 9, 10, 11, 13, 14, 15 };

@@ -80,6 +80,72 @@ public class ConvertTests : IDisposable
         Assert.True(report.GetProperty("perplexity").GetProperty("finetuned").ValueKind == JsonValueKind.Null);
     }
 
+    [Theory]
+    [InlineData("2-norm", "joint", "25%")]
+    [InlineData("high", "split", "40")]
+    [InlineData("2-norm", "activation", "25%")]
+    public void AKvBudgetChoosesTheWidthsAnExactSearchChoosesAndEveryReaderFollowsThem(string strategy, string svd, string budget)
+    {
+        // Four layers, n_kv = 2, d_h = 16, r = 2: the original caches 64 elements per token per
+        // layer, so 25 % is 64 per token over the layers; minus the rotated keys (8 per layer)
+        // leaves 32 latent elements; "40" per layer leaves 4·(40 − 8) = 128.
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2).With("num_hidden_layers", 4), $"budget-{strategy}-{svd}");
+        var report = Convert(model, "--rope-strategy", strategy, "--rope-pairs", "2", "--kv-budget", budget, "--svd", svd,
+            "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval);
+        var output = report.GetProperty("output").GetString()!;
+        var widths = report.GetProperty("settings").GetProperty("latent_dims").Deserialize<int[]>()!;
+        Assert.Equal(budget == "25%" ? 32 : 128, widths.Sum());
+        Assert.True(report.GetProperty("settings").GetProperty("kv_rank").ValueKind == JsonValueKind.Null);
+        Assert.Equal(budget, report.GetProperty("settings").GetProperty("kv_budget").GetString());
+
+        // The plain-PyTorch reference chooses its widths by a dynamic programme (not greedily) and
+        // converts with them: same widths, same perplexity.
+        var reference = JsonDocument.Parse(Reference.RunScript("mla_reference.py", "convert", model, "--strategy", strategy, "--pairs", "2",
+            "--kv-budget", budget, "--svd", svd, "--eval", eval, "--calib", calib)).RootElement;
+        Assert.Equal(reference.GetProperty("latent_dims").Deserialize<int[]>(), widths);
+        var converted = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+        Assert.True(Relative(converted, reference.GetProperty("perplexity").GetDouble()) <= 1e-4, $"ours {converted} vs reference {reference}");
+
+        // config.json (format 2), the KV figures, and every reader: eval, inspect, plain PyTorch.
+        var mla = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement.GetProperty("mla");
+        Assert.Equal(2, mla.GetProperty("version").GetInt32());
+        Assert.Equal(widths, mla.GetProperty("latent_dims").Deserialize<int[]>());
+        var kv = report.GetProperty("kv_cache");
+        Assert.Equal(widths.Sum() + 4 * 8, kv.GetProperty("elements_per_token").GetProperty("mla").GetInt64());
+        Assert.Equal((widths.Sum() + 4 * 8) / 4.0, kv.GetProperty("elements_per_token_per_layer").GetProperty("mla").GetDouble(), 9);
+        Assert.Equal(converted, JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble(), 9);
+        var python = JsonDocument.Parse(Reference.RunScript("mla_perplexity.py", output, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(python, converted) <= 1e-5, $"plain PyTorch {python} vs mha2mla {converted}");
+        var inspect = Support.Cli.Run("inspect", output);
+        Assert.Contains($"per layer under --kv-budget {budget}: {string.Join(",", widths)}", inspect.Stdout);
+        // Through the KV cache decoding uses (one latent buffer per layer, each its own width).
+        var cached = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--kv-cache-dtype", "f32", "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(cached, converted) <= 1e-5, $"through the cache {cached} vs {converted}");
+    }
+
+    [Fact]
+    public void AVersionOneConfigStillLoads()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "v1");
+        var report = Convert(model, "--rope-pairs", "2", "--kv-rank", "4", "--calib-data", calib, "--eval-data", eval);
+        var output = report.GetProperty("output").GetString()!;
+        // Rewrite "mla" as version 1 wrote it: one latent_dim, no latent_dims.
+        var path = Path.Combine(output, "config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var mla = config["mla"]!.AsObject();
+        mla["version"] = 1;
+        mla.Remove("latent_dims");
+        mla.Remove("kv_budget");
+        mla["latent_dim"] = 8;
+        File.WriteAllText(path, config.ToJsonString());
+        var evaluated = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.Equal(report.GetProperty("perplexity").GetProperty("converted").GetDouble(), evaluated, 9);
+
+        mla["version"] = 3;
+        File.WriteAllText(path, config.ToJsonString());
+        Support.Cli.AssertBadInput(Support.Cli.Run("eval", output, "--data", eval), "reads versions 1 to 2");
+    }
+
     [Fact]
     public void TheOutputIsReadByPlainPyTorchAndByEvalInspectAndTrain()
     {
@@ -143,6 +209,10 @@ public class ConvertTests : IDisposable
             Assert.Empty(Directory.GetDirectories(dir.Path, ".bad-*"));
         }
         Expect("beyond the rank", "--rope-strategy", "high", "--kv-rank", "100");
+        Expect("give one", "--rope-strategy", "high", "--kv-rank", "4", "--kv-budget", "25%");
+        Expect("neither a percentage", "--rope-strategy", "high", "--kv-budget", "a lot");
+        Expect("less than the smallest latent", "--rope-strategy", "high", "--kv-budget", "1%");
+        Expect("more than full rank", "--rope-strategy", "high", "--kv-budget", "70");
         Expect("--rope-pairs 9 must be between 1 and d_h/2 = 8", "--rope-strategy", "high", "--rope-pairs", "9");
         Expect("2-norm ranks frequencies on calibration data", "--kv-rank", "4");
         Expect("no such file", "--rope-strategy", "high", "--eval-data", dir.File("missing.json"));
