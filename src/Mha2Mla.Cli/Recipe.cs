@@ -14,6 +14,9 @@ public static class Recipe
     /// <summary>Short spellings a recipe key may meet on the command line.</summary>
     private static readonly Dictionary<string, string> Aliases = new() { ["-o"] = "--output", ["-v"] = "--verbose", ["-q"] = "--quiet" };
 
+    /// <summary>Options that say the same thing two ways: one on the command line overrides the other in the recipe.</summary>
+    private static readonly Dictionary<string, string> Alternatives = new() { ["--kv-rank"] = "--kv-budget", ["--kv-budget"] = "--kv-rank" };
+
     public static string[] Expand(string[] args)
     {
         // --config=FILE is --config FILE.
@@ -27,7 +30,7 @@ public static class Recipe
         foreach (var (key, value) in Read(path))
         {
             var flag = "--" + key;
-            if (given.Contains(flag)) continue; // the command line wins
+            if (given.Contains(flag) || (Alternatives.TryGetValue(flag, out var other) && given.Contains(other))) continue; // the command line wins
             if (value is "true") fromRecipe.Add(flag);
             else if (value is not "false") fromRecipe.AddRange([flag, value]);
         }

@@ -1,0 +1,22 @@
+using Mha2Mla.Cli;
+using Mha2Mla.Tests.Support;
+
+namespace Mha2Mla.Tests.Cli;
+
+/// <summary>A recipe's entries become options before the user's, and the user's flags win — also over an alternative spelling of the same choice.</summary>
+public class RecipeTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    [Fact]
+    public void FlagsOverrideTheRecipeIncludingItsAlternative()
+    {
+        var recipe = dir.File("r.yaml");
+        File.WriteAllText(recipe, "kv-rank: 8\nrope-pairs: 4\nsvd: joint\n");
+        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "--svd", "joint", "m"], Recipe.Expand(["convert", "--config", recipe, "m"]));
+        Assert.Equal(["convert", "--rope-pairs", "4", "--svd", "joint", "m", "--kv-budget", "25%"], Recipe.Expand(["convert", "--config", recipe, "m", "--kv-budget", "25%"]));
+        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "m", "--svd=split"], Recipe.Expand(["convert", "m", "--svd=split", "--config", recipe]));
+    }
+
+    public void Dispose() => dir.Dispose();
+}
