@@ -61,9 +61,13 @@ public static class Recipe
         {
             if (key is not YamlScalarNode { Value: { Length: > 0 } name })
                 throw new InvalidInputException($"--config {path}: line {key.Start.Line}: a key must be an option name (e.g. kv-rank)");
-            if (value is not YamlScalarNode scalar)
-                throw new InvalidInputException($"--config {path}: '{name}' must have a single value");
-            yield return (name, scalar.Value ?? "");
+            // A list ([4, 8, 16]) is what sweep's options spell "4,8,16".
+            yield return value switch
+            {
+                YamlScalarNode scalar => (name, scalar.Value ?? ""),
+                YamlSequenceNode list when list.Children.All(i => i is YamlScalarNode) => (name, string.Join(',', list.Children.Cast<YamlScalarNode>().Select(i => i.Value))),
+                _ => throw new InvalidInputException($"--config {path}: '{name}' must be a value or a list of values"),
+            };
         }
     }
 }

@@ -30,31 +30,17 @@ public static class ConvertCommand
             DefaultValueFactory = _ => "joint",
         };
         svd.AcceptOnlyFromAmong("joint", "split", "activation");
-        var damping = new Option<double>("--svd-damping")
-        {
-            Description = "activation: λ in XᵀX/n + λ·mean(diag)·I, which keeps the calibration covariance invertible",
-            DefaultValueFactory = _ => ConversionSettings.DefaultDamping,
-        };
-        var calibData = new Option<string?>("--calib-data") { Description = "Calibration data for 2-norm and --svd activation (same formats as --data)" };
-        var calibSamples = new Option<int>("--calib-samples") { Description = "Calibration samples", DefaultValueFactory = _ => 16 };
-        var calibSeqLen = new Option<int>("--calib-seq-len") { Description = "Tokens per calibration sample", DefaultValueFactory = _ => 512 };
-        var evalData = new Option<string?>("--eval-data") { Description = "Data to measure perplexity on: original, converted, fine-tuned" };
-        var trainData = new Option<string?>("--train-data") { Description = "Fine-tune data (with --steps > 0)" };
-        var seqLen = new Option<int?>("--seq-len") { Description = "Tokens per sequence for --eval-data and --train-data (default 2048, or max_position_embeddings if smaller)" };
-        var textField = new Option<string>("--text-field") { Description = "The .jsonl field holding text", DefaultValueFactory = _ => "text" };
-        var saveDType = DTypeOptions.SaveDType();
+        var shared = new ConversionArguments();
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
-        var training = new TrainingArguments(defaultSteps: 0);
 
         var command = new Command("convert",
             "Convert a Llama-family checkpoint (MHA or GQA) to Multi-head Latent Attention: keep RoPE on r frequency pairs per KV head, " +
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
-            model, output, recipe, strategy, pairs, rank, budget, svd, damping, calibData, calibSamples, calibSeqLen, evalData, trainData, seqLen, textField,
-            CommonOptions.Device, saveDType, overwrite,
+            model, output, recipe, strategy, pairs, rank, budget, svd, CommonOptions.Device, overwrite,
         };
-        foreach (var option in training.All) command.Options.Add(option);
+        foreach (var option in shared.All) command.Options.Add(option);
 
         command.SetAction(parsed =>
         {
@@ -62,33 +48,14 @@ public static class ConvertCommand
             Engine.ReturnLargeBuffersToTheSystem();
             if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
                 throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
-            var fineTune = training.Read(parsed);
-            DataOptions? Data(string? path, int? length, int? max = null) => path is null ? null : new DataOptions
-            {
-                Path = path, SeqLen = length, TextField = parsed.GetValue(textField)!, MaxSequences = max,
-            };
-            var job = new ConversionJob
-            {
-                Model = parsed.GetRequiredValue(model),
-                Output = parsed.GetRequiredValue(output),
-                Settings = new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
-                    parsed.GetValue(svd) switch { "split" => SvdMode.Split, "activation" => SvdMode.Activation, _ => SvdMode.Joint },
-                    parsed.GetValue(damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null),
-                Calibration = Data(parsed.GetValue(calibData), parsed.GetValue(calibSeqLen), parsed.GetValue(calibSamples)),
-                Evaluation = Data(parsed.GetValue(evalData), parsed.GetValue(seqLen)),
-                Training = Data(parsed.GetValue(trainData), parsed.GetValue(seqLen)),
-                FineTune = fineTune,
-                SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
-                Overwrite = parsed.GetValue(overwrite),
-            };
+            var job = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output),
+                new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
+                    SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null),
+                parsed.GetValue(overwrite));
             var report = new ConversionPipeline(job)
             {
                 Log = message => Log.Information("{Message}", message),
-                OnStep = m =>
-                {
-                    if (m.Step == 1 || m.Step % fineTune.LogEvery == 0 || m.Step == fineTune.Steps)
-                        Log.Information("fine-tune step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2}", m.Step, fineTune.Steps, m.Loss, m.LearningRate);
-                },
+                OnStep = ConversionArguments.FineTuneLog(job.FineTune),
             }.Run();
 
             Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before:0.##} -> {After:0.##} elements per token per layer)",

@@ -23,6 +23,12 @@ public sealed class ConversionPipeline(ConversionJob job)
     public Action<string>? Log { get; init; }
     public Action<StepMetrics>? OnStep { get; init; }
 
+    /// <summary>The original model's perplexity on this job's evaluation data, when already measured (a sweep measures it once).</summary>
+    public double? OriginalPerplexity { get; init; }
+
+    /// <summary>Calibration statistics shared with other conversions of this model on this calibration data.</summary>
+    public CalibrationCache? Calibration { get; init; }
+
     public ConversionReport Run()
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
@@ -44,8 +50,8 @@ public sealed class ConversionPipeline(ConversionJob job)
         var evaluation = evaluationData is null ? null : Read(evaluationData, source);
         var diskType = job.SaveDType ?? source.Weights.OutputType();
 
-        double? original = null, converted = null, finetuned = null;
-        if (evaluation is not null)
+        double? original = OriginalPerplexity, converted = null, finetuned = null;
+        if (evaluation is not null && original is null)
             original = meter.Measure("eval_original", () =>
             {
                 using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
@@ -66,7 +72,7 @@ public sealed class ConversionPipeline(ConversionJob job)
                 else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
                 Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
-            }, Log));
+            }, Log, Calibration));
         }
         catch
         {

@@ -8,6 +8,19 @@ namespace Mha2Mla.Conversion;
 /// </summary>
 public enum SvdMode { Joint, Split, Activation }
 
+public static class SvdModes
+{
+    public static readonly string[] Names = ["joint", "split", "activation"];
+
+    public static SvdMode Parse(string name) => name switch
+    {
+        "joint" => SvdMode.Joint,
+        "split" => SvdMode.Split,
+        "activation" => SvdMode.Activation,
+        _ => throw new InvalidInputException($"--svd '{name}' is not one of {string.Join(", ", Names)}"),
+    };
+}
+
 /// <summary>
 /// What a conversion was asked for; r and d_kv left null take the paper's defaults for the model
 /// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks. A KV budget

@@ -19,18 +19,22 @@ public static class Converter
     /// <param name="calibration">Token sequences; needed by 2-norm.</param>
     /// <returns>The config.json "mla" section describing what was done.</returns>
     /// <param name="log">Progress of the budget's first pass.</param>
+    /// <param name="cache">Calibration statistics of earlier conversions of this model on this data, reused and filled
+    /// (a budget's two passes share one even when the caller gives none).</param>
     public static MlaSettings Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
-        Action<int, DecoderLayer> onLayer, Action<string>? log = null)
+        Action<int, DecoderLayer> onLayer, Action<string>? log = null, CalibrationCache? cache = null)
     {
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : "--svd activation")} needs calibration data, and --calib-data holds no sequences");
 
+        using var ownCache = cache is null && settings.Budget is not null ? new CalibrationCache(keepCovariance: false) : null;
+        cache ??= ownCache;
         int[] widths;
         if (settings.Budget is { } budget)
         {
             var gains = new double[config.NumHiddenLayers][];
-            Walk(source, settings, calibration, (l, attention, original, pairs, covariance) =>
+            Walk(source, settings, calibration, cache, (l, attention, original, pairs, covariance) =>
             {
                 gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
                 original.Dispose();
@@ -42,7 +46,7 @@ public static class Converter
         }
         else widths = Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
 
-        var kept = Walk(source, settings, calibration, (l, attention, original, pairs, covariance) =>
+        var kept = Walk(source, settings, calibration, cache, (l, attention, original, pairs, covariance) =>
         {
             MlaAttention mla;
             try
@@ -65,9 +69,12 @@ public static class Converter
     /// <summary>One layer as the walk hands it over: its attention and whole layer (the visitor owns both), the pairs it keeps, and — activation — its inputs' covariance (freed after the visit).</summary>
     private delegate void LayerVisitor(int index, Attention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
 
-    /// <summary>Reads the layers one by one, calibrates each (moving the calibration states through it) and chooses its pairs.</summary>
+    /// <summary>
+    /// Reads the layers one by one, calibrates each (moving the calibration states through it, unless
+    /// the cache holds every layer's statistics already) and chooses its pairs.
+    /// </summary>
     /// <returns>The pairs of every layer.</returns>
-    private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, LayerVisitor visit)
+    private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache? cache, LayerVisitor visit)
     {
         var config = source.Config;
         var device = Device.CPU;
@@ -76,7 +83,9 @@ public static class Converter
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
-        var hidden = settings.NeedsCalibration ? Embed(source.Weights, calibration!) : null;
+        var covariance = settings.Svd == SvdMode.Activation;
+        var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance);
+        var hidden = settings.NeedsCalibration && !cached ? Embed(source.Weights, calibration!) : null;
         var masks = new Dictionary<long, CausalMasks>();
         try
         {
@@ -88,7 +97,13 @@ public static class Converter
                 (double[][] Scores, Tensor? Covariance)? calibrated;
                 try
                 {
-                    calibrated = hidden is null ? null : Calibrate(config, l, original, attention, rope, hidden, masks, settings.Svd == SvdMode.Activation);
+                    if (cached) calibrated = cache![l];
+                    else if (hidden is null) calibrated = null;
+                    else
+                    {
+                        calibrated = Calibrate(config, l, original, attention, rope, hidden, masks, covariance || cache?.KeepCovariance == true);
+                        cache?.Put(l, calibrated.Value.Scores, calibrated.Value.Covariance);
+                    }
                 }
                 catch
                 {

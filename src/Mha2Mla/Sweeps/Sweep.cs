@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Conversion;
+using Mha2Mla.Models;
+using Mha2Mla.Training;
+
+namespace Mha2Mla.Sweeps;
+
+/// <summary>
+/// `mha2mla sweep`: one conversion per point of a grid, each a complete OUT under
+/// DIR/&lt;point&gt;/ with its report, then DIR/results.csv, results.json and sweep.svg (rewritten
+/// after every point). The original model is evaluated once and each layer's calibration
+/// statistics are measured once for all points. DIR/sweep.json records the grid: the same command
+/// run again skips the finished points (a point is finished once its directory exists — each is
+/// committed whole), a different grid is refused unless --overwrite.
+/// </summary>
+public sealed class Sweep(SweepJob job)
+{
+    public Action<string>? Log { get; init; }
+    public Action<StepMetrics>? OnStep { get; init; }
+
+    public IReadOnlyList<SweepResult> Run()
+    {
+        var modelDirectory = ModelSource.Resolve(job.Model);
+        var path = Path.GetFullPath(job.Output);
+        var grid = Grid();
+        var gridFile = Path.Combine(path, "sweep.json");
+        var resume = File.Exists(gridFile) && File.ReadAllText(gridFile) == grid;
+        if (Directory.Exists(path) && !resume && !job.Overwrite)
+            throw new InvalidInputException(File.Exists(gridFile)
+                ? $"{job.Output} holds a sweep of another grid or other options; run the same command to finish it, pass --overwrite to replace it, or choose another -o"
+                : $"{job.Output} already exists and is not a sweep; pass --overwrite to replace it, or choose another -o");
+
+        var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Damping) }).ToList();
+        using (var source = Checkpoint.Open(modelDirectory))
+            foreach (var j in jobs) j.Validate(source.Config); // every point's settings fail now, not after hours
+
+        using var directory = OutputDirectory.InPlaceRun(path, overwrite: job.Overwrite && !resume, resume, [modelDirectory]);
+        AtomicFile.WriteAllText(gridFile, grid);
+        using var calibration = new CalibrationCache(keepCovariance: job.Points.Any(p => p.Svd == SvdMode.Activation));
+        var results = new List<SweepResult>();
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            var (point, pointJob) = (job.Points[i], jobs[i]);
+            var report = ReadReport(pointJob.Output);
+            if (report is not null) Log?.Invoke($"point {i + 1}/{jobs.Count} {point.Name}: finished earlier, kept");
+            else
+            {
+                Log?.Invoke($"point {i + 1}/{jobs.Count} {point.Name}");
+                report = new ConversionPipeline(pointJob)
+                {
+                    Log = Log, OnStep = OnStep, Calibration = calibration,
+                    OriginalPerplexity = results.Select(r => r.PerplexityOriginal).FirstOrDefault(p => p is not null),
+                }.Run();
+                if (!job.KeepCheckpoints) KeepOnlyReports(pointJob.Output);
+                Diagnostics.CrashPoints.Here("after-sweep-point");
+            }
+            results.Add(SweepResult.From(point.Name, report));
+            WriteResults(path, results);
+        }
+        directory.Commit();
+        return results;
+    }
+
+    // What makes two runs the same sweep: the points and every shared option, as JSON.
+    private string Grid() => JsonSerializer.Serialize(new
+    {
+        model = job.Model,
+        points = job.Points.Select(p => p.Name),
+        calibration = job.Template.Calibration,
+        evaluation = job.Template.Evaluation,
+        training = job.Template.Training,
+        fine_tune = job.Template.FineTune,
+        save_dtype = job.Template.SaveDType?.ToString(),
+        svd_damping = job.Damping,
+    }, SweepResult.Json);
+
+    private static ConversionReport? ReadReport(string directory)
+    {
+        var file = Path.Combine(directory, "mha2mla_report.json");
+        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(File.ReadAllText(file), ConversionReport.Json) : null;
+    }
+
+    // --keep-checkpoints false: a point keeps its reports only (big grids of big models).
+    private static void KeepOnlyReports(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(directory))
+            if (Path.GetFileName(file) is not ("mha2mla_report.json" or "REPORT.md" or "finetune_metrics.jsonl")) File.Delete(file);
+    }
+
+    private void WriteResults(string directory, IReadOnlyList<SweepResult> results)
+    {
+        AtomicFile.WriteAllText(Path.Combine(directory, "results.csv"), SweepResult.Csv(results));
+        AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), JsonSerializer.Serialize(results, SweepResult.Json));
+        AtomicFile.WriteAllText(Path.Combine(directory, "sweep.svg"), SweepPlot.Svg(results, $"mha2mla sweep of {job.Model}"));
+    }
+}
+
+/// <summary>What `mha2mla sweep` was asked: the points, and one convert job whose data and fine-tune options every point shares.</summary>
+public sealed record SweepJob
+{
+    public required string Model { get; init; }
+    public required string Output { get; init; }
+    public required IReadOnlyList<SweepPoint> Points { get; init; }
+    /// <summary>Calibration, evaluation, training data, fine-tune and save dtype for every point (its Model, Output and Settings are replaced).</summary>
+    public required ConversionJob Template { get; init; }
+    public double Damping { get; init; } = ConversionSettings.DefaultDamping;
+    public bool KeepCheckpoints { get; init; } = true;
+    public bool Overwrite { get; init; }
+}
