@@ -46,7 +46,7 @@ def logits(config, W, ids):
     assert rope.get("rope_type", rope.get("type", "default")) == "default", "this script implements plain RoPE only"
     inv = 1.0 / (base ** (torch.arange(0, dh, 2, dtype=torch.int64).float() / dh))
 
-    def norm(x, w):
+    def norm(x, w, eps=eps):
         return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
     def lin(x, name):
@@ -71,7 +71,9 @@ def logits(config, W, ids):
 
         h = norm(x, W[f"model.layers.{i}.input_layernorm.weight"])
         q = lin(h, p + "q_proj").view(1, T, nh, dh).transpose(1, 2)
-        c = lin(h, p + "kv_down_proj")
+        c = lin(h, p + "kv_down_proj")                                     # the cached latent
+        if mla.get("latent_norm"):                                         # DeepSeek's kv_a_layernorm (eps 1e-6)
+            c = norm(c, W[p + "kv_latent_norm.weight"], 1e-6)
         k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, dh - r2).transpose(1, 2)
         v = lin(c, p + "v_up_proj").view(1, T, nkv, dh).transpose(1, 2)
         k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nkv, r2).transpose(1, 2), cos_k, sin_k)

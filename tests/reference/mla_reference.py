@@ -11,6 +11,8 @@ reconstruction (joint or split SVD, in float64) and RoPE applied only on the kep
       (--kv-budget B instead of --kv-rank: per-layer widths by an exact dynamic programme over
       the layers' singular values, printed as latent_dims)
       (--logits-ids F --logits-out O: also the logits of those sequences, raw float32)
+  latent-rms DIR MLA_DIR --calib FILE.json
+      per layer, the RMS of MLA_DIR's latent over DIR's calibration inputs (the latent norm's initial weight)
   grads MLA_DIR --ids FILE.json --out GRADS.safetensors
       gradients of the mean next-token loss of a converted checkpoint, through the MLA form as
       scripts/mla_perplexity.py computes it (not through mha2mla)
@@ -101,7 +103,7 @@ def calibration_pass(config, W, calib):
             yield i, q, k, h
 
 
-def two_norm_pairs(config, W, calib, r):
+def two_norm_pairs(config, W, calib, r, shared=False):
     nh, nkv, dh = dims(config)
     half, g = dh // 2, nh // nkv
     L = config["num_hidden_layers"]
@@ -111,11 +113,14 @@ def two_norm_pairs(config, W, calib, r):
     for i, q, k, _ in calibration_pass(config, W, calib):
         q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
         k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
+    def layer_score(i, j):
+        return (q_sum[i, j * g:(j + 1) * g] / tokens).sum(0) * (k_sum[i, j] / tokens)
     pairs = []
     for i in range(L):
         layer = []
         for j in range(nkv):
-            score = (q_sum[i, j * g:(j + 1) * g] / tokens).sum(0) * (k_sum[i, j] / tokens)
+            # shared: one choice for every layer, by the score summed over layers
+            score = sum(layer_score(l, j) for l in range(L)) if shared else layer_score(i, j)
             order = sorted(range(half), key=lambda kk: (-score[kk].item(), kk))
             layer.append(sorted(order[:r]))
         pairs.append(layer)
@@ -270,12 +275,17 @@ def main():
     c.add_argument("--svd", default="joint")
     c.add_argument("--eval", required=True)
     c.add_argument("--calib")
+    c.add_argument("--shared", action="store_true", help="2-norm: the same pairs in every layer (scores summed over layers)")
     c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
     c.add_argument("--logits-out")
     e = sub.add_parser("errors", help="per layer: ||(M - approx) X^T||_F for joint and activation-aware truncation at each rank")
     e.add_argument("dir")
     e.add_argument("--pairs", type=int, required=True)
     e.add_argument("--calib", required=True)
+    n = sub.add_parser("latent-rms", help="per layer: the RMS of an MLA checkpoint's latent W_down x over the ORIGINAL model's calibration inputs")
+    n.add_argument("dir", help="the original checkpoint")
+    n.add_argument("mla_dir")
+    n.add_argument("--calib", required=True)
     g = sub.add_parser("grads")
     g.add_argument("dir")
     g.add_argument("--ids", required=True)
@@ -283,6 +293,19 @@ def main():
     args = parser.parse_args()
     if args.command == "grads":
         mla_grads(args.dir, json.load(open(args.ids)), args.out)
+        return
+    if args.command == "latent-rms":
+        import mla_perplexity
+        config, W = load(args.dir)
+        M = mla_perplexity.load_weights(args.mla_dir)
+        with torch.no_grad():
+            Cs = input_covariances(config, W, json.load(open(args.calib)))
+            rms = []
+            for i, C in enumerate(Cs):
+                down = M[f"model.layers.{i}.self_attn.kv_down_proj.weight"].double()
+                rms.append(math.sqrt(torch.trace(down @ C @ down.T).item() / down.shape[0]))
+        json.dump(rms, sys.stdout)
+        print()
         return
     if args.command == "errors":
         config, W = load(args.dir)
@@ -309,7 +332,7 @@ def main():
     _, nkv, dh = dims(config)
     with torch.no_grad():
         if args.strategy == "2-norm":
-            pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs)
+            pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs, args.shared)
         else:
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
         covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" else None

@@ -30,6 +30,15 @@ public static class ConvertCommand
             DefaultValueFactory = _ => "joint",
         };
         svd.AcceptOnlyFromAmong("joint", "split", "activation");
+        var latentNorm = new Option<bool>("--latent-norm")
+        {
+            Description = "Put an RMSNorm on the cached latent, as DeepSeek's kv_a_layernorm (weight: the latent's RMS on the calibration data, " +
+                          "then trained by the fine-tune); what a DeepSeek-V3 export needs. Needs --calib-data",
+        };
+        var ropeShared = new Option<bool>("--rope-shared")
+        {
+            Description = "2-norm: keep the same pairs in every layer (each KV head's scores summed over layers), as a DeepSeek-V3 export needs; high, low and uniform are shared already",
+        };
         var shared = new ConversionArguments();
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
 
@@ -38,7 +47,7 @@ public static class ConvertCommand
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
-            model, output, recipe, strategy, pairs, rank, budget, svd, CommonOptions.Device, overwrite,
+            model, output, recipe, strategy, pairs, rank, budget, svd, latentNorm, ropeShared, CommonOptions.Device, overwrite,
         };
         foreach (var option in shared.All) command.Options.Add(option);
 
@@ -50,7 +59,8 @@ public static class ConvertCommand
                 throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
             var job = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output),
                 new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
-                    SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null),
+                    SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null,
+                    parsed.GetValue(latentNorm), parsed.GetValue(ropeShared)),
                 parsed.GetValue(overwrite));
             var report = new ConversionPipeline(job)
             {

@@ -26,6 +26,8 @@ public sealed record ConversionJob
         var settings = Settings.Resolve(config);
         if (settings.Strategy == RopeStrategy.TwoNorm && Calibration is null)
             throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data: give --calib-data (or choose high, low or uniform)");
+        if (settings.LatentNorm && Calibration is null)
+            throw new InvalidInputException("--latent-norm sets the norm's weight from the latent's RMS on calibration data: give --calib-data");
         if (settings.Svd == SvdMode.Activation && Calibration is null)
             throw new InvalidInputException("--svd activation fits the factors to the layers' inputs on calibration data: give --calib-data (or choose --svd joint or split)");
         foreach (var (data, flag) in new[] { (Calibration, "--calib-seq-len"), (Evaluation, "--seq-len"), (Training, "--seq-len") })

@@ -26,14 +26,17 @@ public static class SvdModes
 /// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks. A KV budget
 /// replaces d_kv: each layer's width is then chosen by <see cref="RankAllocation"/>.
 /// </summary>
+/// <param name="LatentNorm">Put an RMSNorm on the latent (DeepSeek's kv_a_layernorm), its weight the calibration tokens' latent RMS.</param>
+/// <param name="RopeShared">2-norm: one set of pairs per KV head for every layer (scores summed over layers), as DeepSeek needs.</param>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, int? KvRank = null, SvdMode Svd = SvdMode.Joint,
-    double Damping = ConversionSettings.DefaultDamping, KvBudget? Budget = null)
+    double Damping = ConversionSettings.DefaultDamping, KvBudget? Budget = null, bool LatentNorm = false, bool RopeShared = false)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
         if (Budget is not null && KvRank is not null)
             throw new InvalidInputException("--kv-rank and --kv-budget both set the latent width; give one (--kv-budget chooses a width per layer)");
-        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Budget is null ? KvRank ?? Math.Max(1, config.HeadDim / 8) : null, Svd, Damping, Budget);
+        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Budget is null ? KvRank ?? Math.Max(1, config.HeadDim / 8) : null, Svd, Damping, Budget,
+            LatentNorm, RopeShared);
         settings.Validate(config);
         return settings;
     }
@@ -43,7 +46,7 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
 /// <param name="KvRank">d_kv, the same in every layer; null with a <paramref name="Budget"/>.</param>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
 public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int? KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
-    KvBudget? Budget = null)
+    KvBudget? Budget = null, bool LatentNorm = false, bool RopeShared = false)
 {
     public const double DefaultDamping = 1e-3;
 
@@ -51,7 +54,10 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
     public string SvdName => Svd.ToString().ToLowerInvariant();
 
     /// <summary>Whether the conversion runs the original model on calibration data (2-norm statistics, activation-aware factors).</summary>
-    public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || Svd == SvdMode.Activation;
+    public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || NeedsCovariance;
+
+    /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight).</summary>
+    public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm;
 
     /// <summary>The uniform latent width n_kv·d_kv (not defined under a budget).</summary>
     public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * (KvRank ?? throw new InvalidOperationException("per-layer widths come from the budget"));

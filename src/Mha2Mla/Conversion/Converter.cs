@@ -26,15 +26,31 @@ public static class Converter
     {
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
-            throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : "--svd activation")} needs calibration data, and --calib-data holds no sequences");
+            throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
 
-        using var ownCache = cache is null && settings.Budget is not null ? new CalibrationCache(keepCovariance: false) : null;
+        var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
+        using var ownCache = cache is null && (settings.Budget is not null || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
         cache ??= ownCache;
+        int[][]? shared = null;
+        if (shareScores)
+        {
+            // One pass to score every layer; each KV head keeps the pairs with the best score summed over layers.
+            Walk(source, settings, calibration, cache, null, (l, attention, original, _, _) =>
+            {
+                original.Dispose();
+                attention.Dispose();
+                log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} scored for --rope-shared");
+            });
+            shared = Enumerable.Range(0, config.NumKeyValueHeads).Select(j => RopeSelection.TopPairs(
+                Enumerable.Range(0, config.HeadDim / 2).Select(k => Enumerable.Range(0, config.NumHiddenLayers).Sum(l => cache![l].Scores[j][k])).ToArray(),
+                settings.RopePairs)).ToArray();
+            log?.Invoke($"--rope-shared: pairs {string.Join(" | ", shared.Select(p => string.Join(",", p)))} in every layer");
+        }
         int[] widths;
         if (settings.Budget is { } budget)
         {
             var gains = new double[config.NumHiddenLayers][];
-            Walk(source, settings, calibration, cache, (l, attention, original, pairs, covariance) =>
+            Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
             {
                 gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
                 original.Dispose();
@@ -46,7 +62,7 @@ public static class Converter
         }
         else widths = Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
 
-        var kept = Walk(source, settings, calibration, cache, (l, attention, original, pairs, covariance) =>
+        var kept = Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
         {
             MlaAttention mla;
             try
@@ -63,7 +79,7 @@ public static class Converter
             onLayer(l, new DecoderLayer(original.InputNorm, mla, original.PostAttentionNorm, original.Mlp));
         });
         return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, widths,
-            settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text);
+            settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text, settings.LatentNorm, settings.RopeShared);
     }
 
     /// <summary>One layer as the walk hands it over: its attention and whole layer (the visitor owns both), the pairs it keeps, and — activation — its inputs' covariance (freed after the visit).</summary>
@@ -74,7 +90,9 @@ public static class Converter
     /// the cache holds every layer's statistics already) and chooses its pairs.
     /// </summary>
     /// <returns>The pairs of every layer.</returns>
-    private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache? cache, LayerVisitor visit)
+    /// <param name="shared">Pairs for every layer (--rope-shared), instead of each layer's own choice.</param>
+    private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache? cache, int[][]? shared,
+        LayerVisitor visit)
     {
         var config = source.Config;
         var device = Device.CPU;
@@ -83,7 +101,7 @@ public static class Converter
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
-        var covariance = settings.Svd == SvdMode.Activation;
+        var covariance = settings.NeedsCovariance;
         var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance);
         var hidden = settings.NeedsCalibration && !cached ? Embed(source.Weights, calibration!) : null;
         var masks = new Dictionary<long, CausalMasks>();
@@ -111,7 +129,7 @@ public static class Converter
                     attention.Dispose();
                     throw;
                 }
-                pairs[l] = settings.Strategy == RopeStrategy.TwoNorm
+                pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
                     ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
                     : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
                 visit(l, attention, original, pairs[l], calibrated?.Covariance);

@@ -37,6 +37,16 @@ public static class KvFactorization
             _ => Joint(keyNope, attention.V.Weight, latent),
         };
 
+        RmsNorm? latentNorm = null;
+        if (settings.LatentNorm)
+        {
+            // A constant weight, the latent's RMS over the calibration tokens, so that at the start
+            // RMSNorm(c)·w ≈ c: sqrt(E‖W_down x‖² / R) = sqrt(tr(W_down C W_downᵀ) / R).
+            var d64 = down.to(ScalarType.Float64);
+            var meanSquare = (d64.matmul(inputCovariance ?? throw new ArgumentException("the latent norm needs the inputs' covariance")) * d64).sum().item() / latent;
+            latentNorm = new RmsNorm(Keep(torch.ones([latent]) * Math.Sqrt(meanSquare)), MlaAttention.LatentNormEps);
+        }
+
         var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders));
         var q = new Linear(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
         var o = new Linear(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
@@ -45,7 +55,7 @@ public static class KvFactorization
             kRope,
             new Linear(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows))),
             new Linear(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone())),
-            o);
+            o, latentNorm);
 
         Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
     }

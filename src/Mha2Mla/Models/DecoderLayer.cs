@@ -21,6 +21,7 @@ public sealed class DecoderLayer(RmsNorm inputNorm, IAttention attention, RmsNor
         Attention.Projections.Select(p => ($"self_attn.{p.Name}", p.Projection))
             .Concat([("mlp.gate_proj", Mlp.Gate), ("mlp.up_proj", Mlp.Up), ("mlp.down_proj", Mlp.Down)])
             .SelectMany(p => p.Item2.NamedParameters(WeightNames.Layer(index, p.Item1)))
+            .Concat(Attention.OtherParameters.Select(p => (WeightNames.Layer(index, $"self_attn.{p.Name}"), p.Value)))
             .Append((WeightNames.Layer(index, "input_layernorm.weight"), InputNorm.Weight))
             .Append((WeightNames.Layer(index, "post_attention_layernorm.weight"), PostAttentionNorm.Weight));
 

@@ -11,4 +11,7 @@ public interface IAttention : IDisposable
 
     /// <summary>The projections under their names relative to "self_attn." (e.g. "q_proj").</summary>
     IEnumerable<(string Name, Linear Projection)> Projections { get; }
+
+    /// <summary>Weights that are not projections (MLA's latent norm), under their names relative to "self_attn.".</summary>
+    IEnumerable<(string Name, Tensor Value)> OtherParameters => [];
 }

@@ -8,6 +8,8 @@ namespace Mha2Mla.Models;
 /// are rebuilt from the latent: k = [RoPE(W_k_rope·x) ; W_up_k·c], v = W_up_v·c. Query heads hold
 /// their dimensions in <see cref="HeadLayout"/> order (q_proj rows were permuted to match), so
 /// q·k = q_rope·k_rope + q_nope·k_nope, scaled by 1/√d_h as in the original model.
+/// With a latent norm (DeepSeek's kv_a_layernorm) c = RMSNorm(W_down·x): the cache holds the
+/// normed latent and everything downstream reads it.
 /// </summary>
 public sealed class MlaAttention : IAttention
 {
@@ -22,11 +24,15 @@ public sealed class MlaAttention : IAttention
     public Linear KUp { get; }
     public Linear VUp { get; }
     public Linear O { get; }
+    public RmsNorm? LatentNorm { get; }
 
-    public MlaAttention(ModelConfig config, int[][] pairs, Linear q, Linear kvDown, Linear kRope, Linear kUp, Linear vUp, Linear o)
+    /// <summary>ε of the latent norm: transformers' DeepseekV3RMSNorm default, which kv_a_layernorm uses.</summary>
+    public const double LatentNormEps = 1e-6;
+
+    public MlaAttention(ModelConfig config, int[][] pairs, Linear q, Linear kvDown, Linear kRope, Linear kUp, Linear vUp, Linear o, RmsNorm? latentNorm = null)
     {
         this.config = config;
-        (Q, KvDown, KRope, KUp, VUp, O) = (q, kvDown, kRope, kUp, vUp, o);
+        (Q, KvDown, KRope, KUp, VUp, O, LatentNorm) = (q, kvDown, kRope, kUp, vUp, o, latentNorm);
         ropeWidth = 2 * pairs[0].Length;
         var perKvHead = pairs.Select(p => HeadLayout.RopeDims(config.HeadDim, p).Select(d => (long)d).ToArray()).ToArray();
         keyRopeDims = torch.tensor(perKvHead.SelectMany(d => d).ToArray()).DetachFromDisposeScope();
@@ -45,8 +51,14 @@ public sealed class MlaAttention : IAttention
             loader.ReadLinear(Name("k_rope_proj"), kv * r2, d, config.QkvBias),
             loader.ReadLinear(Name("k_up_proj"), kv * (dh - r2), mla.LatentDims[index], config.QkvBias),
             loader.ReadLinear(Name("v_up_proj"), kv * dh, mla.LatentDims[index], config.QkvBias),
-            loader.ReadLinear(Name("o_proj"), d, config.NumAttentionHeads * dh, config.OutputBias));
+            loader.ReadLinear(Name("o_proj"), d, config.NumAttentionHeads * dh, config.OutputBias),
+            mla.LatentNorm ? new RmsNorm(loader.Read(Name(LatentNormName), mla.LatentDims[index]), LatentNormEps) : null);
     }
+
+    /// <summary>The latent norm's weight, relative to "self_attn.".</summary>
+    public const string LatentNormName = "kv_latent_norm.weight";
+
+    public IEnumerable<(string Name, Tensor Value)> OtherParameters => LatentNorm is null ? [] : [(LatentNormName, LatentNorm.Weight)];
 
     public IEnumerable<(string Name, Linear Projection)> Projections =>
         [("q_proj", Q), ("kv_down_proj", KvDown), ("k_rope_proj", KRope), ("k_up_proj", KUp), ("v_up_proj", VUp), ("o_proj", O)];
@@ -60,6 +72,7 @@ public sealed class MlaAttention : IAttention
         var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), inputs.Cos, inputs.Sin, queryRopeDims, heads);
         var queryNope = query.narrow(-1, ropeWidth, headDim - ropeWidth);
         var latent = KvDown.Forward(x);                                                               // (B, T, R)
+        if (LatentNorm is not null) latent = LatentNorm.Forward(latent);
         var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), inputs.Cos, inputs.Sin, keyRopeDims, kvHeads);
         if (inputs.Cache is { } cache)
         {
@@ -121,6 +134,7 @@ public sealed class MlaAttention : IAttention
     public void Dispose()
     {
         foreach (var (_, p) in Projections) p.Dispose();
+        LatentNorm?.Dispose();
         keyRopeDims.Dispose();
         queryRopeDims.Dispose();
     }

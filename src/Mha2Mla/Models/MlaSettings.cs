@@ -5,11 +5,13 @@ namespace Mha2Mla.Models;
 /// Attention. Pairs[layer][kvHead] lists the RoPE frequency pairs k kept for that KV head
 /// (ascending); every other dimension of its keys is position-free. LatentDims[layer] is that
 /// layer's latent width R_l: n_kv·d_kv everywhere for a uniform rank, chosen per layer under a
-/// KV budget (then KvRank is null and KvBudget says what was asked).
-/// Version 2 added latent_dims and kv_budget; version 1 (one latent_dim for every layer) still loads.
+/// KV budget (then KvRank is null and KvBudget says what was asked). LatentNorm: an RMSNorm on
+/// the latent (weights self_attn.kv_latent_norm.weight), as DeepSeek's kv_a_layernorm.
+/// Version 2 added latent_dims, kv_budget, latent_norm and rope_shared; version 1 (one
+/// latent_dim for every layer, no norm) still loads.
 /// </summary>
 public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
-    string? KvBudget = null)
+    string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false)
 {
     public const int CurrentVersion = 2;
 

@@ -101,7 +101,7 @@ public static class ModelConfigReader
 
     // config.json's "mla" as either version writes it: 1 has one latent_dim, 2 one per layer.
     private sealed record MlaSection(int Version, int RopePairs, int? KvRank, int? LatentDim, int[]? LatentDims, string? KvBudget,
-        string RopeStrategy, string Svd, int[][][]? Pairs);
+        string RopeStrategy, string Svd, int[][][]? Pairs, bool LatentNorm = false, bool RopeShared = false);
 
     private static MlaSettings? MlaOf(Fields f, int headDim, int kvHeads, int layers)
     {
@@ -126,6 +126,7 @@ public static class ModelConfigReader
             : section.LatentDims ?? throw f.Error("mla.latent_dims", "is missing");
         if (widths.Length != layers || widths.Any(w => w < 1))
             throw f.Error(section.Version == 1 ? "mla.latent_dim" : "mla.latent_dims", $"must give a positive latent width for each of {layers} layers");
-        return new MlaSettings(section.Version, r, section.KvRank, widths, section.RopeStrategy, section.Svd, section.Pairs, section.KvBudget);
+        return new MlaSettings(section.Version, r, section.KvRank, widths, section.RopeStrategy, section.Svd, section.Pairs, section.KvBudget,
+            section.LatentNorm, section.RopeShared);
     }
 }

@@ -37,7 +37,7 @@ public sealed class Sweep(SweepJob job)
 
         using var directory = OutputDirectory.InPlaceRun(path, overwrite: job.Overwrite && !resume, resume, [modelDirectory]);
         AtomicFile.WriteAllText(gridFile, grid);
-        using var calibration = new CalibrationCache(keepCovariance: job.Points.Any(p => p.Svd == SvdMode.Activation));
+        using var calibration = new CalibrationCache(keepCovariance: jobs.Any(j => j.Settings.Svd == SvdMode.Activation || j.Settings.LatentNorm));
         var results = new List<SweepResult>();
         for (var i = 0; i < jobs.Count; i++)
         {

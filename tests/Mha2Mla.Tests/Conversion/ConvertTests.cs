@@ -124,6 +124,49 @@ public class ConvertTests : IDisposable
     }
 
     [Fact]
+    public void ALatentNormStartsAtTheLatentsRmsAndSharedPairsAreTheSummedScoresChoice()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2).With("num_hidden_layers", 3), "latent-norm");
+        var report = Convert(model, "--rope-strategy", "2-norm", "--rope-shared", "--latent-norm", "--rope-pairs", "2", "--kv-rank", "4",
+            "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--save-dtype", "f32");
+        var output = report.GetProperty("output").GetString()!;
+
+        // Shared pairs: every layer the same, and what the reference chooses from scores summed over layers.
+        var pairs = report.GetProperty("rope").GetProperty("pairs").Deserialize<int[][][]>()!;
+        Assert.All(pairs, layer => Assert.Equal(JsonSerializer.Serialize(pairs[0]), JsonSerializer.Serialize(layer)));
+        var reference = JsonDocument.Parse(Reference.RunScript("mla_reference.py", "convert", model, "--strategy", "2-norm", "--pairs", "2",
+            "--kv-rank", "4", "--eval", eval, "--calib", calib, "--shared")).RootElement;
+        Assert.Equal(JsonSerializer.Serialize(reference.GetProperty("pairs").Deserialize<int[][][]>()), JsonSerializer.Serialize(pairs));
+        var mla = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement.GetProperty("mla");
+        Assert.True(mla.GetProperty("latent_norm").GetBoolean());
+        Assert.True(mla.GetProperty("rope_shared").GetBoolean());
+
+        // The norm's weight: the latent's RMS on the calibration inputs, as plain PyTorch measures it.
+        var rms = JsonDocument.Parse(Reference.RunScript("mla_reference.py", "latent-rms", model, output, "--calib", calib)).RootElement.Deserialize<double[]>()!;
+        var weights = JsonDocument.Parse(Reference.RunPython(
+            "import sys, json; sys.path.insert(0, sys.argv[2]); import mla_perplexity as m; W = m.load_weights(sys.argv[1]); " +
+            "print(json.dumps([W[f'model.layers.{i}.self_attn.kv_latent_norm.weight'].tolist() for i in range(3)]))", output)).RootElement.Deserialize<double[][]>()!;
+        for (var l = 0; l < 3; l++)
+            Assert.All(weights[l], w => Assert.True(Relative(w, rms[l]) <= 1e-5, $"layer {l}: {w} vs {rms[l]}"));
+
+        // Read back with the norm: plain PyTorch, eval, and the absorbed cache path.
+        var converted = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+        var python = JsonDocument.Parse(Reference.RunScript("mla_perplexity.py", output, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(python, converted) <= 1e-5, $"plain PyTorch {python} vs mha2mla {converted}");
+        var cached = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--kv-cache-dtype", "f32", "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(cached, converted) <= 1e-5, $"through the cache {cached} vs {converted}");
+
+        // The fine-tune trains the norm.
+        var tuned = dir.File("latent-norm-tuned");
+        var train = Support.Cli.Run("train", output, "--data", eval, "-o", tuned, "--steps", "3", "--batch", "2", "--lr", "1e-2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        var after = JsonDocument.Parse(Reference.RunPython(
+            "import sys, json; sys.path.insert(0, sys.argv[2]); import mla_perplexity as m; W = m.load_weights(sys.argv[1]); " +
+            "print(json.dumps(W['model.layers.0.self_attn.kv_latent_norm.weight'].tolist()))", tuned)).RootElement.Deserialize<double[]>()!;
+        Assert.NotEqual(weights[0], after);
+    }
+
+    [Fact]
     public void AVersionOneConfigStillLoads()
     {
         var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "v1");

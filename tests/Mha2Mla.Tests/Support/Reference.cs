@@ -29,6 +29,14 @@ public static class Reference
         return result.Stdout;
     }
 
+    /// <summary>Runs Python code (python -c CODE DIR REFERENCE_DIR...): argv[1] is <paramref name="argument"/>, argv[2] the reference scripts' folder.</summary>
+    public static string RunPython(string code, string argument)
+    {
+        var result = ProcessRunner.Run(Python, ["-c", code, argument, Path.Combine(AppContext.BaseDirectory, "reference")]);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"python failed: {result}");
+        return result.Stdout;
+    }
+
     /// <summary>A random checkpoint in Hugging Face layout, written by the reference (not by mha2mla).</summary>
     public static string MakeCheckpoint(string directory, object config, string dtype = "bf16", int shards = 1, int seed = 0)
     {
