@@ -28,25 +28,26 @@ public sealed class ConversionArguments
 
     public IEnumerable<Option> All => [Damping, CalibData, CalibSamples, CalibSeqLen, EvalData, TrainData, SeqLen, TextField, SaveDType, .. Training.All];
 
-    public ConversionJob Read(ParseResult parsed, string model, string output, ConversionRequest settings, bool overwrite)
+    public ConversionJob Read(ParseResult parsed, string model, string output, ConversionRequest settings, bool overwrite) => new()
     {
-        DataOptions? Data(string? path, int? length, int? max = null) => path is null ? null : new DataOptions
-        {
-            Path = path, SeqLen = length, TextField = parsed.GetValue(TextField)!, MaxSequences = max,
-        };
-        return new ConversionJob
-        {
-            Model = model,
-            Output = output,
-            Settings = settings,
-            Calibration = Data(parsed.GetValue(CalibData), parsed.GetValue(CalibSeqLen), parsed.GetValue(CalibSamples)),
-            Evaluation = Data(parsed.GetValue(EvalData), parsed.GetValue(SeqLen)),
-            Training = Data(parsed.GetValue(TrainData), parsed.GetValue(SeqLen)),
-            FineTune = Training.Read(parsed),
-            SaveDType = DTypeOptions.Parse(parsed.GetValue(SaveDType)),
-            Overwrite = overwrite,
-        };
-    }
+        Model = model,
+        Output = output,
+        Settings = settings,
+        Calibration = Calibration(parsed),
+        Evaluation = Evaluation(parsed),
+        Training = Data(parsed, parsed.GetValue(TrainData), parsed.GetValue(SeqLen)),
+        FineTune = Training.Read(parsed),
+        SaveDType = DTypeOptions.Parse(parsed.GetValue(SaveDType)),
+        Overwrite = overwrite,
+    };
+
+    public DataOptions? Calibration(ParseResult parsed) => Data(parsed, parsed.GetValue(CalibData), parsed.GetValue(CalibSeqLen), parsed.GetValue(CalibSamples));
+    public DataOptions? Evaluation(ParseResult parsed) => Data(parsed, parsed.GetValue(EvalData), parsed.GetValue(SeqLen));
+
+    private DataOptions? Data(ParseResult parsed, string? path, int? length, int? max = null) => path is null ? null : new DataOptions
+    {
+        Path = path, SeqLen = length, TextField = parsed.GetValue(TextField)!, MaxSequences = max,
+    };
 
     /// <summary>Logs the fine-tune's progress every --log-every steps.</summary>
     public static Action<Training.StepMetrics> FineTuneLog(Training.TrainingOptions fineTune) => m =>

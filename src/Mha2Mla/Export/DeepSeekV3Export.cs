@@ -1,0 +1,219 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
+using Mha2Mla.Evaluation;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Export;
+
+/// <summary>What `mha2mla export` was asked.</summary>
+public sealed record ExportJob
+{
+    public required string Model { get; init; }
+    public required string Output { get; init; }
+    /// <summary>Needed where the source has no latent norm: the export's norm weight is then the latent's RMS on it.</summary>
+    public DataOptions? Calibration { get; init; }
+    public DataOptions? Evaluation { get; init; }
+    public ScalarType? SaveDType { get; init; }
+    public bool Overwrite { get; init; }
+}
+
+/// <summary>export_report.json: what the export wrote and what its KV cache costs where.</summary>
+public sealed record ExportReport(string Source, string Output, string Format, JsonObject Rope, int KvLoraRank, int QkRopeHeadDim, int QkNopeHeadDim,
+    string LatentNorm, long SourceCacheElementsPerTokenPerLayer, long MlaEngineCacheElementsPerTokenPerLayer, long ExpandedCacheElementsPerTokenPerLayer,
+    double? SourcePerplexity, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// Writes an mha2mla MLA checkpoint as a dense DeepSeek-V3 checkpoint that transformers'
+/// DeepseekV3ForCausalLM loads as it is (docs/deepseek-v3-export.md): streamed one layer at a
+/// time, built aside and swapped into place like every output. Refuses (exit 2) what
+/// DeepSeek-V3 cannot express.
+/// </summary>
+public static class DeepSeekV3Export
+{
+    public const string Format = "deepseek-v3";
+
+    public static ExportReport Run(ExportJob job, Action<string>? log = null)
+    {
+        var directory = ModelSource.Resolve(job.Model);
+        using var source = Checkpoint.Open(directory);
+        var (config, mla) = (source.Config, source.Config.Mla ?? throw new InvalidInputException(
+            $"{job.Model} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)"));
+        Check(config, mla);
+        if (!mla.LatentNorm && job.Calibration is null)
+            throw new InvalidInputException("the source has no latent norm, which DeepSeek-V3 always applies: give --calib-data to set its weight to the latent's RMS (or convert with --latent-norm and fine-tune)");
+
+        var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0]);
+        var frequencies = RopeFrequencies.Inverse(config);
+        var wanted = mla.Pairs[0].SelectMany(head => head.Select(k => (double)frequencies[k])).ToArray();
+        var rope = DeepSeekV3Layout.Rope(wanted, config.Rope.Theta, layout.RopeDim, config.MaxPositionEmbeddings);
+        var warnings = new List<string>();
+        double[]? calibrated = null;
+        if (!mla.LatentNorm)
+        {
+            calibrated = LatentRms(source, job.Calibration!);
+            warnings.Add("the source has no latent norm: the export's kv_a_layernorm has a constant weight (the latent's RMS on the calibration data), so its outputs differ from the source's; fine-tune after converting with --latent-norm for an exact export");
+            foreach (var w in warnings) Diagnostics.Warnings.Emit(w);
+        }
+        double? perplexity = null;
+        if (job.Evaluation is { } data)
+        {
+            using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
+            perplexity = Perplexity.Evaluate(model, SequenceReader.Read(config.WithDefaultSeqLen(data), source.LoadTokenizer, config.VocabSize).ToList()).Perplexity;
+            log?.Invoke($"perplexity (source): {perplexity:F4}");
+        }
+
+        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [directory]);
+        var writer = new CheckpointWriter(output.WorkDirectory, job.SaveDType ?? source.Weights.OutputType());
+        for (var l = 0; l < config.NumHiddenLayers; l++)
+        {
+            using var scope = torch.NewDisposeScope();
+            writer.WriteShard(Layer(source.Weights, config, layout, l, calibrated?[l]));
+            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} exported");
+        }
+        using (torch.NewDisposeScope())
+        {
+            var outer = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
+            if (!config.TieWordEmbeddings) outer.Add(WeightNames.LmHead);
+            writer.WriteShard(outer.Select(n => (n, source.Weights.Read(n, source.Weights.Entry(n).DType))).ToList());
+        }
+        var files = source.Files();
+        writer.Finish(files with { Config = Config(files.Config, config, layout, rope) });
+
+        var report = new ExportReport(directory, output.Path, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
+            mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
+            (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
+        AtomicFile.WriteAllText(Path.Combine(output.WorkDirectory, "export_report.json"), JsonSerializer.Serialize(report, ReportJson));
+        output.Commit();
+        return report;
+    }
+
+    public static readonly JsonSerializerOptions ReportJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    // What DeepSeek-V3's attention cannot hold, each with what to do instead.
+    private static void Check(ModelConfig config, MlaSettings mla)
+    {
+        if (mla.LatentDims.Distinct().Count() > 1)
+            throw new InvalidInputException($"the layers have different latent widths ({mla.LatentDescription()}, --kv-budget) but DeepSeek-V3 has one kv_lora_rank; convert with --kv-rank");
+        var first = JsonSerializer.Serialize(mla.Pairs[0]);
+        if (mla.Pairs.Any(layer => JsonSerializer.Serialize(layer) != first))
+            throw new InvalidInputException("the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
+        if (config.QkvBias || config.OutputBias)
+            throw new InvalidInputException("the source's attention has biases (Qwen2's q/k/v) but DeepSeek-V3's q_proj and kv_b_proj have none; such a model cannot be exported");
+        if (Enumerable.Range(0, config.NumHiddenLayers).Any(l => config.WindowOf(l) is not null))
+            throw new InvalidInputException("the source uses sliding-window attention, which DeepSeek-V3 does not have; such a model cannot be exported");
+        if (config.Rope.Type is "dynamic" or "yarn")
+            throw new InvalidInputException(config.Rope.Type == "dynamic"
+                ? "the source's RoPE is 'dynamic' (NTK), whose frequencies change with the sequence length; DeepSeek-V3's table is fixed per pair"
+                : "the source's RoPE is 'yarn', which scales attention; the export maps fixed frequencies only (default, linear, llama3)");
+        if (config.Rope.Type is not ("default" or "linear" or "llama3"))
+            throw new InvalidInputException($"the source's RoPE type '{config.Rope.Type}' cannot be exported; default, linear and llama3 can");
+    }
+
+    private static List<(string Name, Tensor Value)> Layer(WeightStore weights, ModelConfig config, DeepSeekV3Layout layout, int l, double? calibratedNorm)
+    {
+        string Source(string rest) => WeightNames.Layer(l, rest);
+        Tensor Read(string rest) => weights.Read(Source(rest));
+        Tensor Pick(Tensor[] parts, long[] rows, bool zeroRow = false)
+        {
+            var all = torch.cat(zeroRow ? [.. parts, torch.zeros([1, parts[0].size(1)])] : parts, 0);
+            return all.index_select(0, torch.tensor(rows));
+        }
+        var norm = calibratedNorm is { } rms ? torch.ones([layout.Latent]) * rms : Read("self_attn." + MlaAttention.LatentNormName);
+        var tensors = new List<(string, Tensor)>
+        {
+            (Source("self_attn.q_proj.weight"), Pick([Read("self_attn.q_proj.weight")], layout.QueryRows(), zeroRow: true) * layout.QueryScale),
+            (Source("self_attn.kv_a_proj_with_mqa.weight"), Pick([Read("self_attn.kv_down_proj.weight"), Read("self_attn.k_rope_proj.weight")], layout.KvARows())),
+            (Source("self_attn.kv_a_layernorm.weight"), norm),
+            (Source("self_attn.kv_b_proj.weight"), Pick([Read("self_attn.k_up_proj.weight"), Read("self_attn.v_up_proj.weight")], layout.KvBRows())),
+        };
+        foreach (var rest in new[] { "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight" })
+            tensors.Add((Source(rest), Read(rest)));
+        return tensors;
+    }
+
+    // config.json for DeepseekV3ForCausalLM: dense (every layer below first_k_dense_replace), one
+    // latent of kv_lora_rank, no query LoRA, the rotary settings in both generations' fields.
+    private static JsonObject Config(JsonObject original, ModelConfig config, DeepSeekV3Layout layout, JsonObject rope)
+    {
+        var result = new JsonObject
+        {
+            ["architectures"] = new JsonArray("DeepseekV3ForCausalLM"),
+            ["model_type"] = "deepseek_v3",
+            ["vocab_size"] = config.VocabSize,
+            ["hidden_size"] = config.HiddenSize,
+            ["intermediate_size"] = config.IntermediateSize,
+            ["moe_intermediate_size"] = config.IntermediateSize,
+            ["num_hidden_layers"] = config.NumHiddenLayers,
+            ["num_attention_heads"] = config.NumAttentionHeads,
+            ["num_key_value_heads"] = config.NumAttentionHeads,
+            ["n_shared_experts"] = 1, ["n_routed_experts"] = 1, ["num_experts_per_tok"] = 1, ["n_group"] = 1, ["topk_group"] = 1,
+            ["routed_scaling_factor"] = 1.0, ["norm_topk_prob"] = true,
+            ["first_k_dense_replace"] = config.NumHiddenLayers,
+            ["q_lora_rank"] = null,
+            ["kv_lora_rank"] = layout.Latent,
+            ["qk_nope_head_dim"] = layout.NopeDim,
+            ["qk_rope_head_dim"] = layout.RopeDim,
+            ["v_head_dim"] = config.HeadDim,
+            ["head_dim"] = layout.RopeDim,
+            ["hidden_act"] = "silu",
+            ["max_position_embeddings"] = config.MaxPositionEmbeddings,
+            ["rms_norm_eps"] = config.RmsNormEps,
+            ["rope_interleave"] = true,
+            ["rope_theta"] = rope["rope_theta"]!.DeepClone(),
+            ["rope_scaling"] = rope["rope_type"]!.GetValue<string>() == "default" ? null : rope.DeepClone(),
+            ["rope_parameters"] = rope.DeepClone(),
+            ["attention_bias"] = false,
+            ["attention_dropout"] = 0.0,
+            ["tie_word_embeddings"] = config.TieWordEmbeddings,
+        };
+        foreach (var key in new[] { "bos_token_id", "eos_token_id", "pad_token_id", "initializer_range", "dtype", "torch_dtype", "transformers_version" })
+            if (original.TryGetPropertyValue(key, out var value)) result[key] = value?.DeepClone();
+        return result;
+    }
+
+    // Norm-less sources: each layer's latent RMS over the calibration tokens, streaming the MLA model one layer at a time.
+    private static double[] LatentRms(Checkpoint source, DataOptions data)
+    {
+        var config = source.Config;
+        var sequences = SequenceReader.Read(config.WithDefaultSeqLen(data), source.LoadTokenizer, config.VocabSize).ToList();
+        using var noGrad = torch.no_grad();
+        var loader = WeightLoader.FromStore(source.Weights, config, Device.CPU);
+        var rope = new RotaryEmbedding(config, Device.CPU);
+        using var embedding = source.Weights.Read(WeightNames.Embedding);
+        var hidden = sequences.Select(ids =>
+        {
+            using var scope = torch.NewDisposeScope();
+            return torch.nn.functional.embedding(torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]), embedding).DetachFromDisposeScope();
+        }).ToList();
+        var result = new double[config.NumHiddenLayers];
+        try
+        {
+            for (var l = 0; l < config.NumHiddenLayers; l++)
+            {
+                using var layer = loader.ReadLayer(l);
+                var (sum, count) = (0.0, 0L);
+                for (var i = 0; i < hidden.Count; i++)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    var latent = ((MlaAttention)layer.Attention).KvDown.Forward(layer.InputNorm.Forward(hidden[i]));
+                    (sum, count) = (sum + latent.pow(2).sum().item(), count + latent.numel());
+                    var length = hidden[i].size(1);
+                    var (cos, sin) = rope.Tables(length);
+                    using var mask = new CausalMasks(length, Device.CPU);
+                    var next = layer.Forward(hidden[i], new AttentionInputs(cos, sin, mask.For(null))).DetachFromDisposeScope();
+                    hidden[i].Dispose();
+                    hidden[i] = next;
+                }
+                result[l] = Math.Sqrt(sum / count);
+            }
+        }
+        finally
+        {
+            foreach (var h in hidden) h.Dispose();
+        }
+        return result;
+    }
+}
