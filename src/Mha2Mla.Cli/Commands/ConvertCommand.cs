@@ -39,6 +39,13 @@ public static class ConvertCommand
         {
             Description = "2-norm: keep the same pairs in every layer (each KV head's scores summed over layers), as a DeepSeek-V3 export needs; high, low and uniform are shared already",
         };
+        var format = new Option<string>("--format")
+        {
+            Description = "mla: mha2mla's MLA checkpoint (docs/mla-format.md); deepseek-v3: convert with --latent-norm and --rope-shared, fine-tune as asked, " +
+                          "and write a dense DeepSeek-V3 checkpoint that transformers loads as it is (see `mha2mla export --help`)",
+            DefaultValueFactory = _ => "mla",
+        };
+        format.AcceptOnlyFromAmong("mla", Export.DeepSeekV3Export.Format);
         var shared = new ConversionArguments();
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
 
@@ -47,7 +54,7 @@ public static class ConvertCommand
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
             "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
         {
-            model, output, recipe, strategy, pairs, rank, budget, svd, latentNorm, ropeShared, CommonOptions.Device, overwrite,
+            model, output, recipe, strategy, pairs, rank, budget, svd, latentNorm, ropeShared, format, CommonOptions.Device, overwrite,
         };
         foreach (var option in shared.All) command.Options.Add(option);
 
@@ -62,11 +69,16 @@ public static class ConvertCommand
                     SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null,
                     parsed.GetValue(latentNorm), parsed.GetValue(ropeShared)),
                 parsed.GetValue(overwrite));
-            var report = new ConversionPipeline(job)
+            void Message(string message) => Log.Information("{Message}", message);
+            if (parsed.GetValue(format) == Export.DeepSeekV3Export.Format)
             {
-                Log = message => Log.Information("{Message}", message),
-                OnStep = ConversionArguments.FineTuneLog(job.FineTune),
-            }.Run();
+                var (conversion, export) = Export.DeepSeekV3Conversion.Run(job, Message, ConversionArguments.FineTuneLog(job.FineTune));
+                Log.Information("Wrote {Out}: DeepSeek-V3, kv_lora_rank {Rank}, rope {Rope}", export.Output, export.KvLoraRank, export.Rope["rope_type"]!.GetValue<string>());
+                if (parsed.GetValue(CommonOptions.Json))
+                    Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { conversion, export }, ConversionReport.Json));
+                return ExitCodes.Success;
+            }
+            var report = new ConversionPipeline(job) { Log = Message, OnStep = ConversionArguments.FineTuneLog(job.FineTune) }.Run();
 
             Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before:0.##} -> {After:0.##} elements per token per layer)",
                 report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);

@@ -26,6 +26,9 @@ public sealed class ConversionPipeline(ConversionJob job)
     /// <summary>The original model's perplexity on this job's evaluation data, when already measured (a sweep measures it once).</summary>
     public double? OriginalPerplexity { get; init; }
 
+    /// <summary>The output the report names, where the result travels on (convert --format deepseek-v3); default: OUT.</summary>
+    public string? ReportedOutput { get; init; }
+
     /// <summary>Calibration statistics shared with other conversions of this model on this calibration data.</summary>
     public CalibrationCache? Calibration { get; init; }
 
@@ -33,7 +36,7 @@ public sealed class ConversionPipeline(ConversionJob job)
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [modelDirectory]);
-        var report = Build(modelDirectory, output.WorkDirectory, output.Path);
+        var report = Build(modelDirectory, output.WorkDirectory, ReportedOutput ?? output.Path);
         output.Commit();
         return report;
     }

@@ -38,12 +38,34 @@ public static class DeepSeekV3Export
     public static ExportReport Run(ExportJob job, Action<string>? log = null)
     {
         var directory = ModelSource.Resolve(job.Model);
-        using var source = Checkpoint.Open(directory);
-        var (config, mla) = (source.Config, source.Config.Mla ?? throw new InvalidInputException(
-            $"{job.Model} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)"));
-        Check(config, mla);
-        if (!mla.LatentNorm && job.Calibration is null)
+        using (var source = Checkpoint.Open(directory)) Check(job.Model, source.Config, job.Calibration is not null);
+        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [directory]);
+        var report = Write(directory, output.WorkDirectory, output.Path, job, log);
+        output.Commit();
+        return report;
+    }
+
+    /// <summary>Checks an MLA source before any work.</summary>
+    public static void Check(string name, ModelConfig config, bool calibration)
+    {
+        var mla = config.Mla ?? throw new InvalidInputException(
+            $"{name} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)");
+        CheckSource(config);
+        if (mla.LatentDims.Distinct().Count() > 1)
+            throw new InvalidInputException($"the layers have different latent widths ({mla.LatentDescription()}, --kv-budget) but DeepSeek-V3 has one kv_lora_rank; convert with --kv-rank");
+        var first = JsonSerializer.Serialize(mla.Pairs[0]);
+        if (mla.Pairs.Any(layer => JsonSerializer.Serialize(layer) != first))
+            throw new InvalidInputException("the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
+        if (!mla.LatentNorm && !calibration)
             throw new InvalidInputException("the source has no latent norm, which DeepSeek-V3 always applies: give --calib-data to set its weight to the latent's RMS (or convert with --latent-norm and fine-tune)");
+    }
+
+    /// <summary>Writes the export of the MLA checkpoint in <paramref name="sourceDirectory"/> into <paramref name="directory"/> (checked by <see cref="Check"/>).</summary>
+    /// <param name="output">The name OUT will have, for the report.</param>
+    public static ExportReport Write(string sourceDirectory, string directory, string output, ExportJob job, Action<string>? log = null)
+    {
+        using var source = Checkpoint.Open(sourceDirectory);
+        var (config, mla) = (source.Config, source.Config.Mla!);
 
         var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0]);
         var frequencies = RopeFrequencies.Inverse(config);
@@ -65,8 +87,7 @@ public static class DeepSeekV3Export
             log?.Invoke($"perplexity (source): {perplexity:F4}");
         }
 
-        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [directory]);
-        var writer = new CheckpointWriter(output.WorkDirectory, job.SaveDType ?? source.Weights.OutputType());
+        var writer = new CheckpointWriter(directory, job.SaveDType ?? source.Weights.OutputType());
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
             using var scope = torch.NewDisposeScope();
@@ -82,24 +103,18 @@ public static class DeepSeekV3Export
         var files = source.Files();
         writer.Finish(files with { Config = Config(files.Config, config, layout, rope) });
 
-        var report = new ExportReport(directory, output.Path, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
+        var report = new ExportReport(sourceDirectory, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
             mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
             (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
-        AtomicFile.WriteAllText(Path.Combine(output.WorkDirectory, "export_report.json"), JsonSerializer.Serialize(report, ReportJson));
-        output.Commit();
+        AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, ReportJson));
         return report;
     }
 
     public static readonly JsonSerializerOptions ReportJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
-    // What DeepSeek-V3's attention cannot hold, each with what to do instead.
-    private static void Check(ModelConfig config, MlaSettings mla)
+    /// <summary>What DeepSeek-V3's attention cannot hold of the original model, each with the reason (checked before converting, too).</summary>
+    public static void CheckSource(ModelConfig config)
     {
-        if (mla.LatentDims.Distinct().Count() > 1)
-            throw new InvalidInputException($"the layers have different latent widths ({mla.LatentDescription()}, --kv-budget) but DeepSeek-V3 has one kv_lora_rank; convert with --kv-rank");
-        var first = JsonSerializer.Serialize(mla.Pairs[0]);
-        if (mla.Pairs.Any(layer => JsonSerializer.Serialize(layer) != first))
-            throw new InvalidInputException("the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
         if (config.QkvBias || config.OutputBias)
             throw new InvalidInputException("the source's attention has biases (Qwen2's q/k/v) but DeepSeek-V3's q_proj and kv_b_proj have none; such a model cannot be exported");
         if (Enumerable.Range(0, config.NumHiddenLayers).Any(l => config.WindowOf(l) is not null))

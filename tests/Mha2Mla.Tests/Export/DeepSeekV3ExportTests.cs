@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Mha2Mla.Tests.Support;
+
+namespace Mha2Mla.Tests.Export;
+
+/// <summary>
+/// `mha2mla export --format deepseek-v3` against an independent plain-PyTorch DeepSeek-V3
+/// (tests/reference/deepseek_reference.py, written from transformers' modeling_deepseek_v3):
+/// the export computes what the MLA source computes, for one and several KV heads and every
+/// strategy that can export; what DeepSeek cannot hold is refused.
+/// </summary>
+public class DeepSeekV3ExportTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub(name), config, "f32", seed: name.Length);
+        var calib = dir.File($"{name}-calib.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
+        var eval = dir.File($"{name}-eval.json");
+        Reference.Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
+        return (model, calib, eval);
+    }
+
+    private static double Relative(double a, double b) => Math.Abs(a - b) / Math.Abs(b);
+
+    private static double Eval(string model, string eval) =>
+        JsonDocument.Parse(Support.Cli.Run("eval", model, "--data", eval, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+
+    private static double DeepSeek(string export, string eval) =>
+        JsonDocument.Parse(Reference.RunScript("deepseek_reference.py", "perplexity", export, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+
+    [Theory]
+    [InlineData(4, 1, "high", "default")]    // one KV head, the fastest pairs: exactly a ladder
+    [InlineData(4, 1, "low", "longrope")]
+    [InlineData(4, 2, "high", "longrope")]   // two slots repeat the frequencies: never a ladder
+    [InlineData(4, 2, "uniform", "longrope")]
+    [InlineData(4, 2, "2-norm", "longrope")]
+    public void TheExportComputesWhatTheSourceComputes(int heads, int kvHeads, string strategy, string ropeType)
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(heads, kvHeads), $"ds-{kvHeads}-{strategy}");
+        var source = dir.File($"ds-{kvHeads}-{strategy}-mla");
+        var convert = Support.Cli.Run("convert", model, "-o", source, "--rope-strategy", strategy, "--rope-shared", "--latent-norm", "--rope-pairs", "2",
+            "--kv-rank", "4", "--calib-data", calib, "--calib-seq-len", "24", "--save-dtype", "f32");
+        Assert.True(convert.ExitCode == 0, convert.ToString());
+        var export = dir.File($"ds-{kvHeads}-{strategy}-export");
+        var run = Support.Cli.Run("export", source, "-o", export, "--format", "deepseek-v3", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var report = JsonDocument.Parse(run.Stdout).RootElement;
+        Assert.Equal(ropeType, report.GetProperty("rope").GetProperty("rope_type").GetString());
+
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(export, "config.json"))).RootElement;
+        Assert.Equal("deepseek_v3", config.GetProperty("model_type").GetString());
+        Assert.Equal(kvHeads * 4, config.GetProperty("kv_lora_rank").GetInt32());
+        Assert.Equal(kvHeads * 4, config.GetProperty("qk_rope_head_dim").GetInt32());
+        Assert.Equal(12, config.GetProperty("qk_nope_head_dim").GetInt32());
+        var layout = CheckpointLayout.AssertValid(export, mla: false);
+        Assert.Contains("model.layers.0.self_attn.kv_a_layernorm.weight", layout.Keys);
+
+        var (ours, theirs) = (Eval(source, eval), DeepSeek(export, eval));
+        Assert.True(Relative(theirs, ours) <= 1e-5, $"DeepSeek-V3 reference {theirs} vs the MLA source {ours}");
+    }
+
+    [Fact]
+    public void ConvertWithTheDeepSeekFormatFineTunesThenExportsTheSameModel()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-convert");
+        var output = dir.File("ds-convert-out");
+        var run = Support.Cli.Run("convert", model, "-o", output, "--format", "deepseek-v3", "--rope-pairs", "2", "--kv-rank", "4", "--calib-data", calib,
+            "--calib-seq-len", "24", "--eval-data", eval, "--seq-len", "32", "--train-data", eval, "--steps", "4", "--batch", "2", "--save-dtype", "f32", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var reports = JsonDocument.Parse(run.Stdout).RootElement;
+        var finetuned = reports.GetProperty("conversion").GetProperty("perplexity").GetProperty("finetuned").GetDouble();
+        Assert.True(Relative(DeepSeek(output, eval), finetuned) <= 1e-5, $"export {DeepSeek(output, eval)} vs the fine-tuned MLA model {finetuned}");
+        Assert.Equal(output, reports.GetProperty("conversion").GetProperty("output").GetString());
+        foreach (var file in new[] { "mha2mla_report.json", "REPORT.md", "export_report.json", "finetune_metrics.jsonl" })
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+        Assert.False(Directory.Exists(Path.Combine(output, "mla")));
+        Assert.DoesNotContain(Directory.GetDirectories(dir.Path), d => Path.GetFileName(d).StartsWith(".ds-convert-out", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WhatDeepSeekCannotHoldIsRefusedAndANormlessSourceIsCalibrated()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2).With("num_hidden_layers", 4), "ds-refuse");
+        string Convert(string name, params string[] options)
+        {
+            var output = dir.File(name);
+            var result = Support.Cli.Run(["convert", model, "-o", output, "--rope-pairs", "2", "--calib-data", calib, "--calib-seq-len", "24", .. options]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return output;
+        }
+        void Refused(string source, string fragment, params string[] options)
+        {
+            var output = dir.File($"refused-{Guid.NewGuid():N}");
+            Support.Cli.AssertBadInput(Support.Cli.Run(["export", source, "-o", output, "--format", "deepseek-v3", .. options]), fragment);
+            Assert.False(Directory.Exists(output));
+        }
+        Refused(model, "not an MLA checkpoint");
+        Refused(Convert("per-layer", "--kv-budget", "27", "--latent-norm", "--rope-shared"), "one kv_lora_rank"); // 38 steps of 2 over 4 layers: never all equal
+        var unshared = Convert("unshared", "--kv-rank", "4", "--latent-norm");
+        var pairs = JsonDocument.Parse(File.ReadAllText(Path.Combine(unshared, "config.json"))).RootElement.GetProperty("mla").GetProperty("pairs").EnumerateArray().Select(l => l.GetRawText()).ToList();
+        Assert.True(pairs.Distinct().Count() > 1, "the layers' own 2-norm choices should differ here: " + string.Join(" ", pairs));
+        Refused(unshared, "--rope-shared");
+        var normless = Convert("normless", "--kv-rank", "4", "--rope-strategy", "high");
+        Refused(normless, "no latent norm");
+
+        var export = dir.File("normless-export");
+        var run = Support.Cli.Run("export", normless, "-o", export, "--format", "deepseek-v3", "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("WRN] the source has no latent norm", run.Stderr);
+        var report = JsonDocument.Parse(run.Stdout).RootElement;
+        Assert.Equal("calibrated constant", report.GetProperty("latent_norm").GetString());
+        Assert.Equal(Eval(normless, eval), report.GetProperty("source_perplexity").GetDouble(), 9);
+        Assert.True(double.IsFinite(DeepSeek(export, eval)));
+
+        var (qwen, qwenCalib, _) = Setup(TinyConfigs.Llama(4, 2).With("model_type", "qwen2"), "ds-qwen");
+        Support.Cli.AssertBadInput(Support.Cli.Run("convert", qwen, "-o", dir.File("qwen-out"), "--format", "deepseek-v3", "--rope-pairs", "2",
+            "--calib-data", qwenCalib, "--calib-seq-len", "24"), "biases");
+        Assert.False(Directory.Exists(dir.File("qwen-out")));
+        var (dynamic, dynamicCalib, _) = Setup(TinyConfigs.Llama(4, 2).With("rope_scaling", new Dictionary<string, object> { ["rope_type"] = "dynamic", ["factor"] = 2.0 }), "ds-dynamic");
+        Support.Cli.AssertBadInput(Support.Cli.Run("convert", dynamic, "-o", dir.File("dynamic-out"), "--format", "deepseek-v3", "--rope-pairs", "2",
+            "--calib-data", dynamicCalib, "--calib-seq-len", "24"), "'dynamic'");
+    }
+
+    public void Dispose() => dir.Dispose();
+}
