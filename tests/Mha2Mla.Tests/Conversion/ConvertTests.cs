@@ -12,15 +12,7 @@ public class ConvertTests : IDisposable
 {
     private readonly TempDir dir = new();
 
-    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name)
-    {
-        var model = Reference.MakeCheckpoint(dir.Sub(name), config, "f32", seed: name.Length);
-        var calib = dir.File($"{name}-calib.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
-        var eval = dir.File($"{name}-eval.json");
-        Reference.Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
-        return (model, calib, eval);
-    }
+    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name) => Reference.ConversionCase(dir, config, name);
 
     private JsonElement Convert(string model, params string[] options)
     {

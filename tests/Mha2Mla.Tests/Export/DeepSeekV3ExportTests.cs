@@ -13,15 +13,7 @@ public class DeepSeekV3ExportTests : IDisposable
 {
     private readonly TempDir dir = new();
 
-    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name)
-    {
-        var model = Reference.MakeCheckpoint(dir.Sub(name), config, "f32", seed: name.Length);
-        var calib = dir.File($"{name}-calib.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
-        var eval = dir.File($"{name}-eval.json");
-        Reference.Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
-        return (model, calib, eval);
-    }
+    private (string Model, string Calib, string Eval) Setup(Dictionary<string, object?> config, string name) => Reference.ConversionCase(dir, config, name);
 
     private static double Relative(double a, double b) => Math.Abs(a - b) / Math.Abs(b);
 
@@ -32,29 +24,38 @@ public class DeepSeekV3ExportTests : IDisposable
         JsonDocument.Parse(Reference.RunScript("deepseek_reference.py", "perplexity", export, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
 
     [Theory]
-    [InlineData(4, 1, "high", "default")]    // one KV head, the fastest pairs: exactly a ladder
-    [InlineData(4, 1, "low", "longrope")]
-    [InlineData(4, 2, "high", "longrope")]   // two slots repeat the frequencies: never a ladder
-    [InlineData(4, 2, "uniform", "longrope")]
-    [InlineData(4, 2, "2-norm", "longrope")]
-    public void TheExportComputesWhatTheSourceComputes(int heads, int kvHeads, string strategy, string ropeType)
+    [InlineData(4, 1, "high", "default", null)]    // one KV head, the fastest pairs: exactly a ladder
+    [InlineData(4, 1, "low", "longrope", null)]
+    [InlineData(4, 2, "high", "longrope", null)]   // two slots repeat the frequencies: never a ladder
+    [InlineData(4, 2, "uniform", "longrope", null)]
+    [InlineData(4, 2, "2-norm", "longrope", null)]
+    [InlineData(4, 2, "2-norm", "longrope", "linear")] // scaled source frequencies fold into the factors
+    [InlineData(4, 1, "low", "longrope", "llama3")]
+    public void TheExportComputesWhatTheSourceComputes(int heads, int kvHeads, string strategy, string ropeType, string? sourceRope)
     {
-        var (model, calib, eval) = Setup(TinyConfigs.Llama(heads, kvHeads), $"ds-{kvHeads}-{strategy}");
-        var source = dir.File($"ds-{kvHeads}-{strategy}-mla");
+        var config = TinyConfigs.Llama(heads, kvHeads);
+        if (sourceRope == "linear") config = config.With("rope_scaling", new Dictionary<string, object> { ["rope_type"] = "linear", ["factor"] = 3.0 });
+        if (sourceRope == "llama3")
+            config = config.With("rope_scaling", new Dictionary<string, object>
+            {
+                ["rope_type"] = "llama3", ["factor"] = 8.0, ["low_freq_factor"] = 1.0, ["high_freq_factor"] = 4.0, ["original_max_position_embeddings"] = 16,
+            });
+        var (model, calib, eval) = Setup(config, $"ds-{kvHeads}-{strategy}-{sourceRope}");
+        var source = dir.File($"ds-{kvHeads}-{strategy}-{sourceRope}-mla");
         var convert = Support.Cli.Run("convert", model, "-o", source, "--rope-strategy", strategy, "--rope-shared", "--latent-norm", "--rope-pairs", "2",
             "--kv-rank", "4", "--calib-data", calib, "--calib-seq-len", "24", "--save-dtype", "f32");
         Assert.True(convert.ExitCode == 0, convert.ToString());
-        var export = dir.File($"ds-{kvHeads}-{strategy}-export");
+        var export = dir.File($"ds-{kvHeads}-{strategy}-{sourceRope}-export");
         var run = Support.Cli.Run("export", source, "-o", export, "--format", "deepseek-v3", "--json");
         Assert.True(run.ExitCode == 0, run.ToString());
         var report = JsonDocument.Parse(run.Stdout).RootElement;
         Assert.Equal(ropeType, report.GetProperty("rope").GetProperty("rope_type").GetString());
 
-        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(export, "config.json"))).RootElement;
-        Assert.Equal("deepseek_v3", config.GetProperty("model_type").GetString());
-        Assert.Equal(kvHeads * 4, config.GetProperty("kv_lora_rank").GetInt32());
-        Assert.Equal(kvHeads * 4, config.GetProperty("qk_rope_head_dim").GetInt32());
-        Assert.Equal(12, config.GetProperty("qk_nope_head_dim").GetInt32());
+        var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(export, "config.json"))).RootElement;
+        Assert.Equal("deepseek_v3", written.GetProperty("model_type").GetString());
+        Assert.Equal(kvHeads * 4, written.GetProperty("kv_lora_rank").GetInt32());
+        Assert.Equal(kvHeads * 4, written.GetProperty("qk_rope_head_dim").GetInt32());
+        Assert.Equal(12, written.GetProperty("qk_nope_head_dim").GetInt32());
         var layout = CheckpointLayout.AssertValid(export, mla: false);
         Assert.Contains("model.layers.0.self_attn.kv_a_layernorm.weight", layout.Keys);
 

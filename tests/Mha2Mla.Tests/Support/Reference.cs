@@ -37,6 +37,20 @@ public static class Reference
         return result.Stdout;
     }
 
+    /// <summary>
+    /// A random f32 checkpoint with calibration (3 × 24 tokens) and evaluation (3 × 20) id files,
+    /// all written by the reference, for conversion tests.
+    /// </summary>
+    public static (string Model, string Calib, string Eval) ConversionCase(TempDir dir, object config, string name)
+    {
+        var model = MakeCheckpoint(dir.Sub(name), config, "f32", seed: name.Length);
+        var calib = dir.File($"{name}-calib.json");
+        Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
+        var eval = dir.File($"{name}-eval.json");
+        Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
+        return (model, calib, eval);
+    }
+
     /// <summary>A random checkpoint in Hugging Face layout, written by the reference (not by mha2mla).</summary>
     public static string MakeCheckpoint(string directory, object config, string dtype = "bf16", int shards = 1, int seed = 0)
     {

@@ -15,11 +15,7 @@ public class SweepTests : IDisposable
 
     private (string Model, string[] Data) Setup()
     {
-        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2), "f32", seed: 3);
-        var calib = dir.File("calib.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
-        var eval = dir.File("eval.json");
-        Reference.Run("ids", eval, "--count", "3", "--length", "20", "--vocab", "97", "--seed", "12");
+        var (model, calib, eval) = Reference.ConversionCase(dir, TinyConfigs.Llama(4, 2), "sweep-model");
         return (model, ["--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--seq-len", "32"]);
     }
 
