@@ -2,11 +2,13 @@
 # Benchmark: `mha2mla train` tokens/s against a plain PyTorch training loop
 # (tests/reference/llama_reference.py train: same forward, AdamW, clipping) on the same random
 # SmolLM-shaped Llama (~25M parameters), batch, sequence length and threads, fp32, in one run.
-#   scripts/bench-train.sh [STEPS] [THREADS]
+#   scripts/bench-train.sh [STEPS] [THREADS] [RUNS]
+# Prints the median (min-max) of RUNS runs (default 3) of each, taken alternately.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps=${1:-20}
 threads=${2:-$(nproc)}
+runs=${3:-3}
 batch=8
 seq=256
 work=artifacts/bench
@@ -21,15 +23,23 @@ if [[ ! -f $model/config.json ]]; then
 fi
 [[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count 64 --length $seq --vocab 16000
 
-rm -rf "$work/train-out"
-ours=$(scripts/mha2mla train "$model" --data "$data" --seq-len $seq --batch $batch --steps "$steps" --lr 1e-4 \
-  --threads "$threads" --save-dtype f32 -o "$work/train-out" --json --quiet)
-theirs=$(/usr/bin/python3 tests/reference/llama_reference.py train "$model" --data "$data" --steps "$steps" --batch $batch --lr 1e-4 --threads "$threads")
-/usr/bin/python3 - "$ours" "$theirs" "$threads" "$steps" <<'PY'
-import json, sys
-ours, theirs, threads, steps = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
-print(f"{steps} steps of 8 x 256 tokens, {threads} threads, fp32")
-print(f"mha2mla train  {ours['tokens_per_second']:8.1f} tokens/s   final loss {ours['final_loss']:.4f}")
-print(f"plain PyTorch  {theirs['tokens_per_second']:8.1f} tokens/s   final loss {theirs['final_loss']:.4f}")
-print(f"ratio          {ours['tokens_per_second'] / theirs['tokens_per_second']:.3f}x")
+ours=(); theirs=()
+for _ in $(seq "$runs"); do
+  rm -rf "$work/train-out"
+  ours+=("$(scripts/mha2mla train "$model" --data "$data" --seq-len $seq --batch $batch --steps "$steps" --lr 1e-4 \
+    --threads "$threads" --save-dtype f32 -o "$work/train-out" --json --quiet | tr -d '\n')")
+  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py train "$model" --data "$data" --steps "$steps" --batch $batch --lr 1e-4 --threads "$threads" | tr -d '\n')")
+done
+/usr/bin/python3 - "$threads" "$steps" "${ours[@]}" "${theirs[@]}" <<'PY'
+import json, statistics, sys
+threads, steps, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+ours, theirs = [json.loads(r) for r in rest[:len(rest) // 2]], [json.loads(r) for r in rest[len(rest) // 2:]]
+def line(name, runs):
+    rates = sorted(r["tokens_per_second"] for r in runs)
+    print(f"{name:14} {statistics.median(rates):8.1f} tokens/s ({rates[0]:.1f}-{rates[-1]:.1f})   final loss {runs[0]['final_loss']:.4f}")
+    return statistics.median(rates)
+print(f"{steps} steps of 8 x 256 tokens, {threads} threads, fp32, median (min-max) of {len(ours)} runs")
+a = line("mha2mla train", ours)
+b = line("plain PyTorch", theirs)
+print(f"ratio          {a / b:.3f}x")
 PY

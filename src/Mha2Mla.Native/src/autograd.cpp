@@ -1,6 +1,7 @@
 // Gradients, the optimizer update and linear algebra: what training and conversion need beyond the forward pass.
 #include "common.h"
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <cmath>
 
 using mm::unwrap;
@@ -67,11 +68,19 @@ mm_tensor* mm_solve_triangular(const mm_tensor* a, const mm_tensor* b, int upper
   MM_TENSOR(at::linalg_solve_triangular(unwrap(a), unwrap(b), upper != 0, left != 0))
 }
 
+// CUDA autocast. libtorch 2.4 generalized the API to a device type and deprecated the
+// CUDA-only calls (each use prints a warning), so both spellings are kept, by version.
 int mm_set_autocast(int enabled, int dtype) {
   MM_GUARD(-1, {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    const int previous = at::autocast::is_autocast_enabled(at::kCUDA) ? 1 : 0;
+    at::autocast::set_autocast_enabled(at::kCUDA, enabled != 0);
+    at::autocast::set_autocast_dtype(at::kCUDA, static_cast<at::ScalarType>(dtype));
+#else
     const int previous = at::autocast::is_enabled() ? 1 : 0;
     at::autocast::set_enabled(enabled != 0);
     at::autocast::set_autocast_gpu_dtype(static_cast<at::ScalarType>(dtype));
+#endif
     if (!enabled) at::autocast::clear_cache();
     return previous;
   })
