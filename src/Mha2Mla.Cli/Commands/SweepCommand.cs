@@ -14,7 +14,7 @@ public static class SweepCommand
     {
         var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory, a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
         var output = new Option<string>("--output", "-o") { Description = "The sweep directory: one converted OUT per point, results.csv, results.json, sweep.svg", Required = true };
-        var recipe = new Option<string?>("--config") { Description = "A YAML recipe of these options (lists as \"4,8,16\"); flags override it" };
+        var recipe = new Option<string?>("--config") { Description = "A YAML recipe of these options (lists as [4, 8, 16] or \"4,8,16\"); flags override it" };
         var strategies = new Option<string?>("--rope-strategy") { Description = "Strategies to try, comma-separated: 2-norm, high, low, uniform (default 2-norm)" };
         var pairs = new Option<string?>("--rope-pairs") { Description = "RoPE pairs r per KV head to try, e.g. 2,4 (default d_h/16)" };
         var ranks = new Option<string?>("--kv-rank") { Description = "Latent ranks d_kv per KV head to try, e.g. 4,8,16 (default d_h/8 when no --kv-budget)" };

@@ -10,17 +10,18 @@ namespace Mha2Mla.Conversion;
 /// layer — a new <see cref="DecoderLayer"/> whose attention is an <see cref="MlaAttention"/>,
 /// around the original norms and MLP — goes to <c>onLayer</c> as soon as it exists; the caller
 /// owns it from then on (writes and frees it, or keeps it to run).
-/// Under a KV budget a first pass over the layers (the same calibration, nothing kept but each
-/// layer's singular values) chooses the widths; the second converts. Memory stays one layer.
+/// Shared pairs (--rope-shared) and a KV budget each take a first pass over the layers that keeps
+/// only scores or singular values; calibration runs once (<see cref="CalibrationCache"/>) and
+/// memory stays one layer.
 /// </summary>
 public static class Converter
 {
     /// <param name="settings">Resolved and validated (<see cref="ConversionJob.Validate"/>).</param>
-    /// <param name="calibration">Token sequences; needed by 2-norm.</param>
-    /// <returns>The config.json "mla" section describing what was done.</returns>
-    /// <param name="log">Progress of the budget's first pass.</param>
+    /// <param name="calibration">Token sequences; needed by 2-norm, activation SVD and the latent norm.</param>
+    /// <param name="log">Progress of the first passes (--rope-shared, --kv-budget).</param>
     /// <param name="cache">Calibration statistics of earlier conversions of this model on this data, reused and filled
-    /// (a budget's two passes share one even when the caller gives none).</param>
+    /// (the passes of one conversion share one even when the caller gives none).</param>
+    /// <returns>The config.json "mla" section describing what was done.</returns>
     public static MlaSettings Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
         Action<int, DecoderLayer> onLayer, Action<string>? log = null, CalibrationCache? cache = null)
     {
@@ -28,39 +29,12 @@ public static class Converter
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
 
-        var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
-        using var ownCache = cache is null && (settings.Budget is not null || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
+        using var ownCache = cache is null && (settings.Budget is not null || settings.RopeShared) ? new CalibrationCache(keepCovariance: false) : null;
         cache ??= ownCache;
-        int[][]? shared = null;
-        if (shareScores)
-        {
-            // One pass to score every layer; each KV head keeps the pairs with the best score summed over layers.
-            Walk(source, settings, calibration, cache, null, (l, attention, original, _, _) =>
-            {
-                original.Dispose();
-                attention.Dispose();
-                log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} scored for --rope-shared");
-            });
-            shared = Enumerable.Range(0, config.NumKeyValueHeads).Select(j => RopeSelection.TopPairs(
-                Enumerable.Range(0, config.HeadDim / 2).Select(k => Enumerable.Range(0, config.NumHiddenLayers).Sum(l => cache![l].Scores[j][k])).ToArray(),
-                settings.RopePairs)).ToArray();
-            log?.Invoke($"--rope-shared: pairs {string.Join(" | ", shared.Select(p => string.Join(",", p)))} in every layer");
-        }
-        int[] widths;
-        if (settings.Budget is { } budget)
-        {
-            var gains = new double[config.NumHiddenLayers][];
-            Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
-            {
-                gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
-                original.Dispose();
-                attention.Dispose();
-                log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
-            });
-            widths = RankAllocation.Allocate(gains, settings.WidthStep(config), budget.LatentTotal(config, settings.RopePairs));
-            log?.Invoke($"--kv-budget {budget.Text}: latent widths {string.Join(",", widths)}");
-        }
-        else widths = Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
+        var shared = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm ? SharedPairs(source, settings, calibration, cache!, log) : null;
+        var widths = settings.Budget is { } budget
+            ? BudgetWidths(source, settings, calibration, cache!, shared, budget, log)
+            : Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
 
         var kept = Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
         {
@@ -82,7 +56,43 @@ public static class Converter
             settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text, settings.LatentNorm, settings.RopeShared);
     }
 
-    /// <summary>One layer as the walk hands it over: its attention and whole layer (the visitor owns both), the pairs it keeps, and — activation — its inputs' covariance (freed after the visit).</summary>
+    // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
+    private static int[][] SharedPairs(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache cache, Action<string>? log)
+    {
+        var config = source.Config;
+        Walk(source, settings, calibration, cache, null, (l, _, original, _, _) =>
+        {
+            original.Dispose(); // and its attention
+            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} scored for --rope-shared");
+        });
+        var shared = Enumerable.Range(0, config.NumKeyValueHeads).Select(j => RopeSelection.TopPairs(
+            Enumerable.Range(0, config.HeadDim / 2).Select(k => Enumerable.Range(0, config.NumHiddenLayers).Sum(l => cache[l].Scores[j][k])).ToArray(),
+            settings.RopePairs)).ToArray();
+        log?.Invoke($"--rope-shared: pairs {string.Join(" | ", shared.Select(p => string.Join(",", p)))} in every layer");
+        return shared;
+    }
+
+    // --kv-budget: one pass measures what each step of width would remove in each layer; the steps go to the largest gains.
+    private static int[] BudgetWidths(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache cache, int[][]? shared,
+        KvBudget budget, Action<string>? log)
+    {
+        var config = source.Config;
+        var gains = new double[config.NumHiddenLayers][];
+        Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
+        {
+            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
+            original.Dispose(); // and its attention
+            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
+        });
+        var widths = RankAllocation.Allocate(gains, settings.WidthStep(config), budget.LatentTotal(config, settings.RopePairs));
+        log?.Invoke($"--kv-budget {budget.Text}: latent widths {string.Join(",", widths)}");
+        return widths;
+    }
+
+    /// <summary>
+    /// One layer as the walk hands it over: the layer (the visitor owns it) and its attention, the
+    /// pairs it keeps, and — where the settings need it — its inputs' covariance (not the visitor's).
+    /// </summary>
     private delegate void LayerVisitor(int index, Attention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
 
     /// <summary>
@@ -125,8 +135,7 @@ public static class Converter
                 }
                 catch
                 {
-                    original.Dispose();
-                    attention.Dispose();
+                    original.Dispose(); // and its attention
                     throw;
                 }
                 pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm

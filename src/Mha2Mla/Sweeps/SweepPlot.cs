@@ -5,9 +5,10 @@ using System.Text;
 namespace Mha2Mla.Sweeps;
 
 /// <summary>
-/// sweep.svg: perplexity against KV-cache reduction, one colour per RoPE strategy × SVD, one
-/// marker (class "point", with a tooltip) per row, the Pareto front — no other point has both a
-/// larger reduction and a lower perplexity — joined by a dashed line. Plain SVG a browser shows.
+/// sweep.svg: perplexity against KV-cache reduction, a colour per RoPE strategy and a shape per
+/// SVD mode, one marker (class "point", with a tooltip) per row, the Pareto front — no other point
+/// has both a larger reduction and a lower perplexity — ringed and joined by a dashed line. Plain
+/// SVG a browser shows.
 /// </summary>
 public static class SweepPlot
 {
@@ -51,21 +52,39 @@ public static class SweepPlot
         var front = ParetoFront(plotted);
         svg.AppendLine(c, $"<polyline class=\"pareto\" fill=\"none\" stroke=\"black\" stroke-dasharray=\"5 4\" points=\"{string.Join(' ', front.Select(r => $"{Px(r.KvReductionPercent).ToString("F1", c)},{Py(r.Perplexity!.Value).ToString("F1", c)}"))}\"/>");
 
-        var series = plotted.Select(r => $"{r.RopeStrategy} / {r.Svd}").Distinct().ToList();
+        var strategies = plotted.Select(r => r.RopeStrategy).Distinct().ToList();
+        var svds = plotted.Select(r => r.Svd).Distinct().ToList();
+        string Colour(string strategy) => Colours[strategies.IndexOf(strategy) % Colours.Length];
         foreach (var r in plotted)
         {
-            var colour = Colours[series.IndexOf($"{r.RopeStrategy} / {r.Svd}") % Colours.Length];
             var ring = front.Contains(r) ? " stroke=\"black\" stroke-width=\"2\"" : "";
-            svg.AppendLine(c, $"<circle class=\"point\" cx=\"{Px(r.KvReductionPercent):F1}\" cy=\"{Py(r.Perplexity!.Value):F1}\" r=\"5\" fill=\"{colour}\"{ring}><title>{Escape(r.Name)}: -{r.KvReductionPercent:F2} %, perplexity {r.Perplexity:F3}</title></circle>");
+            var tooltip = $"<title>{Escape(r.Name)}: -{r.KvReductionPercent.ToString("F2", c)} %, perplexity {r.Perplexity!.Value.ToString("F3", c)}</title>";
+            svg.AppendLine(Marker(svds.IndexOf(r.Svd), Px(r.KvReductionPercent), Py(r.Perplexity!.Value), Colour(r.RopeStrategy), $"class=\"point\"{ring}", tooltip));
         }
-        for (var i = 0; i < series.Count; i++)
+        var legend = Top + 10;
+        foreach (var strategy in strategies)
         {
-            var y = Top + 10 + 18 * i;
-            svg.AppendLine(c, $"<circle cx=\"{Width - Right + 20}\" cy=\"{y}\" r=\"5\" fill=\"{Colours[i % Colours.Length]}\"/><text x=\"{Width - Right + 32}\" y=\"{y + 4}\">{Escape(series[i])}</text>");
+            svg.AppendLine(Marker(0, Width - Right + 20, legend, Colour(strategy), "", "") + $"<text x=\"{Width - Right + 32}\" y=\"{legend + 4}\">{Escape(strategy)}</text>");
+            legend += 18;
         }
-        var legend = Top + 10 + 18 * series.Count;
+        for (var i = 0; i < svds.Count; i++, legend += 18)
+            svg.AppendLine(Marker(i, Width - Right + 20, legend, "#888888", "", "") + $"<text x=\"{Width - Right + 32}\" y=\"{legend + 4}\">{Escape(svds[i])} SVD</text>");
         svg.AppendLine(c, $"<line x1=\"{Width - Right + 12}\" y1=\"{legend}\" x2=\"{Width - Right + 28}\" y2=\"{legend}\" stroke=\"black\" stroke-dasharray=\"5 4\"/><text x=\"{Width - Right + 32}\" y=\"{legend + 4}\">Pareto front</text>");
         return svg.AppendLine("</svg>").ToString();
+    }
+
+    // Shape by SVD mode: circle, square, triangle, diamond.
+    private static string Marker(int shape, double x, double y, string colour, string attributes, string title)
+    {
+        var c = CultureInfo.InvariantCulture;
+        FormattableString element = (shape % 4) switch
+        {
+            0 => $"<circle {attributes} cx=\"{x:F1}\" cy=\"{y:F1}\" r=\"5\" fill=\"{colour}\">{title}</circle>",
+            1 => $"<rect {attributes} x=\"{x - 4.5:F1}\" y=\"{y - 4.5:F1}\" width=\"9\" height=\"9\" fill=\"{colour}\">{title}</rect>",
+            2 => $"<polygon {attributes} points=\"{x:F1},{y - 6:F1} {x - 5.5:F1},{y + 4:F1} {x + 5.5:F1},{y + 4:F1}\" fill=\"{colour}\">{title}</polygon>",
+            _ => $"<polygon {attributes} points=\"{x:F1},{y - 6:F1} {x + 6:F1},{y:F1} {x:F1},{y + 6:F1} {x - 6:F1},{y:F1}\" fill=\"{colour}\">{title}</polygon>",
+        };
+        return element.ToString(c);
     }
 
     /// <summary>The rows no other row beats on both axes (larger reduction and lower perplexity), by reduction.</summary>
