@@ -113,6 +113,8 @@ public class ConvertTests : IDisposable
         // Through the KV cache decoding uses (one latent buffer per layer, each its own width).
         var cached = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--kv-cache-dtype", "f32", "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
         Assert.True(Relative(cached, converted) <= 1e-5, $"through the cache {cached} vs {converted}");
+        var train = Support.Cli.Run("train", output, "--data", eval, "-o", dir.File($"budget-{strategy}-{svd}-tuned"), "--steps", "1", "--batch", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
     }
 
     [Fact]
