@@ -32,16 +32,6 @@ for _ in $(seq "$runs"); do
   theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" | tr -d '\n')")
 done
 
-/usr/bin/python3 - "$threads" "${ours[@]}" "${theirs[@]}" <<'PY'
-import json, statistics, sys
-threads, rest = sys.argv[1], sys.argv[2:]
-ours, theirs = [json.loads(r) for r in rest[:len(rest) // 2]], [json.loads(r) for r in rest[len(rest) // 2:]]
-def line(name, runs):
-    rates = sorted(r["tokens_per_second"] for r in runs)
-    print(f"{name:14} {statistics.median(rates):8.1f} tokens/s ({rates[0]:.1f}-{rates[-1]:.1f})   perplexity {runs[0]['perplexity']:.4f}")
-    return statistics.median(rates)
-print(f"threads {threads}, {ours[0]['tokens']} scored tokens in {ours[0]['sequences']} sequences of 2048, median (min-max) of {len(ours)} runs")
-a = line("mha2mla eval", ours)
-b = line("plain PyTorch", theirs)
-print(f"ratio          {a / b:.3f}x")
-PY
+first=${ours[0]}
+title="threads $threads, $(/usr/bin/python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["tokens"], "scored tokens in", r["sequences"], "sequences of 2048")' "$first")"
+/usr/bin/python3 scripts/bench/side_by_side.py "$title" perplexity "mha2mla eval" "plain PyTorch" "${ours[@]}" -- "${theirs[@]}"

@@ -30,16 +30,5 @@ for _ in $(seq "$runs"); do
     --threads "$threads" --save-dtype f32 -o "$work/train-out" --json --quiet | tr -d '\n')")
   theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py train "$model" --data "$data" --steps "$steps" --batch $batch --lr 1e-4 --threads "$threads" | tr -d '\n')")
 done
-/usr/bin/python3 - "$threads" "$steps" "${ours[@]}" "${theirs[@]}" <<'PY'
-import json, statistics, sys
-threads, steps, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
-ours, theirs = [json.loads(r) for r in rest[:len(rest) // 2]], [json.loads(r) for r in rest[len(rest) // 2:]]
-def line(name, runs):
-    rates = sorted(r["tokens_per_second"] for r in runs)
-    print(f"{name:14} {statistics.median(rates):8.1f} tokens/s ({rates[0]:.1f}-{rates[-1]:.1f})   final loss {runs[0]['final_loss']:.4f}")
-    return statistics.median(rates)
-print(f"{steps} steps of 8 x 256 tokens, {threads} threads, fp32, median (min-max) of {len(ours)} runs")
-a = line("mha2mla train", ours)
-b = line("plain PyTorch", theirs)
-print(f"ratio          {a / b:.3f}x")
-PY
+/usr/bin/python3 scripts/bench/side_by_side.py "$steps steps of 8 x 256 tokens, $threads threads, fp32" final_loss "mha2mla train" "plain PyTorch" \
+  "${ours[@]}" -- "${theirs[@]}"
