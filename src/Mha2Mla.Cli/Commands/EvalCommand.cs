@@ -32,7 +32,7 @@ public static class EvalCommand
             using var checkpoint = Checkpoint.Open(modelPath);
             var dataOptions = checkpoint.Config.WithDefaultSeqLen(data.Read(parsed));
             var dataPath = dataOptions.Path;
-            var sequences = SequenceReader.Read(dataOptions, checkpoint.LoadTokenizer, checkpoint.Config.VocabSize).ToList();
+            var sequences = checkpoint.ReadSequences(dataOptions);
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;
             if (longest > checkpoint.Config.MaxPositionEmbeddings)
                 Log.Warning("The longest sequence has {Length} tokens, more than the model's max_position_embeddings ({Max}); positions past it are extrapolated",

@@ -5,14 +5,16 @@ namespace Mha2Mla.Conversion;
 /// <summary>
 /// Each layer's calibration statistics — 2-norm pair scores and, when kept, the inputs'
 /// covariance XᵀX/n (d × d, fp64) — measured on the original model once and reused by every
-/// later conversion of the same model on the same calibration data (a sweep's points, the two
-/// passes of a budget). Memory: L·d²·8 bytes with covariances (8B Llama: 4.3 GB), tiny without.
+/// later conversion of the same model on the same calibration data (a sweep's points, the passes
+/// of one conversion). Scores are tiny; covariances cost L·d²·8 bytes (8B Llama: 4.3 GB), so only
+/// a cache made to keep them does (a sweep); otherwise a pass that needs them calibrates again
+/// and memory stays one layer.
 /// </summary>
 public sealed class CalibrationCache(bool keepCovariance) : IDisposable
 {
     private readonly Dictionary<int, (double[][] Scores, Tensor? Covariance)> layers = [];
 
-    /// <summary>Whether to keep covariances even for conversions that do not need them (a later one will).</summary>
+    /// <summary>Whether covariances are kept — and measured even for conversions that do not need them, since a later one will.</summary>
     public bool KeepCovariance { get; } = keepCovariance;
 
     /// <summary>Whether every one of <paramref name="count"/> layers is here, with covariances where <paramref name="covariance"/> asks.</summary>
@@ -21,11 +23,11 @@ public sealed class CalibrationCache(bool keepCovariance) : IDisposable
 
     public (double[][] Scores, Tensor? Covariance) this[int layer] => layers[layer];
 
-    /// <summary>Keeps a copy, owned by the cache.</summary>
+    /// <summary>Keeps the scores, and a copy of the covariance where <see cref="KeepCovariance"/>.</summary>
     public void Put(int layer, double[][] scores, Tensor? covariance)
     {
         if (layers.Remove(layer, out var old)) old.Covariance?.Dispose();
-        layers[layer] = (scores, covariance?.clone().DetachFromDisposeScope());
+        layers[layer] = (scores, KeepCovariance ? covariance?.clone().DetachFromDisposeScope() : null);
     }
 
     public void Dispose()

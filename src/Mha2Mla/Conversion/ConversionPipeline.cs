@@ -49,8 +49,8 @@ public sealed class ConversionPipeline(ConversionJob job)
         var settings = job.Validate(config);
         DataOptions? ForModel(DataOptions? data) => data is null ? null : config.WithDefaultSeqLen(data);
         var (calibrationData, evaluationData, trainingData) = (ForModel(job.Calibration), ForModel(job.Evaluation), ForModel(job.Training));
-        var calibration = calibrationData is null ? null : Read(calibrationData, source);
-        var evaluation = evaluationData is null ? null : Read(evaluationData, source);
+        var calibration = calibrationData is null ? null : source.ReadSequences(calibrationData);
+        var evaluation = evaluationData is null ? null : source.ReadSequences(evaluationData);
         var diskType = job.SaveDType ?? source.Weights.OutputType();
 
         double? original = OriginalPerplexity, converted = null, finetuned = null;
@@ -87,7 +87,7 @@ public sealed class ConversionPipeline(ConversionJob job)
 
         if (!keepInMemory)
         {
-            WriteOuterWeights(writer, source);
+            source.CopyOuterWeights(writer);
             writer.Finish(files with { Format = mla.IndexFormat });
         }
         else
@@ -119,9 +119,6 @@ public sealed class ConversionPipeline(ConversionJob job)
         return report;
     }
 
-    private static List<int[]> Read(DataOptions data, Checkpoint source) =>
-        SequenceReader.Read(data, source.LoadTokenizer, source.Config.VocabSize).ToList();
-
     private double Evaluate(LlamaModel model, List<int[]> sequences, string what)
     {
         var result = Perplexity.Evaluate(model, sequences);
@@ -135,18 +132,10 @@ public sealed class ConversionPipeline(ConversionJob job)
         var work = Path.Combine(directory, "finetune");
         var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), job.FineTune, work, files, onStep: OnStep);
         Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
-        File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, "finetune_metrics.jsonl"));
+        File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, ConversionReport.FineTuneMetricsName));
         Directory.Delete(work, recursive: true);
     }
 
-    // Embedding, final norm and head straight from the source in their disk dtype: no fp32 detour.
-    private static void WriteOuterWeights(CheckpointWriter writer, Checkpoint source)
-    {
-        using var scope = torch.NewDisposeScope();
-        var names = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
-        if (!source.Config.TieWordEmbeddings) names.Add(WeightNames.LmHead);
-        writer.WriteShard(names.Select(n => (n, source.Weights.Read(n, source.Weights.Entry(n).DType))).ToList());
-    }
 
     private static readonly JsonSerializerOptions MlaJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }

@@ -11,7 +11,8 @@ namespace Mha2Mla.Conversion;
 /// around the original norms and MLP — goes to <c>onLayer</c> as soon as it exists; the caller
 /// owns it from then on (writes and frees it, or keeps it to run).
 /// Shared pairs (--rope-shared) and a KV budget each take a first pass over the layers that keeps
-/// only scores or singular values; calibration runs once (<see cref="CalibrationCache"/>) and
+/// only scores or singular values. The passes share the pair scores (<see cref="CalibrationCache"/>);
+/// a pass that needs the inputs' covariance calibrates again rather than keep every layer's, so
 /// memory stays one layer.
 /// </summary>
 public static class Converter
@@ -29,9 +30,10 @@ public static class Converter
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
 
-        using var ownCache = cache is null && (settings.Budget is not null || settings.RopeShared) ? new CalibrationCache(keepCovariance: false) : null;
+        var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
+        using var ownCache = cache is null && (settings.Budget is not null || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
         cache ??= ownCache;
-        var shared = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm ? SharedPairs(source, settings, calibration, cache!, log) : null;
+        var shared = shareScores ? SharedPairs(source, settings, calibration, cache!, log) : null;
         var widths = settings.Budget is { } budget
             ? BudgetWidths(source, settings, calibration, cache!, shared, budget, log)
             : Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
@@ -105,64 +107,40 @@ public static class Converter
         LayerVisitor visit)
     {
         var config = source.Config;
-        var device = Device.CPU;
-        var loader = WeightLoader.FromStore(source.Weights, config, device);
-        var rope = new RotaryEmbedding(config, device);
+        var loader = WeightLoader.FromStore(source.Weights, config, Device.CPU);
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
         var covariance = settings.NeedsCovariance;
         var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance);
-        var hidden = settings.NeedsCalibration && !cached ? Embed(source.Weights, calibration!) : null;
-        var masks = new Dictionary<long, CausalMasks>();
-        try
+        using var states = settings.NeedsCalibration && !cached ? new CalibrationStates(source, calibration!) : null;
+        for (var l = 0; l < config.NumHiddenLayers; l++)
         {
-            for (var l = 0; l < config.NumHiddenLayers; l++)
+            var attention = Attention.Read(loader, config, l);
+            var original = loader.ReadLayer(l, attention);
+            using var scope = torch.NewDisposeScope();
+            (double[][] Scores, Tensor? Covariance)? calibrated;
+            try
             {
-                var attention = Attention.Read(loader, config, l);
-                var original = loader.ReadLayer(l, attention);
-                using var scope = torch.NewDisposeScope();
-                (double[][] Scores, Tensor? Covariance)? calibrated;
-                try
+                if (cached) calibrated = cache![l];
+                else if (states is null) calibrated = null;
+                else
                 {
-                    if (cached) calibrated = cache![l];
-                    else if (hidden is null) calibrated = null;
-                    else
-                    {
-                        calibrated = Calibrate(config, l, original, attention, rope, hidden, masks, covariance || cache?.KeepCovariance == true);
-                        cache?.Put(l, calibrated.Value.Scores, calibrated.Value.Covariance);
-                    }
+                    calibrated = Calibrate(config, l, original, attention, states, covariance || cache?.KeepCovariance == true);
+                    cache?.Put(l, calibrated.Value.Scores, calibrated.Value.Covariance);
                 }
-                catch
-                {
-                    original.Dispose(); // and its attention
-                    throw;
-                }
-                pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
-                    ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
-                    : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
-                visit(l, attention, original, pairs[l], calibrated?.Covariance);
             }
-        }
-        finally
-        {
-            if (hidden is not null) foreach (var h in hidden) h.Dispose();
-            foreach (var byLength in masks.Values) byLength.Dispose();
+            catch
+            {
+                original.Dispose(); // and its attention
+                throw;
+            }
+            pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
+                ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
+                : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
+            visit(l, attention, original, pairs[l], calibrated?.Covariance);
         }
         return pairs;
-    }
-
-    // Calibration hidden states entering layer 0: one (1, T, d) fp32 tensor per sample. The
-    // embedding is read in its disk dtype (half the memory of fp32) and only its rows are widened.
-    private static List<Tensor> Embed(WeightStore weights, IReadOnlyList<int[]> samples)
-    {
-        using var embedding = weights.Read(WeightNames.Embedding, weights.Entry(WeightNames.Embedding).DType);
-        return samples.Select(ids =>
-        {
-            using var scope = torch.NewDisposeScope();
-            var input = torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]);
-            return torch.nn.functional.embedding(input, embedding).to(ScalarType.Float32).DetachFromDisposeScope();
-        }).ToList();
     }
 
     /// <summary>
@@ -170,31 +148,30 @@ public static class Converter
     /// asked, XᵀX/n of the normed inputs of its K/V projections (fp64, d × d: it accumulates while
     /// the samples stream, whatever their number) — then moves the states through the layer.
     /// </summary>
-    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, Attention attention, RotaryEmbedding rope,
-        List<Tensor> hidden, Dictionary<long, CausalMasks> masks, bool covariance)
+    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, Attention attention,
+        CalibrationStates states, bool covariance)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         var sum = covariance ? torch.zeros([config.HiddenSize, config.HiddenSize], ScalarType.Float64) : null;
         long tokens = 0;
-        for (var i = 0; i < hidden.Count; i++)
+        for (var i = 0; i < states.Count; i++)
         {
-            using var scope = torch.NewDisposeScope();
-            var x = hidden[i];
-            var length = x.size(1);
-            var normed = layer.InputNorm.Forward(x);
-            if (sum is not null)
+            using (torch.NewDisposeScope())
             {
-                var inputs = normed.reshape(length, config.HiddenSize).to(ScalarType.Float64);
-                sum.add_(inputs.transpose(0, 1).matmul(inputs));
-                tokens += length;
+                var x = states[i];
+                var length = x.size(1);
+                var normed = layer.InputNorm.Forward(x);
+                if (sum is not null)
+                {
+                    var inputs = normed.reshape(length, config.HiddenSize).to(ScalarType.Float64);
+                    sum.add_(inputs.transpose(0, 1).matmul(inputs));
+                    tokens += length;
+                }
+                statistics.Add(
+                    attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
+                    attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
             }
-            statistics.Add(
-                attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
-                attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
-            var (cos, sin) = rope.Tables(length);
-            if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device.CPU);
-            hidden[i] = layer.Forward(x, new AttentionInputs(cos, sin, byLength.For(config.WindowOf(index)))).DetachFromDisposeScope();
-            x.Dispose();
+            states.Advance(i, layer, index);
         }
         var scores = statistics.Scores();
         if (scores.Any(head => head.Any(score => !double.IsFinite(score))))

@@ -28,9 +28,11 @@ public static class DeepSeekV3Conversion
         var mla = Path.Combine(output.WorkDirectory, "mla");
         var conversion = new ConversionPipeline(job with { Model = model, Output = mla, Overwrite = false }) { Log = log, OnStep = onStep, ReportedOutput = output.Path }.Run();
         log?.Invoke("Exporting as DeepSeek-V3");
-        var export = DeepSeekV3Export.Write(mla, output.WorkDirectory, output.Path,
-            new ExportJob { Model = mla, Output = output.Path, SaveDType = job.SaveDType }, log);
-        foreach (var report in new[] { "mha2mla_report.json", "REPORT.md", "finetune_metrics.jsonl" })
+        ExportReport export;
+        using (var converted = Checkpoint.Open(mla))
+            export = DeepSeekV3Export.Write(converted, output.WorkDirectory, output.Path,
+                new ExportJob { Model = mla, Output = output.Path, SaveDType = job.SaveDType }, log);
+        foreach (var report in ConversionReport.FileNames)
             if (File.Exists(Path.Combine(mla, report))) File.Move(Path.Combine(mla, report), Path.Combine(output.WorkDirectory, report));
         Directory.Delete(mla, recursive: true);
         output.Commit();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mha2Mla.Checkpoints;
+using Mha2Mla.Conversion;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
 using Mha2Mla.Models;
@@ -37,10 +38,10 @@ public static class DeepSeekV3Export
 
     public static ExportReport Run(ExportJob job, Action<string>? log = null)
     {
-        var directory = ModelSource.Resolve(job.Model);
-        using (var source = Checkpoint.Open(directory)) Check(job.Model, source.Config, job.Calibration is not null);
-        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [directory]);
-        var report = Write(directory, output.WorkDirectory, output.Path, job, log);
+        using var source = Checkpoint.Open(job.Model);
+        Check(job.Model, source.Config, job.Calibration is not null);
+        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);
+        var report = Write(source, output.WorkDirectory, output.Path, job, log);
         output.Commit();
         return report;
     }
@@ -53,18 +54,16 @@ public static class DeepSeekV3Export
         CheckSource(config);
         if (mla.LatentDims.Distinct().Count() > 1)
             throw new InvalidInputException($"the layers have different latent widths ({mla.LatentDescription()}, --kv-budget) but DeepSeek-V3 has one kv_lora_rank; convert with --kv-rank");
-        var first = JsonSerializer.Serialize(mla.Pairs[0]);
-        if (mla.Pairs.Any(layer => JsonSerializer.Serialize(layer) != first))
+        if (mla.Pairs.Any(layer => !layer.Zip(mla.Pairs[0]).All(heads => heads.First.SequenceEqual(heads.Second))))
             throw new InvalidInputException("the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
         if (!mla.LatentNorm && !calibration)
             throw new InvalidInputException("the source has no latent norm, which DeepSeek-V3 always applies: give --calib-data to set its weight to the latent's RMS (or convert with --latent-norm and fine-tune)");
     }
 
-    /// <summary>Writes the export of the MLA checkpoint in <paramref name="sourceDirectory"/> into <paramref name="directory"/> (checked by <see cref="Check"/>).</summary>
+    /// <summary>Writes the export of an MLA checkpoint (checked by <see cref="Check"/>) into <paramref name="directory"/>.</summary>
     /// <param name="output">The name OUT will have, for the report.</param>
-    public static ExportReport Write(string sourceDirectory, string directory, string output, ExportJob job, Action<string>? log = null)
+    public static ExportReport Write(Checkpoint source, string directory, string output, ExportJob job, Action<string>? log = null)
     {
-        using var source = Checkpoint.Open(sourceDirectory);
         var (config, mla) = (source.Config, source.Config.Mla!);
 
         var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0]);
@@ -77,13 +76,13 @@ public static class DeepSeekV3Export
         {
             calibrated = LatentRms(source, job.Calibration!);
             warnings.Add("the source has no latent norm: the export's kv_a_layernorm has a constant weight (the latent's RMS on the calibration data), so its outputs differ from the source's; fine-tune after converting with --latent-norm for an exact export");
-            foreach (var w in warnings) Diagnostics.Warnings.Emit(w);
+            Diagnostics.Warnings.Emit(warnings[^1]);
         }
         double? perplexity = null;
         if (job.Evaluation is { } data)
         {
             using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
-            perplexity = Perplexity.Evaluate(model, SequenceReader.Read(config.WithDefaultSeqLen(data), source.LoadTokenizer, config.VocabSize).ToList()).Perplexity;
+            perplexity = Perplexity.Evaluate(model, source.ReadSequences(data)).Perplexity;
             log?.Invoke($"perplexity (source): {perplexity:F4}");
         }
 
@@ -94,16 +93,11 @@ public static class DeepSeekV3Export
             writer.WriteShard(Layer(source.Weights, config, layout, l, calibrated?[l]));
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} exported");
         }
-        using (torch.NewDisposeScope())
-        {
-            var outer = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
-            if (!config.TieWordEmbeddings) outer.Add(WeightNames.LmHead);
-            writer.WriteShard(outer.Select(n => (n, source.Weights.Read(n, source.Weights.Entry(n).DType))).ToList());
-        }
+        source.CopyOuterWeights(writer);
         var files = source.Files();
         writer.Finish(files with { Config = Config(files.Config, config, layout, rope) });
 
-        var report = new ExportReport(sourceDirectory, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
+        var report = new ExportReport(source.Directory, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
             mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
             (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
         AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, ReportJson));
@@ -193,41 +187,24 @@ public static class DeepSeekV3Export
     private static double[] LatentRms(Checkpoint source, DataOptions data)
     {
         var config = source.Config;
-        var sequences = SequenceReader.Read(config.WithDefaultSeqLen(data), source.LoadTokenizer, config.VocabSize).ToList();
         using var noGrad = torch.no_grad();
+        using var states = new CalibrationStates(source, source.ReadSequences(data));
         var loader = WeightLoader.FromStore(source.Weights, config, Device.CPU);
-        var rope = new RotaryEmbedding(config, Device.CPU);
-        using var embedding = source.Weights.Read(WeightNames.Embedding);
-        var hidden = sequences.Select(ids =>
-        {
-            using var scope = torch.NewDisposeScope();
-            return torch.nn.functional.embedding(torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]), embedding).DetachFromDisposeScope();
-        }).ToList();
         var result = new double[config.NumHiddenLayers];
-        try
+        for (var l = 0; l < config.NumHiddenLayers; l++)
         {
-            for (var l = 0; l < config.NumHiddenLayers; l++)
+            using var layer = loader.ReadLayer(l);
+            var (sum, count) = (0.0, 0L);
+            for (var i = 0; i < states.Count; i++)
             {
-                using var layer = loader.ReadLayer(l);
-                var (sum, count) = (0.0, 0L);
-                for (var i = 0; i < hidden.Count; i++)
+                using (torch.NewDisposeScope())
                 {
-                    using var scope = torch.NewDisposeScope();
-                    var latent = ((MlaAttention)layer.Attention).KvDown.Forward(layer.InputNorm.Forward(hidden[i]));
+                    var latent = ((MlaAttention)layer.Attention).KvDown.Forward(layer.InputNorm.Forward(states[i]));
                     (sum, count) = (sum + latent.pow(2).sum().item(), count + latent.numel());
-                    var length = hidden[i].size(1);
-                    var (cos, sin) = rope.Tables(length);
-                    using var mask = new CausalMasks(length, Device.CPU);
-                    var next = layer.Forward(hidden[i], new AttentionInputs(cos, sin, mask.For(null))).DetachFromDisposeScope();
-                    hidden[i].Dispose();
-                    hidden[i] = next;
                 }
-                result[l] = Math.Sqrt(sum / count);
+                states.Advance(i, layer, l);
             }
-        }
-        finally
-        {
-            foreach (var h in hidden) h.Dispose();
+            result[l] = Math.Sqrt(sum / count);
         }
         return result;
     }

@@ -64,6 +64,22 @@ public sealed class Checkpoint : IDisposable
     public static CheckpointFiles FilesOf(string directory) =>
         new(JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "config.json")))!.AsObject(), ModelSource.Companions(directory));
 
+    /// <summary>The token sequences of <paramref name="data"/> for this model: its tokenizer for text, its vocabulary to check ids, its default window length.</summary>
+    public List<int[]> ReadSequences(Data.DataOptions data) =>
+        Data.SequenceReader.Read(Config.WithDefaultSeqLen(data), LoadTokenizer, Config.VocabSize).ToList();
+
+    /// <summary>
+    /// Writes the embedding, final norm and (untied) head into <paramref name="writer"/> as one
+    /// shard, straight from the files in their disk dtype: no fp32 detour.
+    /// </summary>
+    public void CopyOuterWeights(CheckpointWriter writer)
+    {
+        using var scope = Torch.torch.NewDisposeScope();
+        var names = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
+        if (!Config.TieWordEmbeddings) names.Add(WeightNames.LmHead);
+        writer.WriteShard(names.Select(n => (n, Weights.Read(n, Weights.Entry(n).DType))).ToList());
+    }
+
     /// <summary>Parameters in the checkpoint's tensors (a tied head is counted once, as HF does).</summary>
     public long ParameterCount() => Weights.Names.Sum(n => Weights.Entry(n).ElementCount);
 

@@ -1,0 +1,54 @@
+using Mha2Mla.Checkpoints;
+using Mha2Mla.Models;
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Conversion;
+
+/// <summary>
+/// The calibration samples' hidden states as they stream through a model one decoder layer at a
+/// time: one (1, T, d) fp32 tensor per sample, owned here, with the causal masks of each length
+/// built once. Memory: the states plus one layer.
+/// </summary>
+public sealed class CalibrationStates : IDisposable
+{
+    private readonly ModelConfig config;
+    private readonly RotaryEmbedding rope;
+    private readonly List<Tensor> hidden;
+    private readonly Dictionary<long, CausalMasks> masks = [];
+
+    /// <summary>The states entering layer 0. The embedding is read in its disk dtype (half the memory of fp32) and only the samples' rows are widened.</summary>
+    public CalibrationStates(Checkpoint source, IReadOnlyList<int[]> samples)
+    {
+        (config, rope) = (source.Config, new RotaryEmbedding(source.Config, Device.CPU));
+        var weights = source.Weights;
+        using var embedding = weights.Read(WeightNames.Embedding, weights.Entry(WeightNames.Embedding).DType);
+        hidden = samples.Select(ids =>
+        {
+            using var scope = torch.NewDisposeScope();
+            var input = torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]);
+            return torch.nn.functional.embedding(input, embedding).to(ScalarType.Float32).DetachFromDisposeScope();
+        }).ToList();
+    }
+
+    public int Count => hidden.Count;
+
+    /// <summary>Sample <paramref name="i"/>'s state entering the next layer.</summary>
+    public Tensor this[int i] => hidden[i];
+
+    /// <summary>Moves sample <paramref name="i"/>'s state through decoder layer <paramref name="index"/>.</summary>
+    public void Advance(int i, DecoderLayer layer, int index)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (x, length) = (hidden[i], hidden[i].size(1));
+        var (cos, sin) = rope.Tables(length);
+        if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device.CPU);
+        hidden[i] = layer.Forward(x, new AttentionInputs(cos, sin, byLength.For(config.WindowOf(index)))).DetachFromDisposeScope();
+        x.Dispose();
+    }
+
+    public void Dispose()
+    {
+        foreach (var h in hidden) h.Dispose();
+        foreach (var byLength in masks.Values) byLength.Dispose();
+    }
+}
