@@ -45,12 +45,12 @@ public static class SweepCommand
                 List(parsed.GetValue(svds), "--svd", SvdModes.Parse),
                 List(parsed.GetValue(ranks), "--kv-rank", Integer("--kv-rank")),
                 List(parsed.GetValue(budgets), "--kv-budget", KvBudget.Parse));
-            var template = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output), new ConversionRequest(), overwrite: false);
+            var template = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output), new ConversionRequest(Damping: parsed.GetValue(shared.Damping)), overwrite: false);
             Log.Information("Sweep of {Count} points: {Points}", points.Count, string.Join(", ", points.Select(p => p.Name)));
             var results = new Sweep(new SweepJob
             {
                 Model = template.Model, Output = template.Output, Points = points, Template = template,
-                Damping = parsed.GetValue(shared.Damping), KeepCheckpoints = parsed.GetValue(keep), Overwrite = parsed.GetValue(overwrite),
+                KeepCheckpoints = parsed.GetValue(keep), Overwrite = parsed.GetValue(overwrite),
             })
             {
                 Log = message => Log.Information("{Message}", message),

@@ -50,10 +50,24 @@ public sealed record ConversionReport
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
+    public const string JsonName = "mha2mla_report.json";
+    public const string MarkdownName = "REPORT.md";
+    public const string FineTuneMetricsName = "finetune_metrics.jsonl";
+
+    /// <summary>The files a conversion writes about itself beside the weights.</summary>
+    public static readonly string[] FileNames = [JsonName, MarkdownName, FineTuneMetricsName];
+
     public void Write(string directory)
     {
-        File.WriteAllText(Path.Combine(directory, "mha2mla_report.json"), JsonSerializer.Serialize(this, Json));
-        File.WriteAllText(Path.Combine(directory, "REPORT.md"), Markdown());
+        File.WriteAllText(Path.Combine(directory, JsonName), JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(Path.Combine(directory, MarkdownName), Markdown());
+    }
+
+    /// <summary>The report a conversion wrote into <paramref name="directory"/>, or null where there is none.</summary>
+    public static ConversionReport? Read(string directory)
+    {
+        var file = Path.Combine(directory, JsonName);
+        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(File.ReadAllText(file), Json) : null;
     }
 
     private string Markdown()

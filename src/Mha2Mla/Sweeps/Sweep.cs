@@ -31,7 +31,7 @@ public sealed class Sweep(SweepJob job)
                 ? $"{job.Output} holds a sweep of another grid or other options; run the same command to finish it, pass --overwrite to replace it, or choose another -o"
                 : $"{job.Output} already exists and is not a sweep; pass --overwrite to replace it, or choose another -o");
 
-        var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Damping) }).ToList();
+        var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
         using (var source = Checkpoint.Open(modelDirectory))
             foreach (var j in jobs) j.Validate(source.Config); // every point's settings fail now, not after hours
 
@@ -42,7 +42,7 @@ public sealed class Sweep(SweepJob job)
         for (var i = 0; i < jobs.Count; i++)
         {
             var (point, pointJob) = (job.Points[i], jobs[i]);
-            var report = ReadReport(pointJob.Output);
+            var report = ConversionReport.Read(pointJob.Output);
             if (report is not null) Log?.Invoke($"point {i + 1}/{jobs.Count} {point.Name}: finished earlier, kept");
             else
             {
@@ -72,20 +72,14 @@ public sealed class Sweep(SweepJob job)
         training = job.Template.Training,
         fine_tune = job.Template.FineTune,
         save_dtype = job.Template.SaveDType?.ToString(),
-        svd_damping = job.Damping,
+        svd_damping = job.Template.Settings.Damping,
     }, SweepResult.Json);
-
-    private static ConversionReport? ReadReport(string directory)
-    {
-        var file = Path.Combine(directory, "mha2mla_report.json");
-        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(File.ReadAllText(file), ConversionReport.Json) : null;
-    }
 
     // --keep-checkpoints false: a point keeps its reports only (big grids of big models).
     private static void KeepOnlyReports(string directory)
     {
         foreach (var file in Directory.EnumerateFiles(directory))
-            if (Path.GetFileName(file) is not ("mha2mla_report.json" or "REPORT.md" or "finetune_metrics.jsonl")) File.Delete(file);
+            if (!ConversionReport.FileNames.Contains(Path.GetFileName(file))) File.Delete(file);
     }
 
     private void WriteResults(string directory, IReadOnlyList<SweepResult> results)
@@ -102,9 +96,8 @@ public sealed record SweepJob
     public required string Model { get; init; }
     public required string Output { get; init; }
     public required IReadOnlyList<SweepPoint> Points { get; init; }
-    /// <summary>Calibration, evaluation, training data, fine-tune and save dtype for every point (its Model, Output and Settings are replaced).</summary>
+    /// <summary>Calibration, evaluation, training data, fine-tune, save dtype and the settings no point varies (SVD damping) for every point; its Model and Output are replaced, and each point sets its own strategy, pairs, SVD and width.</summary>
     public required ConversionJob Template { get; init; }
-    public double Damping { get; init; } = ConversionSettings.DefaultDamping;
     public bool KeepCheckpoints { get; init; } = true;
     public bool Overwrite { get; init; }
 }

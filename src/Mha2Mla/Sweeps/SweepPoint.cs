@@ -16,7 +16,9 @@ public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode S
         }
     }
 
-    public ConversionRequest Request(double damping) => new(Strategy, RopePairs, KvRank, Svd, damping, Budget);
+    /// <summary>The shared settings (damping, ...) with this point's choices.</summary>
+    public ConversionRequest Request(ConversionRequest shared) =>
+        shared with { Strategy = Strategy, RopePairs = RopePairs, KvRank = KvRank, Svd = Svd, Budget = Budget };
 
     /// <summary>
     /// Every combination of the lists, in the order given (strategy, then pairs, svd, width). Widths
