@@ -120,6 +120,8 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_linear(Tensor x, Tensor weight, IntPtr bias);
     [DllImport(Lib)] internal static extern IntPtr mm_silu(Tensor x);
     [DllImport(Lib)] internal static extern IntPtr mm_softmax(Tensor x, long dim);
+    [DllImport(Lib)] internal static extern IntPtr mm_scaled_dot_product_attention(Tensor q, Tensor k, Tensor v, IntPtr allowed, int isCausal);
+    [DllImport(Lib)] internal static extern int mm_sdpa_is_fused();
     [DllImport(Lib)] internal static extern IntPtr mm_embedding(Tensor weight, Tensor ids);
     [DllImport(Lib)] internal static extern IntPtr mm_abs(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_round(Tensor a);
@@ -130,5 +132,6 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mm_tril(Tensor a, long diagonal);
     [DllImport(Lib)] internal static extern IntPtr mm_logical_or(Tensor a, Tensor b);
     [DllImport(Lib)] internal static extern IntPtr mm_logical_and(Tensor a, Tensor b);
+    [DllImport(Lib)] internal static extern IntPtr mm_logical_not(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_cross_entropy(Tensor logits, Tensor targets, int reduction);
 }

@@ -43,6 +43,7 @@ public sealed partial class Tensor
     public Tensor tril(long diagonal = 0) => Wrap(NativeMethods.mm_tril(this, diagonal));
     public Tensor logical_or(Tensor other) => Wrap(NativeMethods.mm_logical_or(this, other));
     public Tensor logical_and(Tensor other) => Wrap(NativeMethods.mm_logical_and(this, other));
+    public Tensor logical_not() => Wrap(NativeMethods.mm_logical_not(this));
 
     public Tensor mean() => Wrap(NativeMethods.mm_mean(this, [], 0, 0));
     public Tensor mean(long[] dims, bool keepdim = false) => Wrap(NativeMethods.mm_mean(this, dims, dims.Length, keepdim ? 1 : 0));

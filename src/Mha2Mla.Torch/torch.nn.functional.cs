@@ -19,6 +19,24 @@ public static partial class torch
             public static Tensor softmax(Tensor input, long dim) => Tensor.Wrap(NativeMethods.mm_softmax(input, dim));
             public static Tensor embedding(Tensor ids, Tensor weight) => Tensor.Wrap(NativeMethods.mm_embedding(weight, ids));
 
+            /// <summary>
+            /// softmax(q·kᵀ/√E + mask)·v for q (…, L, E) and k, v (…, S, ·), scale 1/√E. As in
+            /// PyTorch, <paramref name="attn_mask"/> is true where a query MAY attend, and
+            /// <paramref name="is_causal"/> applies the top-left causal mask without building one.
+            /// </summary>
+            public static Tensor scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask = null, bool is_causal = false)
+            {
+                var result = NativeMethods.mm_scaled_dot_product_attention(query, key, value, attn_mask?.DangerousGetHandle() ?? IntPtr.Zero, is_causal ? 1 : 0);
+                GC.KeepAlive(attn_mask);
+                return Tensor.Wrap(result);
+            }
+
+            /// <summary>
+            /// True when <see cref="scaled_dot_product_attention"/> reaches PyTorch's fused kernels
+            /// (libtorch 2.0+); on 1.13 it is the unfused reference form, slower than mha2mla's own.
+            /// </summary>
+            public static bool scaled_dot_product_attention_is_fused => NativeMethods.mm_sdpa_is_fused() == 1;
+
             public enum Reduction { None = 0, Mean = 1, Sum = 2 }
 
             /// <summary>Cross entropy of logits (N, C) against class indices (N).</summary>

@@ -96,6 +96,7 @@ MM_API mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal);
 MM_API mm_tensor* mm_logical_or(const mm_tensor* a, const mm_tensor* b);
 MM_API mm_tensor* mm_logical_and(const mm_tensor* a, const mm_tensor* b);
+MM_API mm_tensor* mm_logical_not(const mm_tensor* a);
 
 // in place (return 0, or -1 on error): they let hot loops free memory as they go
 MM_API int mm_add_(mm_tensor* a, const mm_tensor* b);
@@ -110,6 +111,12 @@ MM_API mm_tensor* mm_softmax(const mm_tensor* x, int64_t dim);
 MM_API mm_tensor* mm_embedding(const mm_tensor* weight, const mm_tensor* ids);
 // reduction: 0 none, 1 mean, 2 sum (torch::Reduction)
 MM_API mm_tensor* mm_cross_entropy(const mm_tensor* logits, const mm_tensor* targets, int reduction);
+// torch.nn.functional.scaled_dot_product_attention: scale 1/sqrt(q.size(-1)); `allowed` (nullable)
+// is true where a query may attend (PyTorch's convention); is_causal = top-left causal, no mask tensor.
+MM_API mm_tensor* mm_scaled_dot_product_attention(const mm_tensor* q, const mm_tensor* k, const mm_tensor* v,
+                                                  const mm_tensor* allowed, int is_causal);
+// 1 when the libtorch has the public, fused kernels (2.0+); 0 on 1.13 (the unfused private form).
+MM_API int mm_sdpa_is_fused(void);
 
 // ---- autograd and optimization ------------------------------------------------------
 MM_API int mm_set_requires_grad(mm_tensor* t, int requires_grad);

@@ -77,6 +77,7 @@ mm_tensor* mm_triu(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).t
 mm_tensor* mm_tril(const mm_tensor* a, int64_t diagonal) { MM_TENSOR(unwrap(a).tril(diagonal)) }
 MM_BINARY(logical_or, unwrap(a).logical_or(unwrap(b)))
 MM_BINARY(logical_and, unwrap(a).logical_and(unwrap(b)))
+MM_UNARY(logical_not, unwrap(a).logical_not())
 
 int mm_add_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.add_(unwrap(b))) }
 int mm_mul_(mm_tensor* a, const mm_tensor* b) { MM_STATUS(a->value.mul_(unwrap(b))) }

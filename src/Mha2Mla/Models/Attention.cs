@@ -45,25 +45,47 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
             cache.Second.Append(value);
             (key, value) = (cache.First.Read(), cache.Second.Read());
         }
-        return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask));
+        return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask, inputs.Kernel));
     }
 
     /// <summary>
     /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T_keys, ·), each KV
-    /// head serving its group of query heads; returns (B, T, n_h·d_v).
+    /// head serving its group of query heads; returns (B, T, n_h·d_v). Below fp32 the softmax
+    /// runs in fp32, as transformers' eager attention and the fused kernels do.
     /// </summary>
-    public static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, Tensor mask)
+    public static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, AttentionMask mask, AttentionKernel kernel)
     {
         var (batch, length) = (query.size(0), query.size(2));
         key = RepeatKv(config, key);
         value = RepeatKv(config, value);
+        var attended = Resolve(kernel) == AttentionKernel.Sdpa
+            ? torch.nn.functional.scaled_dot_product_attention(query, key, value, mask.PlainCausal ? null : mask.Allowed, is_causal: mask.PlainCausal)
+            : Explicit(query, key, value, mask.Forbidden);
+        return attended.transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
+    }
+
+    /// <summary>The kernel <see cref="AttentionKernel.Default"/> stands for with this libtorch.</summary>
+    public static AttentionKernel Resolve(AttentionKernel kernel) => kernel != AttentionKernel.Default ? kernel
+        : torch.nn.functional.scaled_dot_product_attention_is_fused ? AttentionKernel.Sdpa : AttentionKernel.Explicit;
+
+    private static Tensor Explicit(Tensor query, Tensor key, Tensor value, Tensor forbidden)
+    {
         // The (B, n_h, T, T) scores dominate memory at long context: scale and mask them in place
         // and free them as soon as the softmax has read them, as PyTorch's refcounting would.
         using var scores = query.matmul(key.transpose(2, 3));
-        scores.mul_(1.0 / Math.Sqrt(config.HeadDim)).masked_fill_(mask, double.NegativeInfinity);
-        using var weights = torch.nn.functional.softmax(scores, -1);
+        scores.mul_(1.0 / Math.Sqrt(query.size(-1))).masked_fill_(forbidden, double.NegativeInfinity);
+        using var weights = Softmax(scores);
         scores.Dispose();
-        return weights.matmul(value).transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
+        return weights.matmul(value);
+    }
+
+    /// <summary>softmax over the last dimension, in fp32 whatever the scores' dtype, returned in that dtype.</summary>
+    internal static Tensor Softmax(Tensor scores)
+    {
+        if (scores.dtype == ScalarType.Float32) return torch.nn.functional.softmax(scores, -1);
+        using var wide = scores.to(ScalarType.Float32);
+        using var weights = torch.nn.functional.softmax(wide, -1);
+        return weights.to(scores.dtype);
     }
 
     // (B, n_kv, T, e) -> (B, n_h, T, e): each KV head serves its group of query heads.

@@ -23,27 +23,32 @@ public static class CausalMask
 }
 
 /// <summary>
-/// The masks of one forward pass, built once each (the plain causal one and one per window) and
-/// owned here, whatever dispose scope asks for them first: the rows of queries start … start+T−1
-/// over keys 0 … keys−1, with anything else forbidden (<paramref name="alsoForbidden"/>, e.g. a
-/// batch's left padding) added to each.
+/// The masks of one forward pass, one per sliding window (and one for full causal attention),
+/// each built when first asked for: the rows of queries start … start+T−1 over keys 0 … keys−1,
+/// with anything else forbidden (<paramref name="alsoForbidden"/>, e.g. a batch's left padding)
+/// added to each.
 /// </summary>
 public sealed class CausalMasks(long start, long length, long keys, Device device, Tensor? alsoForbidden = null) : IDisposable
 {
-    private readonly Dictionary<int, Tensor> byWindow = [];
+    private readonly Dictionary<int, AttentionMask> byWindow = [];
 
     /// <summary>The masks of a whole sequence of <paramref name="length"/> tokens.</summary>
     public CausalMasks(long length, Device device) : this(0, length, length, device) { }
 
     /// <param name="window">A layer's sliding window, or null for full causal attention.</param>
-    public Tensor For(int? window)
+    public AttentionMask For(int? window)
     {
+        // A window at least as long as the sequence forbids nothing the causal mask allows.
+        if (window >= keys) window = null;
         var key = window ?? 0;
         if (!byWindow.TryGetValue(key, out var mask))
         {
-            using var scope = torch.NewDisposeScope();
-            var rows = CausalMask.Rows(start, length, keys, window, device);
-            byWindow[key] = mask = (alsoForbidden is null ? rows : rows.logical_or(alsoForbidden)).DetachFromDisposeScope();
+            var plain = start == 0 && length == keys && window is null && alsoForbidden is null;
+            byWindow[key] = mask = new AttentionMask(() =>
+            {
+                var rows = CausalMask.Rows(start, length, keys, window, device);
+                return alsoForbidden is null ? rows : rows.logical_or(alsoForbidden);
+            }, plain);
         }
         return mask;
     }

@@ -17,6 +17,8 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The output projection; the embedding itself when the checkpoint ties them.</summary>
     public Tensor LmHead { get; }
     public RotaryEmbedding Rope { get; }
+    /// <summary>How attention is computed (fused SDPA where libtorch has it); a setting, not part of the model.</summary>
+    public AttentionKernel AttentionKernel { get; set; } = AttentionKernel.Default;
 
     private LlamaModel(ModelConfig config, Device device, Tensor embedding, List<DecoderLayer> layers, RmsNorm finalNorm, Tensor lmHead)
     {
@@ -153,7 +155,7 @@ public sealed class LlamaModel : IDisposable
         var length = inputIds.size(1);
         var (cos, sin) = Rope.Tables(length);
         using var masks = new CausalMasks(length, Device);
-        return Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i))));
+        return Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), Kernel: AttentionKernel));
     }
 
     /// <summary>
@@ -184,7 +186,7 @@ public sealed class LlamaModel : IDisposable
         var padding = torch.tensor<bool>(padKeys, [batch, 1, 1, keys]).to(Device)
             .logical_and(torch.tensor<bool>(realQueries, [batch, 1, length, 1]).to(Device));
         using var masks = new CausalMasks(start, length, keys, Device, padding);
-        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), cache.Layers[i], cache.Absorb));
+        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), cache.Layers[i], cache.Absorb, AttentionKernel));
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -82,18 +82,18 @@ public sealed class MlaAttention : IAttention
             (latent, keyRope) = (cache.First.Read().select(1, 0), cache.Second.Read());
         }
         var attended = inputs.Absorb
-            ? Absorbed(queryRope, queryNope, latent, keyRope, inputs.Mask)
-            : Expanded(queryRope, queryNope, latent, keyRope, inputs.Mask);
+            ? Absorbed(queryRope, queryNope, latent, keyRope, inputs.Mask.Forbidden)
+            : Expanded(queryRope, queryNope, latent, keyRope, inputs.Mask, inputs.Kernel);
         return O.Forward(attended);
     }
 
     // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c.
-    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Tensor mask)
+    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, AttentionMask mask, AttentionKernel kernel)
     {
         var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
         var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim - ropeWidth).transpose(1, 2);
         var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
-        return Attention.ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask);
+        return Attention.ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask, kernel);
     }
 
     /// <summary>
@@ -101,6 +101,8 @@ public sealed class MlaAttention : IAttention
     /// sum, so attention runs against the cached latent itself and no key or value is rebuilt:
     /// score = q_rope·k_rope + (W_up_k,jᵀ q_nope)·c, o = W_up_v,j (Σ a c) + b_v. The position-free
     /// key bias adds one constant to all of a query's scores, which softmax ignores, so it drops out.
+    /// Always the explicit form: its scores are sums of two products of different widths, which
+    /// scaled_dot_product_attention (one q·k, scaled by its own width) cannot express.
     /// </summary>
     private Tensor Absorbed(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Tensor mask)
     {
@@ -115,7 +117,7 @@ public sealed class MlaAttention : IAttention
         scores.add_(queryRope.reshape(batch, kvHeads, group, length, ropeWidth).matmul(keyRope.unsqueeze(2).transpose(3, 4)));
         var flat = scores.view(batch, heads, length, keys);
         flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask, double.NegativeInfinity);
-        using var weights = torch.nn.functional.softmax(flat, -1);
+        using var weights = Attention.Softmax(flat);
         var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
         var upValue = VUp.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4);                   // W_up_v,jᵀ
         var output = context.matmul(upValue);                                                           // (B, n_kv, g, T, d_h)
