@@ -38,6 +38,7 @@ public sealed class ConversionArguments
         Training = Data(parsed, parsed.GetValue(TrainData), parsed.GetValue(SeqLen)),
         FineTune = Training.Read(parsed),
         SaveDType = DTypeOptions.Parse(parsed.GetValue(SaveDType)),
+        ComputeType = DTypeOptions.Parse(parsed.GetValue(Training.DType)),
         Overwrite = overwrite,
     };
 

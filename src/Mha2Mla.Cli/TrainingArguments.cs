@@ -22,6 +22,7 @@ public sealed class TrainingArguments
     public Option<int> SaveEvery { get; } = new("--save-every") { Description = "Resumable checkpoint every N steps (0: none)", DefaultValueFactory = _ => 0 };
     public Option<int> Keep { get; } = new("--keep") { Description = "Resumable checkpoints to keep", DefaultValueFactory = _ => Defaults.KeepLast };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "Log a line every N steps", DefaultValueFactory = _ => Defaults.LogEvery };
+    public Option<string?> DType { get; }
 
     /// <param name="defaultSteps">train: 100; convert: 0, which means no fine-tune.</param>
     public TrainingArguments(int defaultSteps = 100)
@@ -32,9 +33,12 @@ public sealed class TrainingArguments
             DefaultValueFactory = _ => defaultSteps,
         };
         Schedule.AcceptOnlyFromAmong("wsd", "cosine", "constant");
+        DType = DTypeOptions.Compute(defaultSteps == 0
+            ? "The evaluations run under autocast in it, and so does the fine-tune: " + DTypeOptions.TrainingCompute + " Calibration and the SVDs are always fp32."
+            : DTypeOptions.TrainingCompute);
     }
 
-    public IEnumerable<Option> All => [Steps, Lr, Batch, GradAccum, Schedule, Warmup, Decay, WeightDecay, Clip, Seed, FreezeNonAttention, SaveEvery, Keep, LogEvery];
+    public IEnumerable<Option> All => [Steps, Lr, Batch, GradAccum, Schedule, Warmup, Decay, WeightDecay, Clip, Seed, FreezeNonAttention, SaveEvery, Keep, LogEvery, DType];
 
     public TrainingOptions Read(ParseResult parsed) => new()
     {
@@ -52,5 +56,6 @@ public sealed class TrainingArguments
         SaveEvery = parsed.GetValue(SaveEvery),
         KeepLast = parsed.GetValue(Keep),
         LogEvery = parsed.GetValue(LogEvery),
+        ComputeType = DTypeOptions.Parse(parsed.GetValue(DType)),
     };
 }

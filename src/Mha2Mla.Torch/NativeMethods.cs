@@ -111,7 +111,7 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern int mm_copy_(Tensor dst, Tensor src);
     [DllImport(Lib)] internal static extern int mm_adamw_step(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq,
         long step, double lr, double beta1, double beta2, double eps, double weightDecay);
-    [DllImport(Lib)] internal static extern int mm_set_autocast(int enabled, int dtype);
+    [DllImport(Lib)] internal static extern int mm_set_autocast(int devType, int enabled, int dtype);
     [DllImport(Lib)] internal static extern IntPtr mm_cholesky(Tensor a);
     [DllImport(Lib)] internal static extern IntPtr mm_solve_triangular(Tensor a, Tensor b, int upper, int left);
     [DllImport(Lib)] internal static extern int mm_svd(Tensor a, out IntPtr u, out IntPtr s, out IntPtr vh);

@@ -6,25 +6,27 @@ public static partial class torch
     public static class amp
     {
         /// <summary>
-        /// CUDA autocast until disposed: matmuls run in <paramref name="dtype"/> while weights (and
-        /// optimizer state) stay fp32, as <c>with torch.autocast("cuda", dtype)</c>. The previous
-        /// state comes back on dispose.
+        /// Autocast on <paramref name="device"/>'s type until disposed: matmuls run in
+        /// <paramref name="dtype"/> while weights (and optimizer state) keep theirs, as
+        /// <c>with torch.autocast(device_type, dtype)</c>. CPU autocast supports bf16 only.
+        /// The previous state comes back on dispose.
         /// </summary>
-        public static IDisposable autocast(ScalarType dtype = ScalarType.BFloat16, bool enabled = true) => new Autocast(dtype, enabled);
+        public static IDisposable autocast(DeviceType device, ScalarType dtype = ScalarType.BFloat16, bool enabled = true) => new Autocast(device, dtype, enabled);
 
         private sealed class Autocast : IDisposable
         {
             private readonly int previous;
+            private readonly DeviceType device;
             private readonly ScalarType dtype;
 
-            public Autocast(ScalarType dtype, bool enabled)
+            public Autocast(DeviceType device, ScalarType dtype, bool enabled)
             {
-                this.dtype = dtype;
-                previous = NativeMethods.mm_set_autocast(enabled ? 1 : 0, (int)dtype);
+                (this.device, this.dtype) = (device, dtype);
+                previous = NativeMethods.mm_set_autocast((int)device, enabled ? 1 : 0, (int)dtype);
                 if (previous < 0) throw TorchException.FromNative();
             }
 
-            public void Dispose() => NativeMethods.mm_set_autocast(previous, (int)dtype);
+            public void Dispose() => NativeMethods.mm_set_autocast((int)device, previous, (int)dtype);
         }
     }
 }

@@ -213,7 +213,9 @@ def rotate_half(x):
 
 
 def rms_norm(x, w, eps):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+    # transformers' LlamaRMSNorm: statistics in fp32, narrowed back before the weight.
+    wide = x.float()
+    return w * (wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 def forward(config, W, ids):
@@ -237,6 +239,10 @@ def forward(config, W, ids):
         return torch.nn.functional.linear(x, W[name + ".weight"], W.get(name + ".bias"))
 
     x = W["model.embed_tokens.weight"][ids]
+    # Weights in bf16 compute in bf16 (transformers' torch_dtype): RoPE tables made in fp32 and
+    # narrowed, softmax in fp32 (eager attention), masks as the dtype's most negative value.
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    biases = {w: b.clamp(min=torch.finfo(x.dtype).min).to(x.dtype) for w, b in biases.items()}
     windows = layer_windows(config)
     for i in range(config["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -249,14 +255,14 @@ def forward(config, W, ids):
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(nh // nkv, dim=1)
         v = v.repeat_interleave(nh // nkv, dim=1)
-        a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + bias, dim=-1) @ v
+        a = torch.softmax(q @ k.transpose(2, 3) * dh ** -0.5 + bias, dim=-1, dtype=torch.float32).to(q.dtype) @ v
         x = x + lin(a.transpose(1, 2).reshape(B, T, nh * dh), p + "self_attn.o_proj")
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         gate = torch.nn.functional.silu(lin(h, p + "mlp.gate_proj"))
         x = x + lin(gate * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
-    return x @ head.T
+    return (x @ head.T).float()
 
 
 def next_token_loss(config, W, ids):
@@ -264,9 +270,10 @@ def next_token_loss(config, W, ids):
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
-def load(directory):
+def load(directory, dtype="f32"):
     config = json.load(open(os.path.join(directory, "config.json")))
-    return config, load_weights(directory)
+    cast = {"f32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    return config, {name: t.to(cast) for name, t in load_weights(directory).items()}
 
 
 def main():
@@ -282,10 +289,12 @@ def main():
     logits.add_argument("dir")
     logits.add_argument("--ids", required=True)
     logits.add_argument("--out", required=True)
+    logits.add_argument("--dtype", default="f32", choices=["bf16", "f32"], help="compute dtype: the weights are cast to it")
     ppl = sub.add_parser("ppl")
     ppl.add_argument("dir")
     ppl.add_argument("--data", required=True)
     ppl.add_argument("--threads", type=int, default=0)
+    ppl.add_argument("--dtype", default="f32", choices=["bf16", "f32"], help="compute dtype: the weights are cast to it")
     ids = sub.add_parser("ids")
     ids.add_argument("file")
     ids.add_argument("--count", type=int, required=True)
@@ -309,6 +318,7 @@ def main():
     train.add_argument("--batch", type=int, required=True)
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--threads", type=int, default=0)
+    train.add_argument("--dtype", default="f32", choices=["bf16", "f32"], help="bf16: fp32 weights, forward under CPU autocast")
     args = parser.parse_args()
 
     if args.command == "make":
@@ -353,7 +363,8 @@ def main():
         for step in range(args.steps):
             batch = [sequences[(step * args.batch + i) % len(sequences)] for i in range(args.batch)]
             ids = torch.tensor(batch, dtype=torch.long)
-            loss = next_token_loss(config, W, ids)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16"):
+                loss = next_token_loss(config, W, ids)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -364,7 +375,7 @@ def main():
                    "tokens_per_second": tokens / seconds}, sys.stdout)
         print()
     elif args.command == "logits":
-        config, W = load(args.dir)
+        config, W = load(args.dir, args.dtype)
         ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)
         with torch.no_grad():
             out = forward(config, W, ids)
@@ -373,7 +384,7 @@ def main():
         import time
         if args.threads:
             torch.set_num_threads(args.threads)
-        config, W = load(args.dir)
+        config, W = load(args.dir, args.dtype)
         sequences = json.load(open(args.data))
         nll, tokens = 0.0, 0
         start = time.perf_counter()

@@ -15,11 +15,12 @@ public static class EvalCommand
     {
         var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
         var data = new DataArguments();
+        var dtype = DTypeOptions.Compute(DTypeOptions.InferenceCompute);
         var command = new Command("eval",
             "Measure a checkpoint's perplexity. Each sequence is scored on its own; the loss covers every position after the first, " +
             "and perplexity = exp(total negative log-likelihood / scored tokens).")
         {
-            model, CommonOptions.Device,
+            model, CommonOptions.Device, dtype,
         };
         var cache = new CacheOptions();
         cache.DType.Description = "Attend through a KV cache stored this way, exactly as decoding would (the perplexity cost of a quantized cache); default: exact fp32";
@@ -37,8 +38,9 @@ public static class EvalCommand
             if (longest > checkpoint.Config.MaxPositionEmbeddings)
                 Log.Warning("The longest sequence has {Length} tokens, more than the model's max_position_embeddings ({Max}); positions past it are extrapolated",
                     longest, checkpoint.Config.MaxPositionEmbeddings);
-            Log.Information("Loading {Model} ({Type}, {Layers} layers) on {Device}", modelPath, checkpoint.Config.ModelType, checkpoint.Config.NumHiddenLayers, device);
-            using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device);
+            var computeType = ComputePrecision.Resolve(DTypeOptions.Parse(parsed.GetValue(dtype)), device);
+            Log.Information("Loading {Model} ({Type}, {Layers} layers) on {Device} in {DType}", modelPath, checkpoint.Config.ModelType, checkpoint.Config.NumHiddenLayers, device, ComputePrecision.Name(computeType));
+            using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device, computeType);
 
             var total = sequences.Sum(s => Math.Max(0L, s.Length - 1));
             var result = ProgressDisplay.Run("eval", total, "tokens",
@@ -57,6 +59,7 @@ public static class EvalCommand
                     model = modelPath,
                     data = dataPath,
                     device = device.ToString(),
+                    dtype = ComputePrecision.Name(computeType),
                     kv_cache_dtype = parsed.GetValue(cache.DType) ?? "exact",
                 });
             else

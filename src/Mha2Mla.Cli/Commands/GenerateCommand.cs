@@ -26,13 +26,14 @@ public static class GenerateCommand
         var batch = new Option<int>("--batch") { Description = "Prompts decoded together (left-padded; each keeps its own positions)", DefaultValueFactory = _ => 8 };
         var expanded = new Option<bool>("--expanded") { Description = "MLA: rebuild keys and values from the cached latent at every step instead of the absorbed form (same tokens, slower)" };
         var cache = new CacheOptions();
+        var dtype = DTypeOptions.Compute(DTypeOptions.InferenceCompute);
 
         var command = new Command("generate",
             "Generate text with a KV cache. For an MLA model the cache holds only the latent c_kv and the rotated keys of the kept RoPE pairs, " +
             "and decoding absorbs W_up_k into the query and W_up_v into the output (DESIGN.md §2). Prints text as it is produced " +
             "(--json: one object with the completions, token counts, prefill time, decode tokens/s and the cache's bytes).")
         {
-            model, prompt, prompts, maxNew, temperature, topK, topP, seed, batch, expanded, CommonOptions.Device,
+            model, prompt, prompts, maxNew, temperature, topK, topP, seed, batch, expanded, CommonOptions.Device, dtype,
         };
         foreach (var option in cache.All) command.Options.Add(option);
 
@@ -60,7 +61,7 @@ public static class GenerateCommand
                 ? Data.SequenceReader.Read(new Data.DataOptions { Path = promptFile! }, null, checkpoint.Config.VocabSize).ToList()
                 : texts.Select(t => tokenizer!.EncodeIds(t)).ToList();
             if (preTokenized) texts = ids.Select(_ => "").ToList();
-            using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device);
+            using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device, ComputePrecision.Resolve(DTypeOptions.Parse(parsed.GetValue(dtype)), device));
             var json = parsed.GetValue(CommonOptions.Json);
             var stream = !json && texts.Count == 1 && tokenizer is not null;
 

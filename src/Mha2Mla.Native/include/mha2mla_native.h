@@ -137,9 +137,9 @@ MM_API mm_tensor* mm_cholesky(const mm_tensor* a);
 // X with a·X = b (left) or X·a = b (right) for a triangular a.
 MM_API mm_tensor* mm_solve_triangular(const mm_tensor* a, const mm_tensor* b, int upper, int left);
 
-// CUDA autocast to `dtype` (e.g. BFloat16) for matmuls while weights stay fp32. Returns the
-// previous enabled state (0/1), so a scope can restore it, or -1 on error.
-MM_API int mm_set_autocast(int enabled, int dtype);
+// Autocast on dev_type (0 CPU, 1 CUDA) to `dtype` (e.g. BFloat16) for matmuls while weights stay
+// fp32. Returns the previous enabled state (0/1), so a scope can restore it, or -1 on error.
+MM_API int mm_set_autocast(int dev_type, int enabled, int dtype);
 
 #ifdef __cplusplus
 }

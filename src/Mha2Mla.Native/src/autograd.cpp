@@ -68,20 +68,31 @@ mm_tensor* mm_solve_triangular(const mm_tensor* a, const mm_tensor* b, int upper
   MM_TENSOR(at::linalg_solve_triangular(unwrap(a), unwrap(b), upper != 0, left != 0))
 }
 
-// CUDA autocast. libtorch 2.4 generalized the API to a device type and deprecated the
-// CUDA-only calls (each use prints a warning), so both spellings are kept, by version.
-int mm_set_autocast(int enabled, int dtype) {
+// Autocast on one device type (0 CPU, 1 CUDA). libtorch 2.4 generalized the API to a device
+// type and deprecated the per-device calls (each use prints a warning), so both spellings are
+// kept, by version. Returns whether autocast was on before.
+int mm_set_autocast(int dev_type, int enabled, int dtype) {
   MM_GUARD(-1, {
+    const auto type = static_cast<at::ScalarType>(dtype);
+    const bool on = enabled != 0;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    const int previous = at::autocast::is_autocast_enabled(at::kCUDA) ? 1 : 0;
-    at::autocast::set_autocast_enabled(at::kCUDA, enabled != 0);
-    at::autocast::set_autocast_dtype(at::kCUDA, static_cast<at::ScalarType>(dtype));
+    const auto device = dev_type == 1 ? at::kCUDA : at::kCPU;
+    const int previous = at::autocast::is_autocast_enabled(device) ? 1 : 0;
+    at::autocast::set_autocast_enabled(device, on);
+    at::autocast::set_autocast_dtype(device, type);
 #else
-    const int previous = at::autocast::is_enabled() ? 1 : 0;
-    at::autocast::set_enabled(enabled != 0);
-    at::autocast::set_autocast_gpu_dtype(static_cast<at::ScalarType>(dtype));
+    int previous;
+    if (dev_type == 1) {
+      previous = at::autocast::is_enabled() ? 1 : 0;
+      at::autocast::set_enabled(on);
+      at::autocast::set_autocast_gpu_dtype(type);
+    } else {
+      previous = at::autocast::is_cpu_enabled() ? 1 : 0;
+      at::autocast::set_cpu_enabled(on);
+      at::autocast::set_autocast_cpu_dtype(type);
+    }
 #endif
-    if (!enabled) at::autocast::clear_cache();
+    if (!on) at::autocast::clear_cache();
     return previous;
   })
 }

@@ -18,6 +18,12 @@ public sealed record ConversionJob
     /// <summary>The dtype of the written weights; null: the input's.</summary>
     public Torch.ScalarType? SaveDType { get; init; }
     public bool Overwrite { get; init; }
+    /// <summary>What the evaluations and the fine-tune compute in; null: <see cref="ComputePrecision.DefaultFor"/> the device. Calibration and the SVDs are always fp32.</summary>
+    public Torch.ScalarType? ComputeType { get; init; }
+    public Torch.Device Device { get; init; } = Torch.Device.CPU;
+
+    /// <summary>The compute dtype this job runs in.</summary>
+    public Torch.ScalarType ResolvedComputeType => ComputePrecision.Resolve(ComputeType, Device);
 
     /// <summary>Checks the whole job against the model before any work and returns the settings to run.</summary>
     public ConversionSettings Validate(ModelConfig config)
@@ -33,9 +39,10 @@ public sealed record ConversionJob
         foreach (var (data, flag) in new[] { (Calibration, "--calib-seq-len"), (Evaluation, "--seq-len"), (Training, "--seq-len") })
             if (data?.SeqLen is <= 1) throw new InvalidInputException($"{flag} must be at least 2, not {data.SeqLen}");
         if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");
+        var computeType = ResolvedComputeType;   // refuses f16 on CPU before any work
         if (FineTune.Steps > 0)
         {
-            FineTune.Validate();
+            (FineTune with { ComputeType = computeType }).Validate();
             if (Training is null)
                 throw new InvalidInputException("--steps > 0 fine-tunes the converted model and needs --train-data (or pass --steps 0)");
         }

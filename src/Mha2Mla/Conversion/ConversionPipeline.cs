@@ -57,7 +57,7 @@ public sealed class ConversionPipeline(ConversionJob job)
         if (evaluation is not null && original is null)
             original = meter.Measure("eval_original", () =>
             {
-                using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
+                using var model = LlamaModel.Load(source.Weights, config, job.Device, job.ResolvedComputeType);
                 return Evaluate(model, evaluation, "original");
             });
 
@@ -92,7 +92,7 @@ public sealed class ConversionPipeline(ConversionJob job)
         }
         else
         {
-            using var model = LlamaModel.WithLayers(source.Weights, config with { Mla = mla }, Device.CPU, layers);
+            using var model = LlamaModel.WithLayers(source.Weights, config with { Mla = mla }, job.Device, layers);
             model.RoundWeightsTo(diskType); // what is measured is exactly what is written
             if (evaluation is not null) converted = meter.Measure("eval_converted", () => Evaluate(model, evaluation, "converted"));
             if (job.FineTune.Steps > 0)
@@ -109,7 +109,8 @@ public sealed class ConversionPipeline(ConversionJob job)
             Model = source.Directory,
             Output = output,
             Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, settings.Budget?.Text, mla.LatentDims, settings.SvdName,
-                calibrationData, evaluationData, trainingData, job.FineTune),
+                calibrationData, evaluationData, trainingData, job.FineTune with { ComputeType = job.ResolvedComputeType },
+                job.Device.ToString(), ComputePrecision.Name(job.ResolvedComputeType)),
             Rope = new ConversionReport.RopeReport(mla.Pairs),
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
             Perplexity = new ConversionReport.PerplexityReport(original, converted, finetuned),
@@ -119,9 +120,12 @@ public sealed class ConversionPipeline(ConversionJob job)
         return report;
     }
 
+    // The converted model keeps fp32 weights for its fine-tune, so it is evaluated under autocast.
     private double Evaluate(LlamaModel model, List<int[]> sequences, string what)
     {
-        var result = Perplexity.Evaluate(model, sequences);
+        PerplexityResult result;
+        using (ComputePrecision.Autocast(model.Device, job.ResolvedComputeType))
+            result = Perplexity.Evaluate(model, sequences);
         Log?.Invoke($"perplexity ({what}): {result.Perplexity:F4} over {result.Tokens} tokens");
         return result.Perplexity;
     }
@@ -130,7 +134,8 @@ public sealed class ConversionPipeline(ConversionJob job)
     private void RecoveryFineTune(LlamaModel model, Checkpoint source, DataOptions data, CheckpointFiles files, string directory)
     {
         var work = Path.Combine(directory, "finetune");
-        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), job.FineTune, work, files, onStep: OnStep);
+        var options = job.FineTune with { ComputeType = job.ResolvedComputeType };
+        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), options, work, files, onStep: OnStep);
         Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
         File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, ConversionReport.FineTuneMetricsName));
         Directory.Delete(work, recursive: true);

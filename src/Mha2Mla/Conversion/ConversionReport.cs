@@ -23,8 +23,10 @@ public sealed record ConversionReport
 
     /// <summary>Every setting the conversion ran with, defaults filled in.</summary>
     /// <param name="KvRank">d_kv, or null where --kv-budget chose each layer's width (LatentDims).</param>
+    /// <param name="Device">Where the conversion ran.</param>
+    /// <param name="ComputeDtype">What the evaluations and the fine-tune computed in (calibration and SVDs: fp32).</param>
     public sealed record SettingsReport(string RopeStrategy, int RopePairs, int? KvRank, string? KvBudget, int[] LatentDims, string Svd,
-        DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune);
+        DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune, string Device, string ComputeDtype);
 
     public sealed record RopeReport(int[][][] Pairs);
     public sealed record Pair(long Original, long Mla);

@@ -49,7 +49,7 @@ public static class Perplexity
         var ids = torch.tensor<long>(Array.ConvertAll(sequence, id => (long)id), [1, length]).to(model.Device);
         using var kv = cache is null ? null : new KvCache(model.Config, [0], length, cache, model.Device);
         var all = kv is null ? model.Forward(ids) : model.Forward(ids, kv);
-        var logits = all.select(0, 0).narrow(0, 0, length - 1);   // (T−1, vocab)
+        var logits = all.select(0, 0).narrow(0, 0, length - 1).to(ScalarType.Float32);   // (T−1, vocab); the loss in fp32 whatever the model's dtype
         var targets = ids.select(0, 0).narrow(0, 1, length - 1);
         var nll = torch.nn.functional.cross_entropy(logits, targets, torch.nn.functional.Reduction.Sum);
         return nll.item();

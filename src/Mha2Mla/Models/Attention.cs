@@ -43,7 +43,7 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
             // The cache holds the rotated keys and the values of every earlier token; attend over all of it.
             cache.First.Append(key);
             cache.Second.Append(value);
-            (key, value) = (cache.First.Read(), cache.Second.Read());
+            (key, value) = (cache.First.Read(key.dtype), cache.Second.Read(value.dtype));
         }
         return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask, inputs.Kernel));
     }

@@ -5,7 +5,7 @@ namespace Mha2Mla.Models;
 /// <summary>
 /// One stream of cached vectors, (B, heads, T, width), preallocated for a maximum length and
 /// stored in a <see cref="CacheFormat"/>. New tokens are encoded as they are appended; attention
-/// reads them back decoded to fp32 — exactly what a decoder holding this cache would see.
+/// reads them back decoded to its compute dtype — exactly what a decoder holding this cache would see.
 /// </summary>
 public sealed class CacheBuffer : IDisposable
 {
@@ -36,7 +36,7 @@ public sealed class CacheBuffer : IDisposable
     /// <summary>Bytes of the tensors this buffer holds (all Capacity positions).</summary>
     public long AllocatedBytes => storage.numel() * storage.dtype.ElementSize() + (scales is null ? 0 : scales.numel() * 4);
 
-    /// <summary>Encodes <paramref name="x"/> (B, H, t, width), fp32, into positions [Length, Length + t).</summary>
+    /// <summary>Encodes <paramref name="x"/> (B, H, t, width), of any float dtype, into positions [Length, Length + t).</summary>
     public void Append(Tensor x)
     {
         var t = x.size(2);
@@ -50,7 +50,7 @@ public sealed class CacheBuffer : IDisposable
         else
         {
             var (b, h) = (x.size(0), x.size(1));
-            var grouped = x.reshape(b, h, t, width / group, group);
+            var grouped = x.to(ScalarType.Float32).reshape(b, h, t, width / group, group);   // scales in fp32, whatever computes
             var scale = grouped.abs().amax(-1, keepdim: true).clamp(1e-30, float.MaxValue) / format.QuantMax;
             var q = (grouped / scale).round().clamp(-format.QuantMax, format.QuantMax).reshape(b, h, t, width);
             scales!.narrow(2, Length, t).copy_(scale.reshape(b, h, t, width / group));
@@ -65,12 +65,12 @@ public sealed class CacheBuffer : IDisposable
         Length += t;
     }
 
-    /// <summary>The cached vectors so far, decoded: (B, H, Length, width) fp32.</summary>
-    public Tensor Read()
+    /// <summary>The cached vectors so far, decoded: (B, H, Length, width) in <paramref name="dtype"/>.</summary>
+    public Tensor Read(ScalarType dtype)
     {
         using var scope = torch.NewDisposeScope();
         var stored = storage.narrow(2, 0, Length);
-        if (!format.Quantized) return stored.to(ScalarType.Float32).MoveToOuterDisposeScope();
+        if (!format.Quantized) return stored.to(dtype).MoveToOuterDisposeScope();
         var (b, h) = (stored.size(0), stored.size(1));
         Tensor q;
         if (format.Name == "int8") q = stored.to(ScalarType.Float32);
@@ -82,7 +82,7 @@ public sealed class CacheBuffer : IDisposable
             q = torch.cat([low.unsqueeze(-1), high.unsqueeze(-1)], -1).reshape(b, h, Length, width) - 8;
         }
         var values = q.reshape(b, h, Length, width / group, group) * scales!.narrow(2, 0, Length).unsqueeze(-1);
-        return values.reshape(b, h, Length, width).MoveToOuterDisposeScope();
+        return values.reshape(b, h, Length, width).to(dtype).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -4,8 +4,9 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Models;
 
 /// <summary>
-/// A Llama-family decoder (Llama, Mistral, Qwen2) in fp32, as Hugging Face's LlamaForCausalLM:
-/// embeddings, N pre-norm decoder layers, final RMSNorm, tied or untied LM head.
+/// A Llama-family decoder (Llama, Mistral, Qwen2), as Hugging Face's LlamaForCausalLM:
+/// embeddings, N pre-norm decoder layers, final RMSNorm, tied or untied LM head. It computes in
+/// its weights' dtype (<see cref="DType"/>), or in autocast's around it (<see cref="ComputePrecision"/>).
 /// </summary>
 public sealed class LlamaModel : IDisposable
 {
@@ -31,9 +32,15 @@ public sealed class LlamaModel : IDisposable
         Rope = new RotaryEmbedding(config, device);
     }
 
-    /// <summary>Reads every weight the config calls for, checking each shape against the config.</summary>
-    public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device) =>
-        Build(WeightLoader.FromStore(weights, config, device), config, device);
+    /// <summary>
+    /// Reads every weight the config calls for, checking each shape against the config, in
+    /// <paramref name="dtype"/> (inference in bf16 holds bf16 weights, as transformers' torch_dtype).
+    /// </summary>
+    public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
+        Build(WeightLoader.FromStore(weights, config, device, dtype), config, device);
+
+    /// <summary>The dtype of the weights, which the forward pass computes in unless autocast is on.</summary>
+    public ScalarType DType => Embedding.dtype;
 
     /// <summary>
     /// Checks, before any work, that the weights are exactly the model config.json describes:
@@ -153,7 +160,7 @@ public sealed class LlamaModel : IDisposable
     public Tensor Forward(Tensor inputIds)
     {
         var length = inputIds.size(1);
-        var (cos, sin) = Rope.Tables(length);
+        var (cos, sin) = InWeightType(Rope.Tables(length));
         using var masks = new CausalMasks(length, Device);
         return Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), Kernel: AttentionKernel));
     }
@@ -181,13 +188,20 @@ public sealed class LlamaModel : IDisposable
             }
             for (var j = 0; j < keys; j++) padKeys[b * keys + j] = j < pad;
         }
-        var (cos, sin) = Rope.TablesAt(torch.tensor<long>(positions, [batch, length]).to(Device), keys - cache.Padding.Min());
+        var (cos, sin) = InWeightType(Rope.TablesAt(torch.tensor<long>(positions, [batch, length]).to(Device), keys - cache.Padding.Min()));
         // Real queries never see padding; padding queries see only earlier padding (a finite, unused row).
         var padding = torch.tensor<bool>(padKeys, [batch, 1, 1, keys]).to(Device)
             .logical_and(torch.tensor<bool>(realQueries, [batch, 1, length, 1]).to(Device));
         using var masks = new CausalMasks(start, length, keys, Device, padding);
         var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), cache.Layers[i], cache.Absorb, AttentionKernel));
         return logits.MoveToOuterDisposeScope();
+    }
+
+    // RoPE tables are computed in fp32 and narrowed to the hidden states' dtype, as transformers does.
+    private (Tensor Cos, Tensor Sin) InWeightType((Tensor Cos, Tensor Sin) tables)
+    {
+        var dtype = DType;
+        return dtype == ScalarType.Float32 ? tables : (tables.Cos.to(dtype), tables.Sin.to(dtype));
     }
 
     private Tensor Run(Tensor inputIds, Func<int, AttentionInputs> inputsFor)

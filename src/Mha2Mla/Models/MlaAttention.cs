@@ -79,7 +79,7 @@ public sealed class MlaAttention : IAttention
             // The cache holds only the latent and the rotated keys of the kept pairs.
             cache.First.Append(latent.unsqueeze(1));
             cache.Second.Append(keyRope);
-            (latent, keyRope) = (cache.First.Read().select(1, 0), cache.Second.Read());
+            (latent, keyRope) = (cache.First.Read(latent.dtype).select(1, 0), cache.Second.Read(keyRope.dtype));
         }
         var attended = inputs.Absorb
             ? Absorbed(queryRope, queryNope, latent, keyRope, inputs.Mask.Forbidden)

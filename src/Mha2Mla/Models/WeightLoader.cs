@@ -6,14 +6,15 @@ namespace Mha2Mla.Models;
 /// <summary>
 /// Builds a model's modules from a source of named weights: a checkpoint (each tensor checked
 /// against the shape the config implies, so a config that disagrees with its weights is reported
-/// by name) or a fresh random initialization. Weights arrive as fp32 on the target device.
+/// by name) or a fresh random initialization. Weights arrive on the target device, as fp32 unless
+/// a checkpoint is read in another dtype.
 /// </summary>
 internal sealed class WeightLoader(Func<string, long[], Tensor> source, ModelConfig config, Device device)
 {
-    public static WeightLoader FromStore(WeightStore weights, ModelConfig config, Device device) => new((name, expected) =>
+    public static WeightLoader FromStore(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) => new((name, expected) =>
     {
         CheckShape(weights, name, expected);
-        return weights.Read(name);
+        return weights.Read(name, dtype);
     }, config, device);
 
     /// <summary>Checks every tensor's shape against the config, reading no data (the tensors it yields are empty).</summary>

@@ -21,6 +21,7 @@ public static class FineTune
         CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "")
     {
         options.Validate();
+        options = options with { ComputeType = ComputePrecision.Resolve(options.ComputeType, model.Device) };
         var sequences = model.Config.WithDefaultSeqLen(data.Data) with { Seed = options.Seed };
         var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);
         return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep, StartedFrom = startedFrom }.Run(resume);

@@ -78,13 +78,12 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         for (var i = 0; i < options.GradAccumulation; i++) micro.Add(batches.Next());
         var stepTokens = micro.Sum(b => b.Tokens);
         double loss = 0;
-        // CUDA runs matmuls in bf16 under autocast; weights and optimizer state stay fp32.
-        var autocast = model.Device.type == DeviceType.CUDA;
         foreach (var batch in micro)
         {
             using var scope = torch.NewDisposeScope();
             Tensor logits;
-            using (autocast ? torch.amp.autocast(ScalarType.BFloat16) : null)
+            // Matmuls in the compute dtype under autocast; weights and optimizer state stay fp32.
+            using (ComputePrecision.Autocast(model.Device, options.ComputeType ?? ComputePrecision.DefaultFor(model.Device)))
                 logits = model.Forward(batch.Inputs);
             var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
             var predictions = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v).to(ScalarType.Float32);

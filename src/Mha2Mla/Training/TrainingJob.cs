@@ -45,7 +45,8 @@ public sealed record TrainingJob
         var model = source.Model;
         var data = new TrainingData(Data, source.Tokenizer, model.Config.VocabSize);
         Log?.Invoke($"Training {Trainer.TrainableParameters(model, Options.FreezeNonAttention).Sum(p => p.Param.numel()):N0} parameters for {Options.Steps} steps " +
-                    $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {model.Config.WithDefaultSeqLen(Data).SeqLen}) on {Device}");
+                    $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {model.Config.WithDefaultSeqLen(Data).SeqLen}) on {Device}, " +
+                    $"computing in {ComputePrecision.Name(ComputePrecision.Resolve(Options.ComputeType, Device))}");
         var identity = modelDirectory ?? $"--init {Path.GetFullPath(InitConfig!)}";
         var result = FineTune.Run(model, data, Options, output.Path, source.Files, Resume, OnStep, startedFrom: identity);
 

@@ -32,6 +32,12 @@ public sealed record TrainingOptions
     /// <summary>Resumable checkpoints kept on disk; older ones are deleted.</summary>
     public int KeepLast { get; init; } = 2;
     public int LogEvery { get; init; } = 10;
+    /// <summary>
+    /// What the forward and backward passes compute in, under autocast; weights and optimizer
+    /// state stay fp32. Null: <see cref="Models.ComputePrecision.DefaultFor"/> the model's device.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Torch.ScalarType>))]
+    public Torch.ScalarType? ComputeType { get; init; }
 
     public void Validate()
     {
@@ -51,5 +57,8 @@ public sealed record TrainingOptions
         Require(SaveEvery >= 0, $"--save-every must not be negative, not {SaveEvery}");
         Require(KeepLast >= 1, $"--keep must be at least 1, not {KeepLast}");
         Require(LogEvery >= 1, $"--log-every must be at least 1, not {LogEvery}");
+        // f16 needs loss scaling against gradient underflow, which this trainer does not do.
+        Require(ComputeType is null or Torch.ScalarType.BFloat16 or Torch.ScalarType.Float32,
+            "--dtype f16: training computes in bf16 or f32 (f16 would need loss scaling); use --dtype bf16");
     }
 }

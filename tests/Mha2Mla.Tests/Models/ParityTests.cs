@@ -77,14 +77,14 @@ public class ParityTests
         return path;
     }
 
-    internal static float[] CSharpLogits(string model, int[][] ids)
+    internal static float[] CSharpLogits(string model, int[][] ids, ScalarType dtype = ScalarType.Float32)
     {
         using var checkpoint = Checkpoint.Open(model);
-        using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device.CPU);
+        using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device.CPU, dtype);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var flat = ids.SelectMany(s => s.Select(i => (long)i)).ToArray();
         var input = torch.tensor<long>(flat, [ids.Length, ids[0].Length]);
-        return llama.Forward(input).data<float>();
+        return llama.Forward(input).to(ScalarType.Float32).data<float>();
     }
 }

@@ -58,21 +58,22 @@ public static class Reference
         return directory;
     }
 
-    public static float[] Logits(string checkpoint, int[][] ids, string scratch)
+    /// <param name="dtype">f32, or bf16: the reference casts the weights and computes in bf16 as transformers does.</param>
+    public static float[] Logits(string checkpoint, int[][] ids, string scratch, string dtype = "f32")
     {
         var idsFile = Path.Combine(scratch, $"ids-{Guid.NewGuid():N}.json");
         var outFile = Path.Combine(scratch, $"logits-{Guid.NewGuid():N}.f32");
         File.WriteAllText(idsFile, JsonSerializer.Serialize(ids));
-        Run("logits", checkpoint, "--ids", idsFile, "--out", outFile);
+        Run("logits", checkpoint, "--ids", idsFile, "--out", outFile, "--dtype", dtype);
         var bytes = File.ReadAllBytes(outFile);
         var result = new float[bytes.Length / 4];
         Buffer.BlockCopy(bytes, 0, result, 0, bytes.Length);
         return result;
     }
 
-    public static (double Perplexity, long Tokens) Perplexity(string checkpoint, string dataFile)
+    public static (double Perplexity, long Tokens) Perplexity(string checkpoint, string dataFile, string dtype = "f32")
     {
-        using var json = JsonDocument.Parse(Run("ppl", checkpoint, "--data", dataFile));
+        using var json = JsonDocument.Parse(Run("ppl", checkpoint, "--data", dataFile, "--dtype", dtype));
         return (json.RootElement.GetProperty("perplexity").GetDouble(), json.RootElement.GetProperty("tokens").GetInt64());
     }
 }
