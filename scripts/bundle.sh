@@ -23,8 +23,8 @@ cp -a "$runtime" "$stage/dotnet/shared/Microsoft.NETCore.App/"
 
 mkdir -p "$stage/native-src"
 cp -a src/Mha2Mla.Native/CMakeLists.txt src/Mha2Mla.Native/include src/Mha2Mla.Native/src "$stage/native-src/"
-cp scripts/bundle/install.sh scripts/bundle/mha2mla "$stage/"
-chmod +x "$stage/install.sh" "$stage/mha2mla"
+cp scripts/bundle/install.sh scripts/bundle/mha2mla scripts/libtorch-dir.sh "$stage/"
+chmod +x "$stage/install.sh" "$stage/mha2mla" "$stage/libtorch-dir.sh"
 
 tar -C artifacts/bundle -czf "artifacts/$name.tar.gz" "$name"
 echo "bundle: artifacts/$name.tar.gz ($(du -h "artifacts/$name.tar.gz" | cut -f1))"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mha2mla needs on a fresh Debian/Ubuntu machine (run as root or with sudo):
-#   libtorch-dev         the tensor engine (CPU build of libtorch 1.13) and its CMake config
+#   libtorch-dev         the tensor engine (CPU build of libtorch 1.13) and its CMake config; the native
+#                        library uses another libtorch when MHA2MLA_LIBTORCH names one or python3 has
+#                        a CUDA PyTorch (scripts/libtorch-dir.sh)
 #   libopenblas0-pthread the BLAS libtorch should use: without it GEMM runs ~45x slower
 #   python3-torch        plain PyTorch, the independent reference the tests compare against
 #   cmake, g++           to build src/Mha2Mla.Native
@@ -42,4 +44,4 @@ if ! command -v dotnet >/dev/null; then
   echo "setup: the .NET 10 SDK is not on PATH; install it (https://learn.microsoft.com/dotnet/core/install/linux-debian) and run this again" >&2
   exit 1
 fi
-echo "setup: ready (libtorch $(dpkg-query -W -f='${Version}' libtorch-dev), $(dotnet --version) SDK)" >&2
+echo "setup: ready; the native library builds against $(scripts/libtorch-dir.sh --describe) (MHA2MLA_LIBTORCH=/path picks another); $(dotnet --version) SDK" >&2

@@ -39,6 +39,13 @@ internal static class NativeMethods
     [DllImport(Lib)] internal static extern int mm_get_num_threads();
     [DllImport(Lib)] internal static extern int mm_cuda_is_available();
     [DllImport(Lib)] internal static extern int mm_cuda_device_count();
+    [DllImport(Lib)] internal static extern int mm_cuda_device_properties(int index, byte[] name, int nameCapacity, out int major, out int minor, out long totalMemory);
+    [DllImport(Lib)] internal static extern long mm_cuda_peak_allocated(int index);
+    [DllImport(Lib)] internal static extern int mm_cuda_reset_peak(int index);
+    [DllImport(Lib)] internal static extern int mm_cuda_empty_cache();
+    [DllImport(Lib)] internal static extern long mm_cuda_runtime_version();
+    [DllImport(Lib)] internal static extern long mm_cudnn_version();
+    [DllImport(Lib)] internal static extern int mm_sdp_kernel_enabled(int kind);
     [DllImport(Lib)] internal static extern int mm_manual_seed(ulong seed);
     [DllImport(Lib)] internal static extern int mm_set_grad_enabled(int enabled);
     [DllImport(Lib)] internal static extern long mm_live_tensors();

@@ -31,6 +31,66 @@ public static partial class torch
     {
         public static bool is_available() => NativeMethods.mm_cuda_is_available() == 1;
         public static int device_count() => NativeMethods.mm_cuda_device_count();
+
+        /// <summary>A GPU's name, compute capability and memory, as torch.cuda.get_device_properties.</summary>
+        public sealed record DeviceProperties(string name, int major, int minor, long total_memory);
+
+        public static DeviceProperties get_device_properties(int index)
+        {
+            var name = new byte[256];
+            if (NativeMethods.mm_cuda_device_properties(index, name, name.Length, out var major, out var minor, out var memory) != 0)
+                throw TorchException.FromNative();
+            return new DeviceProperties(System.Text.Encoding.UTF8.GetString(name, 0, Array.IndexOf(name, (byte)0)), major, minor, memory);
+        }
+
+        /// <summary>Peak bytes libtorch allocated on the device since <see cref="reset_peak_memory_stats"/>.</summary>
+        public static long max_memory_allocated(int index)
+        {
+            var bytes = NativeMethods.mm_cuda_peak_allocated(index);
+            return bytes >= 0 ? bytes : throw TorchException.FromNative();
+        }
+
+        public static void reset_peak_memory_stats(int index)
+        {
+            if (NativeMethods.mm_cuda_reset_peak(index) != 0) throw TorchException.FromNative();
+        }
+
+        /// <summary>Returns the caching allocator's unused blocks to the driver.</summary>
+        public static void empty_cache() => NativeMethods.mm_cuda_empty_cache();
+    }
+
+    public static class version
+    {
+        /// <summary>The CUDA runtime libtorch runs (e.g. "13.0"), or null without CUDA.</summary>
+        public static string? cuda => Dotted(NativeMethods.mm_cuda_runtime_version(), 1000, 10);
+
+        internal static string? Dotted(long version, int major, int minor)
+        {
+            NativeMethods.mm_clear_error();
+            return version > 0 ? $"{version / major}.{version % major / minor}" : null;
+        }
+    }
+
+    public static class backends
+    {
+        public static class cudnn
+        {
+            /// <summary>cuDNN's version number (e.g. 91000 for 9.10.0), or null without it.</summary>
+            public static long? version()
+            {
+                var v = NativeMethods.mm_cudnn_version();
+                NativeMethods.mm_clear_error();
+                return v > 0 ? v : null;
+            }
+        }
+
+        public static class cuda
+        {
+            /// <summary>libtorch's switch for the flash-attention SDPA kernel (false before 2.0, which has none).</summary>
+            public static bool flash_sdp_enabled() => NativeMethods.mm_sdp_kernel_enabled(0) == 1;
+            /// <summary>libtorch's switch for the memory-efficient SDPA kernel (false before 2.0).</summary>
+            public static bool mem_efficient_sdp_enabled() => NativeMethods.mm_sdp_kernel_enabled(1) == 1;
+        }
     }
 
     // ---- factories ------------------------------------------------------------------------

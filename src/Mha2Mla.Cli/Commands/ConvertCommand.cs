@@ -52,7 +52,7 @@ public static class ConvertCommand
         var command = new Command("convert",
             "Convert a Llama-family checkpoint (MHA or GQA) to Multi-head Latent Attention: keep RoPE on r frequency pairs per KV head, " +
             "factor the other key dimensions and the values jointly into a latent of n_kv·d_kv by SVD, optionally fine-tune, and write the " +
-            "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time.")
+            "MLA checkpoint with mha2mla_report.json and REPORT.md. Conversion streams one decoder layer at a time, on CPU or (--device cuda) on the GPU, where calibration, 2-norm statistics and the SVDs run too; the report gives each stage's peak GPU memory.")
         {
             model, output, recipe, strategy, pairs, rank, budget, svd, latentNorm, ropeShared, format, CommonOptions.Device, overwrite,
         };
@@ -62,13 +62,12 @@ public static class ConvertCommand
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
             Engine.ReturnLargeBuffersToTheSystem();
-            if (Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!).type != Torch.DeviceType.CPU)
-                throw new InvalidInputException("--device: convert runs on cpu in this version (SVD and calibration are cheap there); fine-tune on CUDA with `mha2mla train` afterwards");
+            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var job = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output),
                 new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
                     SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null,
                     parsed.GetValue(latentNorm), parsed.GetValue(ropeShared)),
-                parsed.GetValue(overwrite));
+                parsed.GetValue(overwrite)) with { Device = device };
             void Message(string message) => Log.Information("{Message}", message);
             if (parsed.GetValue(format) == Export.DeepSeekV3Export.Format)
             {

@@ -9,7 +9,8 @@ public static class DoctorCommand
     public static Command Create()
     {
         var command = new Command("doctor",
-            "Report the engine: libtorch version, the BLAS actually loaded with a measured fp32 GEMM GFLOP/s, threads, CUDA devices. " +
+            "Report the engine: libtorch version and location, the BLAS actually loaded with a measured fp32 GEMM GFLOP/s, threads, and for each GPU " +
+            "its name, compute capability, memory, the CUDA and cuDNN versions and whether PyTorch's flash / memory-efficient attention kernels can run. " +
             "A GEMM far below ~50 GFLOP/s on CPU usually means the reference BLAS: install libopenblas0-pthread.");
         command.SetAction(parsed =>
         {
@@ -20,13 +21,17 @@ public static class DoctorCommand
                 JsonOutput.Write(report);
                 return ExitCodes.Success;
             }
-            Console.WriteLine($"libtorch        {report.TorchVersion}");
+            Console.WriteLine($"libtorch        {report.TorchVersion} ({report.TorchLibrary})");
             Console.WriteLine($"native library  {report.NativeLibrary}");
             Console.WriteLine($"threads         {report.Threads}");
             Console.WriteLine($"CPU kernels     {report.CpuCapability}");
             Console.WriteLine($"BLAS            {report.BlasLibrary}");
             Console.WriteLine($"fp32 GEMM       {report.GemmGflops:F1} GFLOP/s ({report.GemmSize}x{report.GemmSize})");
-            Console.WriteLine($"CUDA            {(report.CudaAvailable ? $"available, {report.CudaDevices} device(s)" : "not available in this libtorch build")}");
+            Console.WriteLine($"attention       {report.Attention}");
+            Console.WriteLine($"CUDA            {(report.CudaAvailable ? $"available, {report.CudaDevices} device(s), runtime {report.CudaRuntime ?? "?"}, cuDNN {report.Cudnn ?? "none"}" : "not available in this libtorch build")}");
+            foreach (var gpu in report.Gpus)
+                Console.WriteLine($"  cuda:{gpu.Index}          {gpu.Name}, sm {gpu.ComputeCapability}, {gpu.MemoryBytes / 1073741824.0:F1} GiB, " +
+                                  $"flash attention {(gpu.FlashAttention ? "yes" : "no")}, memory-efficient attention {(gpu.MemoryEfficientAttention ? "yes" : "no")}");
             return ExitCodes.Success;
         });
         return command;

@@ -27,6 +27,14 @@ MM_API int mm_set_num_threads(int n);
 MM_API int mm_get_num_threads(void);
 MM_API int mm_cuda_is_available(void);
 MM_API int mm_cuda_device_count(void);
+// CUDA facts (src/cuda_facts.cpp); each fails (-1, mm_last_error) in a build without CUDA.
+MM_API int mm_cuda_device_properties(int index, char* name, int name_capacity, int* major, int* minor, int64_t* total_memory);
+MM_API int64_t mm_cuda_peak_allocated(int index);  // bytes, since the last mm_cuda_reset_peak
+MM_API int mm_cuda_reset_peak(int index);
+MM_API int mm_cuda_empty_cache(void);
+MM_API int64_t mm_cuda_runtime_version(void);       // e.g. 13000; -1 without CUDA
+MM_API int64_t mm_cudnn_version(void);              // e.g. 91000; -1 without cuDNN
+MM_API int mm_sdp_kernel_enabled(int kind);         // 0 flash, 1 memory-efficient: libtorch's switch (0 before 2.0)
 MM_API int mm_manual_seed(uint64_t seed);
 MM_API int mm_set_grad_enabled(int enabled);  // returns the previous state
 MM_API int64_t mm_live_tensors(void);         // handles created and not yet freed

@@ -6,8 +6,8 @@ namespace Mha2Mla.Conversion;
 
 /// <summary>
 /// The calibration samples' hidden states as they stream through a model one decoder layer at a
-/// time: one (1, T, d) fp32 tensor per sample, owned here, with the causal masks of each length
-/// built once. Memory: the states plus one layer.
+/// time: one (1, T, d) fp32 tensor per sample on the conversion's device, owned here, with the
+/// causal masks of each length built once. Memory: the states plus one layer.
 /// </summary>
 public sealed class CalibrationStates : IDisposable
 {
@@ -17,18 +17,21 @@ public sealed class CalibrationStates : IDisposable
     private readonly Dictionary<long, CausalMasks> masks = [];
 
     /// <summary>The states entering layer 0. The embedding is read in its disk dtype (half the memory of fp32) and only the samples' rows are widened.</summary>
-    public CalibrationStates(Checkpoint source, IReadOnlyList<int[]> samples)
+    public CalibrationStates(Checkpoint source, IReadOnlyList<int[]> samples, Device? device = null)
     {
-        (config, rope) = (source.Config, new RotaryEmbedding(source.Config, Device.CPU));
+        Device = device ?? Device.CPU;
+        (config, rope) = (source.Config, new RotaryEmbedding(source.Config, Device));
         var weights = source.Weights;
         using var embedding = weights.Read(WeightNames.Embedding, weights.Entry(WeightNames.Embedding).DType);
         hidden = samples.Select(ids =>
         {
             using var scope = torch.NewDisposeScope();
             var input = torch.tensor<long>(Array.ConvertAll(ids, i => (long)i), [1, ids.Length]);
-            return torch.nn.functional.embedding(input, embedding).to(ScalarType.Float32).DetachFromDisposeScope();
+            return torch.nn.functional.embedding(input, embedding).to(ScalarType.Float32, Device).DetachFromDisposeScope();
         }).ToList();
     }
+
+    public Device Device { get; }
 
     public int Count => hidden.Count;
 
@@ -41,7 +44,7 @@ public sealed class CalibrationStates : IDisposable
         using var scope = torch.NewDisposeScope();
         var (x, length) = (hidden[i], hidden[i].size(1));
         var (cos, sin) = rope.Tables(length);
-        if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device.CPU);
+        if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device);
         hidden[i] = layer.Forward(x, new AttentionInputs(cos, sin, byLength.For(config.WindowOf(index)))).DetachFromDisposeScope();
         x.Dispose();
     }

@@ -43,7 +43,15 @@ public sealed class ConversionPipeline(ConversionJob job)
 
     private ConversionReport Build(string modelDirectory, string temporary, string output)
     {
-        var meter = new StageMeter();
+        var meter = new StageMeter(job.Device.type == DeviceType.CUDA ? job.Device : null)
+        {
+            OutOfMemoryAdvice =
+            {
+                ["convert"] = "lower --calib-samples or --calib-seq-len (the calibration states stay on the GPU)",
+                ["eval_original"] = "lower --seq-len", ["eval_converted"] = "lower --seq-len", ["eval_finetuned"] = "lower --seq-len",
+                ["finetune"] = "lower --batch (raise --grad-accum to keep the batch) or --seq-len",
+            },
+        };
         using var source = Checkpoint.Open(modelDirectory);
         var config = source.Config;
         var settings = job.Validate(config);
@@ -75,7 +83,7 @@ public sealed class ConversionPipeline(ConversionJob job)
                 else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
                 Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
-            }, Log, Calibration));
+            }, Log, Calibration, job.Device));
         }
         catch
         {

@@ -89,9 +89,11 @@ public sealed record ConversionReport
         md.AppendLine(c, $"| converted, before fine-tune | {Ppl(Perplexity.Converted)} |");
         md.AppendLine(c, $"| after fine-tune | {Ppl(Perplexity.Finetuned)} |");
         md.AppendLine();
-        md.AppendLine("| stage | seconds | peak RSS (MiB) |");
-        md.AppendLine("|---|---|---|");
-        foreach (var s in Stages) md.AppendLine(c, $"| {s.Stage} | {s.Seconds:F1} | {s.PeakRssBytes / 1048576.0:F0} |");
+        var gpu = Stages.Any(s => s.PeakGpuBytes is not null);
+        md.AppendLine(gpu ? "| stage | seconds | peak RSS (MiB) | peak GPU (MiB) |" : "| stage | seconds | peak RSS (MiB) |");
+        md.AppendLine(gpu ? "|---|---|---|---|" : "|---|---|---|");
+        foreach (var s in Stages)
+            md.AppendLine(c, $"| {s.Stage} | {s.Seconds:F1} | {s.PeakRssBytes / 1048576.0:F0} |{(gpu ? $" {s.PeakGpuBytes / 1048576.0:F0} |" : "")}");
         md.AppendLine();
         md.AppendLine("Settings, the kept RoPE pairs of every layer and KV head, and these figures are in `mha2mla_report.json`.");
         return md.ToString();

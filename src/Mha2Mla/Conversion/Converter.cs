@@ -22,10 +22,13 @@ public static class Converter
     /// <param name="log">Progress of the first passes (--rope-shared, --kv-budget).</param>
     /// <param name="cache">Calibration statistics of earlier conversions of this model on this data, reused and filled
     /// (the passes of one conversion share one even when the caller gives none).</param>
+    /// <param name="device">Where the layers, the calibration states and the SVDs live (one layer at a time there too);
+    /// the converted layers stay on it.</param>
     /// <returns>The config.json "mla" section describing what was done.</returns>
     public static MlaSettings Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
-        Action<int, DecoderLayer> onLayer, Action<string>? log = null, CalibrationCache? cache = null)
+        Action<int, DecoderLayer> onLayer, Action<string>? log = null, CalibrationCache? cache = null, Device? device = null)
     {
+        var on = device ?? Device.CPU;
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
@@ -33,12 +36,12 @@ public static class Converter
         var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
         using var ownCache = cache is null && (settings.Budget is not null || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
         cache ??= ownCache;
-        var shared = shareScores ? SharedPairs(source, settings, calibration, cache!, log) : null;
+        var shared = shareScores ? SharedPairs(source, settings, calibration, cache!, on, log) : null;
         var widths = settings.Budget is { } budget
-            ? BudgetWidths(source, settings, calibration, cache!, shared, budget, log)
+            ? BudgetWidths(source, settings, calibration, cache!, shared, budget, on, log)
             : Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
 
-        var kept = Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
+        var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, covariance) =>
         {
             MlaAttention mla;
             try
@@ -59,10 +62,10 @@ public static class Converter
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
-    private static int[][] SharedPairs(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache cache, Action<string>? log)
+    private static int[][] SharedPairs(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache cache, Device device, Action<string>? log)
     {
         var config = source.Config;
-        Walk(source, settings, calibration, cache, null, (l, _, original, _, _) =>
+        Walk(source, settings, calibration, cache, null, device, (l, _, original, _, _) =>
         {
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} scored for --rope-shared");
@@ -76,11 +79,11 @@ public static class Converter
 
     // --kv-budget: one pass measures what each step of width would remove in each layer; the steps go to the largest gains.
     private static int[] BudgetWidths(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache cache, int[][]? shared,
-        KvBudget budget, Action<string>? log)
+        KvBudget budget, Device device, Action<string>? log)
     {
         var config = source.Config;
         var gains = new double[config.NumHiddenLayers][];
-        Walk(source, settings, calibration, cache, shared, (l, attention, original, pairs, covariance) =>
+        Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, covariance) =>
         {
             gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
             original.Dispose(); // and its attention
@@ -104,16 +107,16 @@ public static class Converter
     /// <returns>The pairs of every layer.</returns>
     /// <param name="shared">Pairs for every layer (--rope-shared), instead of each layer's own choice.</param>
     private static int[][][] Walk(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration, CalibrationCache? cache, int[][]? shared,
-        LayerVisitor visit)
+        Device device, LayerVisitor visit)
     {
         var config = source.Config;
-        var loader = WeightLoader.FromStore(source.Weights, config, Device.CPU);
+        var loader = WeightLoader.FromStore(source.Weights, config, device);
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
         var covariance = settings.NeedsCovariance;
         var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance);
-        using var states = settings.NeedsCalibration && !cached ? new CalibrationStates(source, calibration!) : null;
+        using var states = settings.NeedsCalibration && !cached ? new CalibrationStates(source, calibration!, device) : null;
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
             var attention = Attention.Read(loader, config, l);
@@ -152,7 +155,7 @@ public static class Converter
         CalibrationStates states, bool covariance)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-        var sum = covariance ? torch.zeros([config.HiddenSize, config.HiddenSize], ScalarType.Float64) : null;
+        var sum = covariance ? torch.zeros([config.HiddenSize, config.HiddenSize], ScalarType.Float64, states.Device) : null;
         long tokens = 0;
         for (var i = 0; i < states.Count; i++)
         {

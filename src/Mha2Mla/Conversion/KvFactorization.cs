@@ -22,6 +22,7 @@ public static class KvFactorization
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
+        var device = attention.K.Weight.device;
         var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
         var queryOrders = Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray();
 
@@ -44,10 +45,10 @@ public static class KvFactorization
             // RMSNorm(c)·w ≈ c: sqrt(E‖W_down x‖² / R) = sqrt(tr(W_down C W_downᵀ) / R).
             var d64 = down.to(ScalarType.Float64);
             var meanSquare = (d64.matmul(inputCovariance ?? throw new ArgumentException("the latent norm needs the inputs' covariance")) * d64).sum().item() / latent;
-            latentNorm = new RmsNorm(Keep(torch.ones([latent]) * Math.Sqrt(meanSquare)), MlaAttention.LatentNormEps);
+            latentNorm = new RmsNorm(Keep(torch.ones([latent], ScalarType.Float32, device) * Math.Sqrt(meanSquare)), MlaAttention.LatentNormEps);
         }
 
-        var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders));
+        var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders)).to(device);
         var q = new Linear(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
         var o = new Linear(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
         return new MlaAttention(config, pairs, q,
@@ -87,10 +88,10 @@ public static class KvFactorization
     // Keys reordered head by head into [rope | nope], with the rows of the two parts.
     private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, Attention attention, int[][] kvOrders, int r)
     {
-        var (dh, kv) = (config.HeadDim, config.NumKeyValueHeads);
-        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders));
-        var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray());
-        var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray());
+        var (dh, kv, device) = (config.HeadDim, config.NumKeyValueHeads, attention.K.Weight.device);
+        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders)).to(device);
+        var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
+        var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
         return (attention.K.Weight.index_select(0, keyRows), attention.K.Bias?.index_select(0, keyRows), ropeRows, nopeRows);
     }
 
@@ -115,9 +116,9 @@ public static class KvFactorization
     // S with S·Sᵀ = C + λ·mean(diag C)·I.
     private static Tensor CholeskyFactor(Tensor covariance, double damping)
     {
-        var d = covariance.size(0);
-        var diagonalMean = covariance.reshape(d * d).index_select(0, torch.arange(0, d * d, d + 1, ScalarType.Int64)).mean().item();
-        var damped = covariance + torch.eye(d, ScalarType.Float64) * (damping * diagonalMean);
+        var (d, device) = (covariance.size(0), covariance.device);
+        var diagonalMean = covariance.reshape(d * d).index_select(0, torch.arange(0, d * d, d + 1, ScalarType.Int64, device)).mean().item();
+        var damped = covariance + torch.eye(d, ScalarType.Float64, device) * (damping * diagonalMean);
         Tensor s;
         try
         {
@@ -136,8 +137,8 @@ public static class KvFactorization
         var half = rank / 2;
         var (downA, upA) = Truncated(a, half);
         var (downB, upB) = Truncated(b, half);
-        var zerosA = torch.zeros([a.size(0), half]);
-        var zerosB = torch.zeros([b.size(0), half]);
+        var zerosA = torch.zeros([a.size(0), half], ScalarType.Float32, a.device);
+        var zerosB = torch.zeros([b.size(0), half], ScalarType.Float32, b.device);
         return (torch.cat([downA, downB], 0), torch.cat([upA, zerosA], 1), torch.cat([zerosB, upB], 1));
     }
 

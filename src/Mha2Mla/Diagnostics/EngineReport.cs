@@ -6,28 +6,40 @@ namespace Mha2Mla.Diagnostics;
 /// <summary>What `mha2mla doctor` reports: the engine as it actually runs on this machine.</summary>
 public sealed record EngineReport(
     string TorchVersion,
+    string TorchLibrary,
     string NativeLibrary,
     int Threads,
     string BlasLibrary,
     string CpuCapability,
     double GemmGflops,
     int GemmSize,
+    string Attention,
     bool CudaAvailable,
-    int CudaDevices)
+    int CudaDevices,
+    string? CudaRuntime,
+    string? Cudnn,
+    IReadOnlyList<GpuReport> Gpus)
 {
     public static EngineReport Measure(int gemmSize = 1024)
     {
         var config = torch.build_config;
         return new EngineReport(
             torch.__version__,
+            LoadedLibrary("libtorch_cpu") ?? "(not found in process maps)",
             LoadedLibrary("libmha2mla_native") ?? "(not found in process maps)",
             torch.get_num_threads(),
             LoadedLibrary("blas") ?? "none loaded (libtorch uses its own kernels)",
             ConfigValue(config, "CPU capability usage:") ?? "unknown",
             MeasureGemm(gemmSize),
             gemmSize,
+            torch.nn.functional.scaled_dot_product_attention_is_fused
+                ? "scaled_dot_product_attention (PyTorch's fused kernels)"
+                : "explicit softmax(q·kᵀ/√d)·v (this libtorch has no fused scaled_dot_product_attention; 2.0+ does)",
             torch.cuda.is_available(),
-            torch.cuda.device_count());
+            torch.cuda.device_count(),
+            torch.version.cuda,
+            torch.backends.cudnn.version() is { } v ? $"{v / 10000}.{v % 10000 / 100}.{v % 100}" : null,
+            torch.cuda.is_available() ? Enumerable.Range(0, torch.cuda.device_count()).Select(GpuReport.Of).ToList() : []);
     }
 
     /// <summary>fp32 GEMM throughput: the best of several n×n·n×n products, in GFLOP/s.</summary>
@@ -68,4 +80,21 @@ public sealed record EngineReport(
 
     private static string? ConfigValue(string config, string key) =>
         config.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains(key))?.Split(':', 2)[1].Trim();
+}
+
+/// <summary>
+/// One GPU as doctor shows it. Flash and memory-efficient attention are PyTorch's fused
+/// scaled_dot_product_attention kernels: available when this libtorch has them switched on
+/// (2.0+) and the GPU meets their compute capability (flash sm 8.0+, memory-efficient sm 5.0+);
+/// flash also wants bf16 or f16, which --dtype defaults to on CUDA.
+/// </summary>
+public sealed record GpuReport(int Index, string Name, string ComputeCapability, long MemoryBytes, bool FlashAttention, bool MemoryEfficientAttention)
+{
+    public static GpuReport Of(int index)
+    {
+        var p = torch.cuda.get_device_properties(index);
+        return new GpuReport(index, p.name, $"{p.major}.{p.minor}", p.total_memory,
+            torch.backends.cuda.flash_sdp_enabled() && p.major >= 8,
+            torch.backends.cuda.mem_efficient_sdp_enabled() && p.major >= 5);
+    }
 }

@@ -19,7 +19,8 @@ public class LauncherTests : IDisposable
         CopyTree(Path.Combine(RepoPaths.Root, "src"), Path.Combine(copy, "src"), skip: ["bin", "obj", "build"]);
         CopyTree(Path.Combine(RepoPaths.Root, "models"), Path.Combine(copy, "models"));
         Directory.CreateDirectory(Path.Combine(copy, "scripts"));
-        File.Copy(Path.Combine(RepoPaths.Root, "scripts", "mha2mla"), Path.Combine(copy, "scripts", "mha2mla"));
+        foreach (var script in new[] { "mha2mla", "libtorch-dir.sh" })   // the launcher, and the build's choice of libtorch
+            File.Copy(Path.Combine(RepoPaths.Root, "scripts", script), Path.Combine(copy, "scripts", script));
         // The native library as built for this checkout, newer than its sources, so only C# builds here.
         var native = Directory.CreateDirectory(Path.Combine(copy, "artifacts", "native")).FullName;
         File.Copy(Path.Combine(AppContext.BaseDirectory, "libmha2mla_native.so"), Path.Combine(native, "libmha2mla_native.so"));
