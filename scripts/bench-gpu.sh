@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark on one CUDA GPU: mha2mla against PyTorch + transformers on the same GPU, the same
 # tokens, batch and AdamW settings, on random checkpoints of TinyLlama-1.1B's and Llama-3-8B's
-# shapes (made by transformers, bf16 safetensors): eval tokens/s, train tokens/s (1.1B), and
-# `convert --device cuda` time. Each figure is the median (min-max) of RUNS runs (default 3).
+# shapes (made by transformers, bf16 safetensors): eval and train tokens/s side by side (with
+# each side's perplexity / final loss), and the time and GPU peak of `convert --device cuda`.
+# Each figure is the median (min-max) of RUNS runs (default 3).
 #   scripts/bench-gpu.sh [RUNS]          (MHA2MLA: the CLI to run; default scripts/mha2mla)
 # Without a CUDA GPU or without transformers it says so and exits 0. Run it from a checkout
 # (with the .NET SDK) or from the bundle of scripts/bundle.sh (MHA2MLA=.../mha2mla).
@@ -22,14 +23,15 @@ mkdir -p "$work"
 "$python" -c 'import torch, transformers; p = torch.cuda.get_device_properties(0); print(f"GPU {p.name}, {p.total_memory / 2**30:.0f} GiB, PyTorch {torch.__version__}, transformers {transformers.__version__}")'
 "$cli" doctor | sed 's/^/  /'
 
-median() { "$python" -c 'import statistics, sys; v = sorted(float(x) for x in sys.argv[1:]); print(f"{statistics.median(v):.0f} ({v[0]:.0f}-{v[-1]:.0f})")' "$@"; }
-rate() { "$python" -c 'import json, sys; print(json.load(sys.stdin)["tokens_per_second"])'; }
+side_by_side() { "$python" scripts/bench/side_by_side.py "$@"; }
+median() { "$python" -c 'import statistics, sys; v = sorted(float(x) for x in sys.argv[1:]); print(f"{statistics.median(v):.1f} ({v[0]:.1f}-{v[-1]:.1f})")' "$@"; }
+gpu_peak() { "$python" -c 'import json, sys; print(f"{max(s["peak_gpu_bytes"] or 0 for s in json.load(sys.stdin)["stages"]) / 2**30:.2f}")'; }
 
 for shape in 1.1b 8b; do
   model=$work/llama-$shape
   case $shape in
     1.1b) sequences=8; train_batch=2 ;;
-    8b)   sequences=4; train_batch=0 ;;   # fp32 AdamW state of 8B does not fit one GPU: no train row
+    8b)   sequences=4; train_batch=1 ;;   # fp32 weights + AdamW state: 128 GB at 8B, an H200's worth
   esac
   [[ -f $model/config.json ]] || "$python" scripts/bench/gpu_reference.py make "$model" --shape "$shape"
   data=$work/ids-$shape.json
@@ -37,26 +39,35 @@ for shape in 1.1b 8b; do
 
   ours=(); theirs=()
   for _ in $(seq "$runs"); do
-    ours+=("$("$cli" eval "$model" --data "$data" --device cuda --json -q | rate)")
-    theirs+=("$("$python" scripts/bench/gpu_reference.py eval "$model" --data "$data" | rate)")
+    ours+=("$("$cli" eval "$model" --data "$data" --device cuda --json -q)")
+    theirs+=("$("$python" scripts/bench/gpu_reference.py eval "$model" --data "$data")")
   done
-  echo "$shape eval, $sequences x 2048 tokens: mha2mla $(median "${ours[@]}") tok/s | transformers bf16 sdpa $(median "${theirs[@]}") tok/s"
+  side_by_side "$shape eval, $sequences x 2048 tokens, bf16" perplexity "mha2mla" "transformers" "${ours[@]}" -- "${theirs[@]}"
 
-  if (( train_batch > 0 )); then
-    ours=(); theirs=()
-    for _ in $(seq "$runs"); do
-      rm -rf "$work/train-out"
-      ours+=("$("$cli" train "$model" --data "$data" --device cuda --steps 10 --batch $train_batch --seq-len 2048 --lr 1e-4 -o "$work/train-out" --json -q | rate)")
-      theirs+=("$("$python" scripts/bench/gpu_reference.py train "$model" --data "$data" --steps 10 --batch $train_batch | rate)")
-    done
-    echo "$shape train, batch $train_batch x 2048, AdamW, bf16 autocast: mha2mla $(median "${ours[@]}") tok/s | transformers $(median "${theirs[@]}") tok/s"
+  ours=(); theirs=()
+  for _ in $(seq "$runs"); do
+    if out=$("$cli" train "$model" --data "$data" --device cuda --steps 10 --batch $train_batch --seq-len 2048 --lr 1e-4 \
+        -o "$work/train-out" --overwrite --json -q 2>&1); then ours+=("$out"); else echo "$shape train: mha2mla: $(echo "$out" | tail -1)"; break; fi
+    if out=$("$python" scripts/bench/gpu_reference.py train "$model" --data "$data" --steps 10 --batch $train_batch 2>&1); then theirs+=("$out")
+    else echo "$shape train: transformers: $(echo "$out" | tail -1)"; break; fi
+  done
+  rm -rf "$work/train-out"
+  if (( ${#ours[@]} == runs && ${#theirs[@]} == runs )); then
+    side_by_side "$shape train, batch $train_batch x 2048, AdamW, bf16 autocast" final_loss "mha2mla" "transformers" "${ours[@]}" -- "${theirs[@]}"
   fi
 
-  start=$(date +%s.%N)
-  if out=$("$cli" convert "$model" -o "$work/convert-$shape" --device cuda --rope-strategy 2-norm --calib-data "$data" --calib-samples 4 \
-      --calib-seq-len 2048 --overwrite --json -q 2>&1); then
-    echo "$shape convert --device cuda: $("$python" -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$start" "$(date +%s.%N)") s"
-  else
-    echo "$shape convert --device cuda: $(echo "$out" | tail -1)"
+  seconds=(); peaks=()
+  for _ in $(seq "$runs"); do
+    start=$(date +%s.%N)
+    if ! out=$("$cli" convert "$model" -o "$work/convert-$shape" --device cuda --rope-strategy 2-norm --calib-data "$data" --calib-samples 4 \
+        --calib-seq-len 2048 --overwrite --json -q 2>&1); then
+      echo "$shape convert --device cuda: $(echo "$out" | tail -1)"; break
+    fi
+    seconds+=("$("$python" -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$start" "$(date +%s.%N)")")
+    peaks+=("$(echo "$out" | gpu_peak)")
+  done
+  if (( ${#seconds[@]} == runs )); then
+    echo "$shape convert --device cuda (2-norm, 4 x 2048 calibration tokens): $(median "${seconds[@]}") s, GPU peak $(median "${peaks[@]}") GiB, median (min-max) of $runs"
   fi
+  rm -rf "$work/convert-$shape"
 done

@@ -8,6 +8,7 @@
 """
 import argparse
 import json
+import math
 import time
 
 import torch
@@ -44,14 +45,17 @@ def main():
     ids = torch.tensor(json.load(open(args.data)), device="cuda")
     if args.command == "eval":
         model = LlamaForCausalLM.from_pretrained(args.dir, dtype=torch.bfloat16, attn_implementation="sdpa").cuda().eval()
+        nll = 0.0
         with torch.no_grad():
             model(ids[:1])                                   # warm-up
             torch.cuda.synchronize()
             start = time.perf_counter()
             for row in ids:                                  # one sequence at a time, as mha2mla eval
-                model(row[None])
+                nll += model(row[None], labels=row[None]).loss.item() * (len(row) - 1)
             torch.cuda.synchronize()
-        print(json.dumps({"tokens_per_second": ids.numel() / (time.perf_counter() - start)}))
+        seconds = time.perf_counter() - start
+        scored = ids.numel() - len(ids)
+        print(json.dumps({"tokens_per_second": scored / seconds, "perplexity": math.exp(nll / scored)}))
         return
 
     model = LlamaForCausalLM.from_pretrained(args.dir, dtype=torch.float32, attn_implementation="sdpa").cuda().train()
@@ -62,14 +66,16 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); opt.zero_grad(set_to_none=True)
+        return loss.item()
     step(ids[:args.batch])                                   # warm-up
     torch.cuda.synchronize()
     start = time.perf_counter()
     for s in range(args.steps):
         rows = [(s * args.batch + k) % len(ids) for k in range(args.batch)]
-        step(ids[rows])
+        loss = step(ids[rows])
     torch.cuda.synchronize()
-    print(json.dumps({"tokens_per_second": args.steps * args.batch * ids.shape[1] / (time.perf_counter() - start)}))
+    tokens = args.steps * args.batch * (ids.shape[1] - 1)    # predicted tokens, as mha2mla train counts them
+    print(json.dumps({"tokens_per_second": tokens / (time.perf_counter() - start), "final_loss": loss}))
 
 
 if __name__ == "__main__":
