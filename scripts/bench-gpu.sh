@@ -4,7 +4,7 @@
 # shapes (made by transformers, bf16 safetensors): eval and train tokens/s side by side (with
 # each side's perplexity / final loss), and the time and GPU peak of `convert --device cuda`.
 # Each figure is the median (min-max) of RUNS runs (default 3).
-#   scripts/bench-gpu.sh [RUNS]          (MHA2MLA: the CLI to run; default scripts/mha2mla)
+#   scripts/bench-gpu.sh [RUNS]          (MHA2MLA: the CLI to run, default scripts/mha2mla; SHAPES: default "1.1b 8b")
 # Without a CUDA GPU or without transformers it says so and exits 0. Run it from a checkout
 # (with the .NET SDK) or from the bundle of scripts/bundle.sh (MHA2MLA=.../mha2mla).
 set -euo pipefail
@@ -27,7 +27,7 @@ side_by_side() { "$python" scripts/bench/side_by_side.py "$@"; }
 median() { "$python" -c 'import statistics, sys; v = sorted(float(x) for x in sys.argv[1:]); print(f"{statistics.median(v):.1f} ({v[0]:.1f}-{v[-1]:.1f})")' "$@"; }
 gpu_peak() { "$python" -c 'import json, sys; print(f"{max(s["peak_gpu_bytes"] or 0 for s in json.load(sys.stdin)["stages"]) / 2**30:.2f}")'; }
 
-for shape in 1.1b 8b; do
+for shape in ${SHAPES:-1.1b 8b}; do
   model=$work/llama-$shape
   case $shape in
     1.1b) sequences=8; train_batch=2 ;;
