@@ -60,7 +60,7 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
         value = RepeatKv(config, value);
         var attended = Resolve(kernel) == AttentionKernel.Sdpa
             ? torch.nn.functional.scaled_dot_product_attention(query, key, value, mask.PlainCausal ? null : mask.Allowed, is_causal: mask.PlainCausal)
-            : Explicit(query, key, value, mask.Forbidden);
+            : Explicit(query, key, value, mask);
         return attended.transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
     }
 
@@ -68,7 +68,27 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
     public static AttentionKernel Resolve(AttentionKernel kernel) => kernel != AttentionKernel.Default ? kernel
         : torch.nn.functional.scaled_dot_product_attention_is_fused ? AttentionKernel.Sdpa : AttentionKernel.Explicit;
 
-    private static Tensor Explicit(Tensor query, Tensor key, Tensor value, Tensor forbidden)
+    /// <summary>Queries per block of the explicit form at long context (see <see cref="Explicit"/>).</summary>
+    internal const long CausalBlock = 512;
+
+    // Causal attention never looks ahead, so each block of queries needs only the keys up to its
+    // own end: the upper triangle of the scores is skipped, about half their work and memory at
+    // long context (what the fused kernels do too). Other masks take the dense form.
+    private static Tensor Explicit(Tensor query, Tensor key, Tensor value, AttentionMask mask)
+    {
+        var length = query.size(2);
+        if (!mask.PlainCausal || length <= CausalBlock) return Dense(query, key, value, mask.Forbidden);
+        var blocks = new List<Tensor>();
+        for (long start = 0; start < length; start += CausalBlock)
+        {
+            var (rows, keys) = (Math.Min(CausalBlock, length - start), Math.Min(start + CausalBlock, length));
+            using var forbidden = CausalMask.Rows(start, rows, keys, null, query.device);
+            blocks.Add(Dense(query.narrow(2, start, rows), key.narrow(2, 0, keys), value.narrow(2, 0, keys), forbidden));
+        }
+        return torch.cat(blocks, 2);
+    }
+
+    private static Tensor Dense(Tensor query, Tensor key, Tensor value, Tensor forbidden)
     {
         // The (B, n_h, T, T) scores dominate memory at long context: scale and mask them in place
         // and free them as soon as the softmax has read them, as PyTorch's refcounting would.

@@ -59,6 +59,23 @@ public class AttentionKernelTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Models))]
+    public void ALongSequenceInCausalBlocksGivesTheSameLogits(string model)
+    {
+        // Longer than two blocks and not a multiple of one: the explicit form skips the future blocks.
+        using var loaded = Load(PathOf(model));
+        var length = (int)Attention.CausalBlock * 2 + 37;
+        var tokens = Enumerable.Range(0, length).Select(i => (long)(i * 31 % 97)).ToArray();
+        float[] Logits(AttentionKernel kernel)
+        {
+            loaded.AttentionKernel = kernel;
+            using var scope = torch.NewDisposeScope();
+            return loaded.Forward(torch.tensor<long>(tokens, [1, length])).data<float>();
+        }
+        AssertClose(Logits(AttentionKernel.Explicit), Logits(AttentionKernel.Sdpa), model);
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
     public void CachedStepsWithLeftPaddingGiveTheSameLogits(string model)
     {
         using var loaded = Load(PathOf(model));
