@@ -2,7 +2,9 @@
 # Benchmark: convert a random checkpoint with TinyLlama-1.1B's shapes (22 layers, hidden 2048,
 # 32 heads, 4 KV heads, FFN 5632, vocab 32000; bf16 in 3 shards, 2.2 GB on disk, 4.4 GB in fp32)
 # with 2-norm on 16 x 512 calibration tokens and no fine-tune. Reports wall time and peak RSS
-# of the whole process (GNU time) and of the conversion stage (mha2mla_report.json).
+# of the whole process (GNU time) and of the conversion stage (mha2mla_report.json), as the
+# median (min-max) of RUNS runs.
+#   scripts/bench-convert.sh [RUNS]      (default 3)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
@@ -22,11 +24,30 @@ fi
 du -sh "$model" >&2
 
 scripts/mha2mla --version >/dev/null # build outside the measurement
+runs=${1:-3}
 out=$work/tinyllama-mla
-/usr/bin/time -v scripts/mha2mla convert "$model" -o "$out" --overwrite --rope-strategy 2-norm --rope-pairs 4 --kv-rank 16 \
-  --calib-data "$calib" --calib-samples 16 --calib-seq-len 512 --steps 0 2> "$work/convert-time.txt" >/dev/null || { cat "$work/convert-time.txt"; exit 1; }
-grep -E "Elapsed \(wall|Maximum resident" "$work/convert-time.txt"
-/usr/bin/python3 -c "
-import json; r = json.load(open('$out/mha2mla_report.json'))
-for s in r['stages']: print(f\"stage {s['stage']}: {s['seconds']:.1f} s, peak RSS {s['peak_rss_bytes'] / 2**20:.0f} MiB\")
-print(f\"KV cache: {r['kv_cache']['elements_per_token_per_layer']} per token per layer, -{r['kv_cache']['reduction_percent']:.2f} %\")"
+for i in $(seq "$runs"); do
+  /usr/bin/time -v scripts/mha2mla convert "$model" -o "$out" --overwrite --rope-strategy 2-norm --rope-pairs 4 --kv-rank 16 \
+    --calib-data "$calib" --calib-samples 16 --calib-seq-len 512 --steps 0 2> "$work/convert-time-$i.txt" >/dev/null || { cat "$work/convert-time-$i.txt"; exit 1; }
+  cp "$out/mha2mla_report.json" "$work/convert-report-$i.json"
+done
+/usr/bin/python3 - "$work" "$runs" <<'PY'
+import json, re, statistics, sys
+work, runs = sys.argv[1], int(sys.argv[2])
+def figure(values, unit, digits=1):
+    v = sorted(values)
+    return f"{statistics.median(v):.{digits}f} {unit} ({v[0]:.{digits}f}-{v[-1]:.{digits}f})"
+wall, rss, stage = [], [], []
+for i in range(1, runs + 1):
+    text = open(f"{work}/convert-time-{i}.txt").read()
+    clock = re.search(r"Elapsed \(wall clock\) time .*: (.*)", text).group(1).split(":")
+    wall.append(sum(float(x) * 60 ** k for k, x in enumerate(reversed(clock))))
+    rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024)
+    report = json.load(open(f"{work}/convert-report-{i}.json"))
+    stage.append(next(s for s in report["stages"] if s["stage"] == "convert")["peak_rss_bytes"] / 2**20)
+print(f"median (min-max) of {runs} runs")
+print(f"wall time                         {figure(wall, 's')}")
+print(f"peak RSS, whole process (GNU time) {figure(rss, 'MiB', 0)}")
+print(f"peak RSS, conversion stage         {figure(stage, 'MiB', 0)}")
+print(f"KV cache: {report['kv_cache']['elements_per_token_per_layer']} per token per layer, -{report['kv_cache']['reduction_percent']:.2f} %")
+PY
