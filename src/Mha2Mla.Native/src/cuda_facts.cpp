@@ -43,8 +43,9 @@ int mm_cuda_device_properties(int index, char* name, int name_capacity, int* maj
 int64_t mm_cuda_peak_allocated(int index) {
   MM_GUARD(-1, {
 #ifdef MM_WITH_CUDA
+    // Index 0 is StatType::AGGREGATE (all pools); the enum moved namespaces across 2.x, its value did not.
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(checked(index));
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak;
+    return stats.allocated_bytes[0].peak;
 #else
     no_cuda();
 #endif
