@@ -35,9 +35,12 @@ public sealed class MlaAttention : IAttention
         (Q, KvDown, KRope, KUp, VUp, O, LatentNorm) = (q, kvDown, kRope, kUp, vUp, o, latentNorm);
         ropeWidth = 2 * pairs[0].Length;
         var perKvHead = pairs.Select(p => HeadLayout.RopeDims(config.HeadDim, p).Select(d => (long)d).ToArray()).ToArray();
-        keyRopeDims = torch.tensor(perKvHead.SelectMany(d => d).ToArray()).DetachFromDisposeScope();
+        // On the weights' device once, not copied there at every forward.
+        using var scope = torch.NewDisposeScope();
+        var device = q.Weight.device;
+        keyRopeDims = torch.tensor(perKvHead.SelectMany(d => d).ToArray()).to(device).DetachFromDisposeScope();
         queryRopeDims = torch.tensor(Enumerable.Range(0, config.NumAttentionHeads)
-            .SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).DetachFromDisposeScope();
+            .SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).to(device).DetachFromDisposeScope();
     }
 
     /// <summary>Layer <paramref name="index"/>'s MLA projections, as docs/mla-format.md lays them out.</summary>
@@ -129,7 +132,7 @@ public sealed class MlaAttention : IAttention
     private Tensor Rotate(Tensor x, Tensor cos, Tensor sin, Tensor dims, int heads)
     {
         var (tables, length) = (cos.size(0), cos.size(2));
-        Tensor Table(Tensor full) => full.index_select(3, dims.to(full.device)).view(tables, length, heads, ropeWidth).transpose(1, 2);
+        Tensor Table(Tensor full) => full.index_select(3, dims).view(tables, length, heads, ropeWidth).transpose(1, 2);
         return x * Table(cos) + RotaryEmbedding.RotateHalf(x) * Table(sin);
     }
 
