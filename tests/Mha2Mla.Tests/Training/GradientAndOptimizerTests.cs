@@ -27,15 +27,21 @@ public class GradientAndOptimizerTests : IDisposable
             input.narrow(1, 1, t - 1).reshape(b * (t - 1)));
     }
 
+    // Longer than two of the explicit attention's causal blocks: backward through the blocks too.
+    private static readonly int[][] LongIds = [.. Enumerable.Range(0, 2).Select(s =>
+        Enumerable.Range(0, (int)Attention.CausalBlock * 2 + 21).Select(i => (i * (31 + s) + 7) % 97).ToArray())];
+
     [Theory]
     [InlineData("gqa")]
     [InlineData("qwen2-bias")]
+    [InlineData("gqa-long")]
     public void GradientsMatchPyTorchsAutograd(string variant)
     {
-        var config = variant == "gqa" ? TinyConfigs.Llama(4, 2, tied: true) : TinyConfigs.Llama(4, 2).With("model_type", "qwen2");
-        var model = Reference.MakeCheckpoint(dir.Sub(variant), config, "f32");
+        var config = variant.StartsWith("gqa") ? TinyConfigs.Llama(4, 2, tied: true) : TinyConfigs.Llama(4, 2).With("model_type", "qwen2");
+        var model = Reference.MakeCheckpoint(dir.Sub(variant), config.With("max_position_embeddings", 2048), "f32");
+        var ids = variant.EndsWith("long") ? LongIds : Ids;
         var idsFile = dir.File($"{variant}-ids.json");
-        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(ids));
         var gradsFile = dir.File($"{variant}-grads.safetensors");
         Reference.Run("grads", model, "--ids", idsFile, "--out", gradsFile);
 
@@ -43,7 +49,7 @@ public class GradientAndOptimizerTests : IDisposable
         using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Device.CPU);
         using var scope = torch.NewDisposeScope();
         foreach (var (_, p) in llama.NamedParameters()) p.requires_grad_();
-        NextTokenLoss(llama, Ids).backward();
+        NextTokenLoss(llama, ids).backward();
 
         using var expected = SafetensorsFile.Open(gradsFile);
         var checkedCount = 0;
