@@ -75,7 +75,7 @@ public static class Engine
         {
             if (!torch.cuda.is_available())
                 throw new InvalidInputException(
-                    $"--device {text}: this libtorch build has no usable CUDA (Debian's libtorch is CPU-only); use --device cpu, or build the native library against a CUDA libtorch as README's 'CUDA' section shows");
+                    $"--device {text}: this libtorch build has no usable CUDA (Debian's libtorch is CPU-only); use --device cpu, or build against a CUDA libtorch (MHA2MLA_LIBTORCH, or a CUDA PyTorch: README, 'Which libtorch')");
             var count = torch.cuda.device_count();
             if (device.index >= count)
                 throw new InvalidInputException($"--device {text}: only {count} CUDA device(s) are visible (cuda:0..cuda:{count - 1})");
