@@ -45,52 +45,42 @@ public class AttentionKernelTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void AWholeSequenceGivesTheSameLogits(string model)
-    {
-        using var loaded = Load(PathOf(model));
-        float[] Logits(AttentionKernel kernel)
-        {
-            loaded.AttentionKernel = kernel;
-            using var scope = torch.NewDisposeScope();
-            return loaded.Forward(torch.tensor<long>(Tokens, [2, Tokens.Length / 2])).data<float>();
-        }
-        AssertClose(Logits(AttentionKernel.Explicit), Logits(AttentionKernel.Sdpa), model);
-    }
+    public void AWholeSequenceGivesTheSameLogits(string model) =>
+        AssertKernelsAgree(model, loaded => loaded.Forward(torch.tensor<long>(Tokens, [2, Tokens.Length / 2])).data<float>());
 
     [Theory]
     [MemberData(nameof(Models))]
     public void ALongSequenceInCausalBlocksGivesTheSameLogits(string model)
     {
         // Longer than two blocks and not a multiple of one: the explicit form skips the future blocks.
-        using var loaded = Load(PathOf(model));
         var length = (int)Attention.CausalBlock * 2 + 37;
         var tokens = Enumerable.Range(0, length).Select(i => (long)(i * 31 % 97)).ToArray();
-        float[] Logits(AttentionKernel kernel)
-        {
-            loaded.AttentionKernel = kernel;
-            using var scope = torch.NewDisposeScope();
-            return loaded.Forward(torch.tensor<long>(tokens, [1, length])).data<float>();
-        }
-        AssertClose(Logits(AttentionKernel.Explicit), Logits(AttentionKernel.Sdpa), model);
+        AssertKernelsAgree(model, loaded => loaded.Forward(torch.tensor<long>(tokens, [1, length])).data<float>());
     }
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void CachedStepsWithLeftPaddingGiveTheSameLogits(string model)
+    public void CachedStepsWithLeftPaddingGiveTheSameLogits(string model) => AssertKernelsAgree(model, loaded =>
+    {
+        // Two sequences, the second left-padded by 3: prefill 7 tokens, then 2 steps of one.
+        using var cache = new KvCache(loaded.Config, [0, 3], 9, CacheFormat.F32, Device.CPU, absorb: false);
+        var prefill = loaded.Forward(torch.tensor<long>(Tokens[..14], [2, 7]), cache).data<float>();
+        var first = loaded.Forward(torch.tensor<long>(Tokens[14..16], [2, 1]), cache).data<float>();
+        var second = loaded.Forward(torch.tensor<long>(Tokens[16..18], [2, 1]), cache).data<float>();
+        return [.. prefill, .. first, .. second];
+    });
+
+    // The same logits from the explicit form and from scaled_dot_product_attention.
+    private void AssertKernelsAgree(string model, Func<LlamaModel, float[]> logits)
     {
         using var loaded = Load(PathOf(model));
-        float[] Logits(AttentionKernel kernel)
+        float[] With(AttentionKernel kernel)
         {
             loaded.AttentionKernel = kernel;
             using var scope = torch.NewDisposeScope();
-            // Two sequences, the second left-padded by 3: prefill 7 tokens, then 2 steps of one.
-            using var cache = new KvCache(loaded.Config, [0, 3], 9, CacheFormat.F32, Device.CPU, absorb: false);
-            var prefill = loaded.Forward(torch.tensor<long>(Tokens[..14], [2, 7]), cache).data<float>();
-            var first = loaded.Forward(torch.tensor<long>(Tokens[14..16], [2, 1]), cache).data<float>();
-            var second = loaded.Forward(torch.tensor<long>(Tokens[16..18], [2, 1]), cache).data<float>();
-            return [.. prefill, .. first, .. second];
+            return logits(loaded);
         }
-        AssertClose(Logits(AttentionKernel.Explicit), Logits(AttentionKernel.Sdpa), model);
+        AssertClose(With(AttentionKernel.Explicit), With(AttentionKernel.Sdpa), model);
     }
 
     [Fact]
