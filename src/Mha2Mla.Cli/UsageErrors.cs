@@ -36,7 +36,7 @@ public static partial class UsageErrors
             $"{Line(e)} (the disk is full; free space or write elsewhere)",
         IOException when e.Message.Contains("Read-only file system", StringComparison.Ordinal) => $"{Line(e)} (write elsewhere)",
         IOException => Line(e),
-        TorchException when e.Message.Contains("can't allocate memory", StringComparison.Ordinal) || e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) =>
+        TorchException { IsOutOfMemory: true } =>
             $"not enough memory ({Line(e)}); lower --seq-len or --batch, or use a machine with more memory",
         OutOfMemoryException => "not enough memory; lower --seq-len or --batch, or use a machine with more memory",
         _ => null,

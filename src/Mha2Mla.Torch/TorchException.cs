@@ -10,6 +10,10 @@ public sealed class TorchException(string message) : Exception(message)
         return new TorchException(string.IsNullOrWhiteSpace(text) ? "libtorch reported an error without a message" : text.Trim());
     }
 
+    /// <summary>libtorch could not allocate: CPU ("can't allocate memory") or CUDA ("CUDA out of memory").</summary>
+    public bool IsOutOfMemory =>
+        Message.Contains("can't allocate memory", StringComparison.Ordinal) || Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Throws when a status-returning native call reported failure.</summary>
     internal static void Check(int status)
     {

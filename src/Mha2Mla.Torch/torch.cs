@@ -61,13 +61,15 @@ public static partial class torch
 
     public static class version
     {
-        /// <summary>The CUDA runtime libtorch runs (e.g. "13.0"), or null without CUDA.</summary>
-        public static string? cuda => Dotted(NativeMethods.mm_cuda_runtime_version(), 1000, 10);
-
-        internal static string? Dotted(long version, int major, int minor)
+        /// <summary>The CUDA runtime libtorch runs, e.g. "13.0" (CUDART_VERSION 13000 = major·1000 + minor·10), or null without CUDA.</summary>
+        public static string? cuda
         {
-            NativeMethods.mm_clear_error();
-            return version > 0 ? $"{version / major}.{version % major / minor}" : null;
+            get
+            {
+                var v = NativeMethods.mm_cuda_runtime_version();
+                NativeMethods.mm_clear_error();
+                return v > 0 ? $"{v / 1000}.{v % 1000 / 10}" : null;
+            }
         }
     }
 
@@ -75,7 +77,7 @@ public static partial class torch
     {
         public static class cudnn
         {
-            /// <summary>cuDNN's version number (e.g. 91000 for 9.10.0), or null without it.</summary>
+            /// <summary>cuDNN's version number as PyTorch reports it (91000 for 9.10.0, 8902 for 8.9.2), or null without it.</summary>
             public static long? version()
             {
                 var v = NativeMethods.mm_cudnn_version();

@@ -35,7 +35,11 @@ public static partial class torch
             /// True when <see cref="scaled_dot_product_attention"/> reaches PyTorch's fused kernels
             /// (libtorch 2.0+); on 1.13 it is the unfused reference form, slower than mha2mla's own.
             /// </summary>
-            public static bool scaled_dot_product_attention_is_fused => NativeMethods.mm_sdpa_is_fused() == 1;
+            public static bool scaled_dot_product_attention_is_fused => sdpaIsFused.Value;
+
+            // A fact of the loaded libtorch, asked once (every attention call reads it); lazily, so that
+            // touching this class never loads the native library from a static initializer.
+            private static readonly Lazy<bool> sdpaIsFused = new(() => NativeMethods.mm_sdpa_is_fused() == 1);
 
             public enum Reduction { None = 0, Mean = 1, Sum = 2 }
 

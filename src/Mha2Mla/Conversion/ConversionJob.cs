@@ -25,6 +25,9 @@ public sealed record ConversionJob
     /// <summary>The compute dtype this job runs in.</summary>
     public Torch.ScalarType ResolvedComputeType => ComputePrecision.Resolve(ComputeType, Device);
 
+    /// <summary>The fine-tune as it runs (and is reported): <see cref="FineTune"/> in this job's compute dtype.</summary>
+    public TrainingOptions ResolvedFineTune => FineTune with { ComputeType = ResolvedComputeType };
+
     /// <summary>Checks the whole job against the model before any work and returns the settings to run.</summary>
     public ConversionSettings Validate(ModelConfig config)
     {
@@ -39,10 +42,10 @@ public sealed record ConversionJob
         foreach (var (data, flag) in new[] { (Calibration, "--calib-seq-len"), (Evaluation, "--seq-len"), (Training, "--seq-len") })
             if (data?.SeqLen is <= 1) throw new InvalidInputException($"{flag} must be at least 2, not {data.SeqLen}");
         if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");
-        var computeType = ResolvedComputeType;   // refuses f16 on CPU before any work
+        var fineTune = ResolvedFineTune;   // refuses f16 on CPU before any work
         if (FineTune.Steps > 0)
         {
-            (FineTune with { ComputeType = computeType }).Validate();
+            fineTune.Validate();
             if (Training is null)
                 throw new InvalidInputException("--steps > 0 fine-tunes the converted model and needs --train-data (or pass --steps 0)");
         }

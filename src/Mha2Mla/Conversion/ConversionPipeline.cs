@@ -117,7 +117,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             Model = source.Directory,
             Output = output,
             Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, settings.Budget?.Text, mla.LatentDims, settings.SvdName,
-                calibrationData, evaluationData, trainingData, job.FineTune with { ComputeType = job.ResolvedComputeType },
+                calibrationData, evaluationData, trainingData, job.ResolvedFineTune,
                 job.Device.ToString(), ComputePrecision.Name(job.ResolvedComputeType)),
             Rope = new ConversionReport.RopeReport(mla.Pairs),
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
@@ -142,8 +142,7 @@ public sealed class ConversionPipeline(ConversionJob job)
     private void RecoveryFineTune(LlamaModel model, Checkpoint source, DataOptions data, CheckpointFiles files, string directory)
     {
         var work = Path.Combine(directory, "finetune");
-        var options = job.FineTune with { ComputeType = job.ResolvedComputeType };
-        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), options, work, files, onStep: OnStep);
+        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), job.ResolvedFineTune, work, files, onStep: OnStep);
         Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
         File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, ConversionReport.FineTuneMetricsName));
         Directory.Delete(work, recursive: true);

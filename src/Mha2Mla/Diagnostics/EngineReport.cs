@@ -38,9 +38,12 @@ public sealed record EngineReport(
             torch.cuda.is_available(),
             torch.cuda.device_count(),
             torch.version.cuda,
-            torch.backends.cudnn.version() is { } v ? $"{v / 10000}.{v % 10000 / 100}.{v % 100}" : null,
+            torch.backends.cudnn.version() is { } v ? CudnnVersion(v) : null,
             torch.cuda.is_available() ? Enumerable.Range(0, torch.cuda.device_count()).Select(GpuReport.Of).ToList() : []);
     }
+
+    // CUDNN_VERSION is major·1000 + minor·100 + patch up to cuDNN 8 and major·10000 + minor·100 + patch from 9.
+    internal static string CudnnVersion(long v) => v >= 90000 ? $"{v / 10000}.{v % 10000 / 100}.{v % 100}" : $"{v / 1000}.{v % 1000 / 100}.{v % 100}";
 
     /// <summary>fp32 GEMM throughput: the best of several n×n·n×n products, in GFLOP/s.</summary>
     public static double MeasureGemm(int n)

@@ -31,7 +31,7 @@ public sealed class StageMeter(Device? gpu = null)
         {
             result = work();
         }
-        catch (TorchException e) when (gpu is not null && e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+        catch (TorchException e) when (gpu is not null && e.IsOutOfMemory)
         {
             torch.cuda.empty_cache();
             var advice = OutOfMemoryAdvice.GetValueOrDefault(stage, "lower the batch or sequence length");

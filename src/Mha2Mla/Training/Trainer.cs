@@ -21,6 +21,9 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     /// <summary>What the run started from (a checkpoint path, or --init CONFIG); a resume must start from the same.</summary>
     public string StartedFrom { get; init; } = "";
 
+    // What the forward and backward passes compute in under autocast (weights and AdamW state stay fp32).
+    private readonly ScalarType computeType = ComputePrecision.Resolve(options.ComputeType, model.Device);
+
     public static IEnumerable<(string Name, Tensor Param)> TrainableParameters(LlamaModel model, bool freezeNonAttention) =>
         model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains(".self_attn.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
 
@@ -82,8 +85,7 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         {
             using var scope = torch.NewDisposeScope();
             Tensor logits;
-            // Matmuls in the compute dtype under autocast; weights and optimizer state stay fp32.
-            using (ComputePrecision.Autocast(model.Device, options.ComputeType ?? ComputePrecision.DefaultFor(model.Device)))
+            using (ComputePrecision.Autocast(model.Device, computeType))
                 logits = model.Forward(batch.Inputs);
             var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
             var predictions = logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v).to(ScalarType.Float32);
