@@ -33,6 +33,22 @@ def load_weights(directory):
     return weights
 
 
+def layer_windows(config):
+    """Each layer's sliding window (None: full causal attention), as transformers configures it."""
+    layers, kind = config["num_hidden_layers"], config.get("model_type", "llama")
+    if kind == "mistral":
+        window = config.get("sliding_window", 4096)
+        types = config.get("layer_types") or ["sliding_attention"] * layers
+    elif kind == "qwen2":
+        window = config.get("sliding_window", 4096) if config.get("use_sliding_window", False) else None
+        first = config.get("max_window_layers", 28)
+        types = config.get("layer_types") or [
+            "sliding_attention" if window is not None and i >= first else "full_attention" for i in range(layers)]
+    else:
+        window, types = None, ["full_attention"] * layers
+    return [window if t == "sliding_attention" else None for t in types]
+
+
 def logits(config, W, ids):
     """Logits (T, vocab) of one sequence of token ids under the MLA model (config, weights W)."""
     mla = config["mla"]
@@ -55,9 +71,14 @@ def logits(config, W, ids):
     ids = torch.tensor([ids])
     T = ids.shape[1]
     angles = torch.arange(T).float()[:, None] * inv[None, :]            # (T, d_h/2)
-    causal = torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    windows = layer_windows(config)
     x = W["model.embed_tokens.weight"][ids]
     for i in range(config["num_hidden_layers"]):
+        # Query t sees keys t - window + 1 … t (all earlier keys without a window).
+        allowed = torch.ones(T, T, dtype=torch.bool).tril()
+        if windows[i] is not None:
+            allowed &= torch.ones(T, T, dtype=torch.bool).triu(-(windows[i] - 1))
+        causal = torch.zeros(T, T).masked_fill(~allowed, float("-inf"))
         p = f"model.layers.{i}.self_attn."
         # Each KV head rotates its kept pairs; its query heads share them. Layout: [k..., k+d_h/2...].
         kept = torch.tensor(mla["pairs"][i])                               # (n_kv, r)

@@ -27,6 +27,23 @@ public class ConvertTests : IDisposable
     private static double Relative(double a, double b) => Math.Abs(a - b) / Math.Abs(b);
 
     [Theory]
+    [InlineData("mistral")]
+    [InlineData("qwen2")]
+    public void ThePlainPyTorchReaderFollowsSlidingWindows(string family)
+    {
+        // Windows of 5 over 20-token sequences: every layer (Mistral), only the upper one (Qwen2).
+        var config = family == "mistral"
+            ? TinyConfigs.Llama(4, 2).With("model_type", "mistral").With("sliding_window", 5)
+            : TinyConfigs.Llama(4, 2).With("model_type", "qwen2").With("use_sliding_window", true).With("sliding_window", 5).With("max_window_layers", 1);
+        var (model, _, eval) = Setup(config, $"window-{family}");
+        var report = Convert(model, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "4", "--save-dtype", "f32", "--eval-data", eval);
+        var output = report.GetProperty("output").GetString()!;
+        var ours = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+        var python = JsonDocument.Parse(Reference.RunScript("mla_perplexity.py", output, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(python, ours) <= 1e-5, $"{family}: plain PyTorch {python} vs mha2mla {ours}");
+    }
+
+    [Theory]
     [InlineData(4, 4)]
     [InlineData(4, 2)]
     public void KeepingEveryPairAtFullRankReproducesTheOriginal(int heads, int kvHeads)
