@@ -6,16 +6,22 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-mkdir -p artifacts/demo
-[ -f artifacts/demo/brown-train.txt ] || node scripts/js/brown-text.mjs artifacts/demo/brown-train.txt train
-[ -f artifacts/demo/brown-heldout.txt ] || node scripts/js/brown-text.mjs artifacts/demo/brown-heldout.txt heldout
+source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: two points per sweep, toy sizes, in artifacts/smoke/
+data=$(smoke_dir demo)
+out=$(smoke_dir ablation)
+mkdir -p "$data"
+[ -f "$data/brown-train.txt" ] || node scripts/js/brown-text.mjs "$data/brown-train.txt" train
+[ -f "$data/brown-heldout.txt" ] || node scripts/js/brown-text.mjs "$data/brown-heldout.txt" heldout
+read -ra tiny <<<"$(smoke_data "$data")"
+one_shot=() fine_tune=()
+smoking && { one_shot=(--rope-strategy 2-norm,high --svd joint --kv-rank 8); fine_tune=(--steps 2); }
 
-scripts/mha2mla sweep demo -o artifacts/ablation/one-shot --config configs/ablation.yaml --keep-checkpoints false
-scripts/mha2mla sweep demo -o artifacts/ablation/fine-tuned-strategies --config configs/demo.yaml \
+scripts/mha2mla sweep demo -o "$out/one-shot" --config configs/ablation.yaml "${tiny[@]}" "${one_shot[@]}" --keep-checkpoints false
+scripts/mha2mla sweep demo -o "$out/fine-tuned-strategies" --config configs/demo.yaml "${tiny[@]}" "${fine_tune[@]}" \
   --rope-strategy 2-norm,high,low,uniform --svd joint --kv-rank 8 --keep-checkpoints false
-scripts/mha2mla sweep demo -o artifacts/ablation/fine-tuned-svd --config configs/demo.yaml \
+scripts/mha2mla sweep demo -o "$out/fine-tuned-svd" --config configs/demo.yaml "${tiny[@]}" "${fine_tune[@]}" \
   --rope-strategy 2-norm --svd split,activation --kv-rank 8 --keep-checkpoints false
 for sweep in one-shot fine-tuned-strategies fine-tuned-svd; do
   echo "== $sweep"
-  column -s, -t < "artifacts/ablation/$sweep/results.csv"
+  column -s, -t < "$out/$sweep/results.csv"
 done

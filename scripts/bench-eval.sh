@@ -26,12 +26,15 @@ fi
 [[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count "$sequences" --length 2048 --vocab 32000
 
 scripts/mha2mla inspect "$model" | head -5 >&2
+# The anchor attends as transformers does by default with this PyTorch: "sdpa" (torch's
+# scaled_dot_product_attention) from 2.0 on, "eager" before (1.13 has no public SDPA).
+attention=$(/usr/bin/python3 -c 'import torch; print("sdpa" if int(torch.__version__.split(".")[0]) >= 2 else "eager")')
 ours=(); theirs=()
 for _ in $(seq "$runs"); do
   ours+=("$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet | tr -d '\n')")
-  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" | tr -d '\n')")
+  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" --attention "$attention" | tr -d '\n')")
 done
 
 first=${ours[0]}
 title="threads $threads, $(/usr/bin/python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["tokens"], "scored tokens in", r["sequences"], "sequences of 2048")' "$first")"
-/usr/bin/python3 scripts/bench/side_by_side.py "$title" perplexity "mha2mla eval" "plain PyTorch" "${ours[@]}" -- "${theirs[@]}"
+/usr/bin/python3 scripts/bench/side_by_side.py "$title" perplexity "mha2mla eval" "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') ($attention)" "${ours[@]}" -- "${theirs[@]}"

@@ -6,9 +6,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-mkdir -p artifacts/bench
-text=artifacts/bench/brown.txt
-[[ -f $text ]] || node scripts/js/brown-text.mjs "$text" all
+source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: the first 100 KB of the text
+work=$(smoke_dir bench)
+mkdir -p "$work"
+text=$work/brown.txt
+if [[ ! -f $text ]]; then
+  node scripts/js/brown-text.mjs "$text" all
+  if smoking; then head -c 100000 "$text" > "$text.part" && mv "$text.part" "$text"; fi
+fi
 
 for name in llama3 llama2; do
   tokenizer=scripts/js/node_modules/@lenml/tokenizer-$name/models/tokenizer.json

@@ -23,12 +23,15 @@ if [[ ! -f $model/config.json ]]; then
 fi
 [[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count 64 --length $seq --vocab 16000
 
+# The anchor attends as transformers does by default with this PyTorch: "sdpa" (torch's
+# scaled_dot_product_attention) from 2.0 on, "eager" before (1.13 has no public SDPA).
+attention=$(/usr/bin/python3 -c 'import torch; print("sdpa" if int(torch.__version__.split(".")[0]) >= 2 else "eager")')
 ours=(); theirs=()
 for _ in $(seq "$runs"); do
   rm -rf "$work/train-out"
   ours+=("$(scripts/mha2mla train "$model" --data "$data" --seq-len $seq --batch $batch --steps "$steps" --lr 1e-4 \
     --threads "$threads" --save-dtype f32 -o "$work/train-out" --json --quiet | tr -d '\n')")
-  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py train "$model" --data "$data" --steps "$steps" --batch $batch --lr 1e-4 --threads "$threads" | tr -d '\n')")
+  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py train "$model" --data "$data" --steps "$steps" --batch $batch --lr 1e-4 --threads "$threads" --attention "$attention" | tr -d '\n')")
 done
-/usr/bin/python3 scripts/bench/side_by_side.py "$steps steps of 8 x 256 tokens, $threads threads, fp32" final_loss "mha2mla train" "plain PyTorch" \
+/usr/bin/python3 scripts/bench/side_by_side.py "$steps steps of 8 x 256 tokens, $threads threads, fp32" final_loss "mha2mla train" "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') ($attention)" \
   "${ours[@]}" -- "${theirs[@]}"

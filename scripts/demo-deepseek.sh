@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-work=artifacts/demo
-[ -f "$work/readback-ids.json" ] || { echo "run scripts/demo.sh first (it writes the data files)"; exit 2; }
+source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: toy sizes in artifacts/smoke/demo
+work=$(smoke_dir demo)
+read -ra tiny <<<"$(smoke_data "$work")"
+smoking && tiny+=(--steps 2)
+[ -f "$work/readback-ids.json" ] || { echo "run scripts/demo.sh first (with the same MHA2MLA_SMOKE) (it writes the data files)"; exit 2; }
 
-scripts/mha2mla convert demo -o "$work/demo-mla-deepseek" --config configs/demo.yaml --latent-norm --rope-shared --overwrite
+scripts/mha2mla convert demo -o "$work/demo-mla-deepseek" --config configs/demo.yaml --latent-norm --rope-shared "${tiny[@]}" --overwrite
 scripts/mha2mla export "$work/demo-mla-deepseek" -o "$work/demo-deepseek" --format deepseek-v3 --overwrite
 cat "$work/demo-mla-deepseek/REPORT.md"
 python=${MHA2MLA_PYTHON:-/usr/bin/python3}

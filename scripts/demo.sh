@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-
-work=artifacts/demo
+source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: toy sizes in artifacts/smoke/demo
+work=$(smoke_dir demo)
+read -ra tiny <<<"$(smoke_data "$work")"
+smoking && tiny+=(--steps 2)
 mkdir -p "$work"
 node scripts/js/brown-text.mjs "$work/brown-train.txt" train
 node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
@@ -16,7 +18,7 @@ scripts/mha2mla doctor
 echo
 scripts/mha2mla inspect demo --context 1024
 echo
-scripts/mha2mla convert demo -o "$work/demo-mla" --config configs/demo.yaml --overwrite
+scripts/mha2mla convert demo -o "$work/demo-mla" --config configs/demo.yaml "${tiny[@]}" --overwrite
 echo
 scripts/mha2mla inspect "$work/demo-mla" --context 1024
 echo

@@ -4,25 +4,48 @@
 #  2. a 4096-token byte-level BPE tokenizer trained on the training split (scripts/demo/TrainTokenizer.cs);
 #  3. a SmolLM-shaped Llama (scripts/demo/config.json: head_dim 64, 3 query heads per KV head,
 #     RoPE θ 10000; 3.9M parameters) trained from a random initialization with `mha2mla train`;
-#  4. the result, in bf16, written to models/demo, and its held-out perplexity measured.
+#  4. the result, in bf16, joined into one model.safetensors (scripts/demo/join_shards.py) in
+#     artifacts/demo-build/demo, its held-out perplexity and unigram baseline measured, and its
+#     tensors compared with the bundled models/demo (bit for bit, else the largest difference).
+#   scripts/make-demo-model.sh [--install]   --install then copies it over models/demo
 # Resumable: run it again after an interruption and training continues from its last checkpoint.
+# MHA2MLA_SMOKE=1: every step at toy sizes (300 KB of text, 512 tokens, 2 steps) in artifacts/smoke/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+install=0
+case ${1:-} in --install) install=1 ;; "") ;; *) echo "usage: scripts/make-demo-model.sh [--install]" >&2; exit 2 ;; esac
 scripts/setup.sh
-work=artifacts/demo-build
+source scripts/lib/smoke.sh
+work=$(smoke_dir demo-build)
+vocab=4096 seq=256 training=(--batch 16 --steps 1500 --save-every 100 --log-every 25)
+if smoking; then
+  vocab=512 seq=64 training=(--batch 2 --steps 2 --save-every 1 --log-every 1)
+  ((install == 0)) || { echo "make-demo-model: --install with MHA2MLA_SMOKE=1 would bundle a toy model" >&2; exit 2; }
+fi
 mkdir -p "$work"
-node scripts/js/brown-text.mjs "$work/brown-train.txt" train
-node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
-[[ -f $work/tokenizer.json ]] || dotnet run -c Release scripts/demo/TrainTokenizer.cs -- "$work/brown-train.txt" 4096 "$work/tokenizer.json"
+[[ -f $work/brown-train.txt ]] || node scripts/js/brown-text.mjs "$work/brown-train.txt" train
+[[ -f $work/brown-heldout.txt ]] || node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
+if smoking; then
+  for split in train heldout; do head -c 300000 "$work/brown-$split.txt" > "$work/small-$split.txt" && mv "$work/small-$split.txt" "$work/brown-$split.txt"; done
+fi
+[[ -f $work/tokenizer.json ]] || dotnet run -c Release scripts/demo/TrainTokenizer.cs -- "$work/brown-train.txt" "$vocab" "$work/tokenizer.json"
 
 resume=()
 [[ -d $work/run/checkpoints ]] && resume=(--resume)
 scripts/mha2mla train --init scripts/demo/config.json --tokenizer "$work/tokenizer.json" \
-  --data "$work/brown-train.txt" --seq-len 256 --batch 16 --steps 1500 \
+  --data "$work/brown-train.txt" --seq-len "$seq" "${training[@]}" \
   --lr 2e-3 --warmup 0.02 --decay 0.2 --weight-decay 0.1 --clip 1.0 --seed 0 \
-  --save-every 100 --keep 2 --log-every 25 -o "$work/run" "${resume[@]}" --overwrite
+  --keep 2 -o "$work/run" "${resume[@]}" --overwrite
 
-mkdir -p models/demo
-cp "$work/run/config.json" "$work/run/tokenizer.json" "$work/run/model.safetensors" models/demo/
-scripts/mha2mla eval demo --data "$work/brown-heldout.txt" --seq-len 256 --json
-dotnet run -c Release scripts/demo/UnigramBaseline.cs -- models/demo "$work/brown-train.txt" "$work/brown-heldout.txt"
+# train writes shards and an index (as every mha2mla output); the bundled demo is one file.
+model=$work/demo
+mkdir -p "$model"
+cp "$work/run/config.json" "$work/run/tokenizer.json" "$model/"
+python3 scripts/demo/join_shards.py "$work/run" "$model/model.safetensors"
+scripts/mha2mla eval "$model" --data "$work/brown-heldout.txt" --seq-len "$seq" --json
+dotnet run -c Release scripts/demo/UnigramBaseline.cs -- "$model" "$work/brown-train.txt" "$work/brown-heldout.txt"
+smoking || python3 scripts/demo/compare_weights.py models/demo "$model"
+if ((install)); then
+  cp "$model/config.json" "$model/tokenizer.json" "$model/model.safetensors" models/demo/
+  echo "make-demo-model: installed into models/demo"
+fi

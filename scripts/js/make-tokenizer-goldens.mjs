@@ -11,7 +11,8 @@ import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { brownFiles, brownParagraphs } from "./brown.mjs";
 
-const out = path.resolve(import.meta.dirname, "../../tests/data/tokenizers");
+// GOLDENS_OUT writes elsewhere (the scripts lane regenerates them there and compares).
+const out = process.env.GOLDENS_OUT ?? path.resolve(import.meta.dirname, "../../tests/data/tokenizers");
 
 /** A file inside an installed package (these packages do not export their data files). */
 export const packageFile = (name, file) => path.resolve(import.meta.dirname, "node_modules", name, file);

@@ -218,7 +218,10 @@ def rms_norm(x, w, eps):
     return w * (wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
-def forward(config, W, ids):
+def forward(config, W, ids, attention="eager"):
+    """attention: "eager" (explicit softmax, the reference every test compares against) or "sdpa"
+    (torch's scaled_dot_product_attention, transformers' default attention on PyTorch 2.x; the
+    benchmarks' anchor there)."""
     d = config["hidden_size"]
     nh = config["num_attention_heads"]
     nkv = config.get("num_key_value_heads", nh)
@@ -255,7 +258,12 @@ def forward(config, W, ids):
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(nh // nkv, dim=1)
         v = v.repeat_interleave(nh // nkv, dim=1)
-        a = torch.softmax(q @ k.transpose(2, 3) * dh ** -0.5 + bias, dim=-1, dtype=torch.float32).to(q.dtype) @ v
+        if attention == "sdpa":
+            # As transformers' sdpa_attention_forward: is_causal and no mask when none is needed.
+            plain = windows[i] is None
+            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=None if plain else bias, is_causal=plain)
+        else:
+            a = torch.softmax(q @ k.transpose(2, 3) * dh ** -0.5 + bias, dim=-1, dtype=torch.float32).to(q.dtype) @ v
         x = x + lin(a.transpose(1, 2).reshape(B, T, nh * dh), p + "self_attn.o_proj")
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         gate = torch.nn.functional.silu(lin(h, p + "mlp.gate_proj"))
@@ -265,8 +273,8 @@ def forward(config, W, ids):
     return (x @ head.T).float()
 
 
-def next_token_loss(config, W, ids):
-    logits = forward(config, W, ids)[:, :-1]
+def next_token_loss(config, W, ids, attention="eager"):
+    logits = forward(config, W, ids, attention)[:, :-1]
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
@@ -319,6 +327,9 @@ def main():
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--threads", type=int, default=0)
     train.add_argument("--dtype", default="f32", choices=["bf16", "f32"], help="bf16: fp32 weights, forward under CPU autocast")
+    for benchmarked in (logits, ppl, train):
+        benchmarked.add_argument("--attention", default="eager", choices=["eager", "sdpa"],
+                                 help="sdpa: torch's scaled_dot_product_attention, as transformers on PyTorch 2.x")
     args = parser.parse_args()
 
     if args.command == "make":
@@ -364,7 +375,7 @@ def main():
             batch = [sequences[(step * args.batch + i) % len(sequences)] for i in range(args.batch)]
             ids = torch.tensor(batch, dtype=torch.long)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16"):
-                loss = next_token_loss(config, W, ids)
+                loss = next_token_loss(config, W, ids, args.attention)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -378,7 +389,7 @@ def main():
         config, W = load(args.dir, args.dtype)
         ids = torch.tensor(json.load(open(args.ids)), dtype=torch.long)
         with torch.no_grad():
-            out = forward(config, W, ids)
+            out = forward(config, W, ids, args.attention)
         out.contiguous().numpy().astype("<f4").tofile(args.out)
     elif args.command == "ppl":
         import time
@@ -391,7 +402,7 @@ def main():
         with torch.no_grad():
             for s in sequences:
                 ids = torch.tensor([s], dtype=torch.long)
-                logits = forward(config, W, ids)[0, :-1]
+                logits = forward(config, W, ids, args.attention)[0, :-1]
                 nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
                 tokens += len(s) - 1
         seconds = time.perf_counter() - start

@@ -28,7 +28,7 @@ public static class DoctorCommand
             Console.WriteLine($"BLAS            {report.BlasLibrary}");
             Console.WriteLine($"fp32 GEMM       {report.GemmGflops:F1} GFLOP/s ({report.GemmSize}x{report.GemmSize})");
             Console.WriteLine($"attention       {report.Attention}");
-            Console.WriteLine($"CUDA            {(report.CudaAvailable ? $"available, {report.CudaDevices} device(s), runtime {report.CudaRuntime ?? "?"}, cuDNN {report.Cudnn ?? "none"}" : "not available in this libtorch build")}");
+            Console.WriteLine($"CUDA            {report.CudaSummary}");
             foreach (var gpu in report.Gpus)
                 Console.WriteLine($"  cuda:{gpu.Index}          {gpu.Name}, sm {gpu.ComputeCapability}, {gpu.MemoryBytes / 1073741824.0:F1} GiB, " +
                                   $"flash attention {(gpu.FlashAttention ? "yes" : "no")}, memory-efficient attention {(gpu.MemoryEfficientAttention ? "yes" : "no")}");

@@ -25,10 +25,11 @@ public sealed record EngineReport(
         var config = torch.build_config;
         return new EngineReport(
             torch.__version__,
-            LoadedLibrary("libtorch_cpu") ?? "(not found in process maps)",
-            LoadedLibrary("libmha2mla_native") ?? "(not found in process maps)",
+            LoadedLibrary(name => name.Contains("libtorch_cpu", StringComparison.Ordinal)) ?? "(not found in process maps)",
+            LoadedLibrary(name => name.Contains("libmha2mla_native", StringComparison.Ordinal)) ?? "(not found in process maps)",
             torch.get_num_threads(),
-            LoadedLibrary("blas") ?? "none loaded (libtorch uses its own kernels)",
+            LoadedLibrary(name => name.Contains("blas", StringComparison.Ordinal) && !name.StartsWith("libcublas", StringComparison.Ordinal))
+                ?? "none loaded (libtorch uses its own kernels)",
             ConfigValue(config, "CPU capability usage:") ?? "unknown",
             MeasureGemm(gemmSize),
             gemmSize,
@@ -41,6 +42,15 @@ public sealed record EngineReport(
             torch.backends.cudnn.version() is { } v ? CudnnVersion(v) : null,
             torch.cuda.is_available() ? Enumerable.Range(0, torch.cuda.device_count()).Select(GpuReport.Of).ToList() : []);
     }
+
+    /// <summary>
+    /// doctor's CUDA line. A CUDA libtorch (it reports a CUDA runtime) on a machine with no
+    /// visible GPU loads and says so: that is a driver or device matter, not a build one.
+    /// </summary>
+    public string CudaSummary =>
+        CudaAvailable ? $"available, {CudaDevices} device(s), runtime {CudaRuntime ?? "?"}, cuDNN {Cudnn ?? "none"}"
+        : CudaRuntime is { } runtime ? $"CUDA libtorch (runtime {runtime}), but no GPU is visible (no NVIDIA driver or device): --device cuda needs one"
+        : "not available in this libtorch build";
 
     // CUDNN_VERSION is major·1000 + minor·100 + patch up to cuDNN 8 and major·10000 + minor·100 + patch from 9.
     internal static string CudnnVersion(long v) => v >= 90000 ? $"{v / 10000}.{v % 10000 / 100}.{v % 100}" : $"{v / 1000}.{v % 1000 / 100}.{v % 100}";
@@ -65,7 +75,7 @@ public sealed record EngineReport(
 
     // Which BLAS really serves libtorch is decided by the dynamic linker (Debian's alternatives
     // for libblas.so.3), so ask the process, not the build configuration.
-    private static string? LoadedLibrary(string fragment)
+    private static string? LoadedLibrary(Func<string, bool> fileName)
     {
         try
         {
@@ -73,7 +83,7 @@ public sealed record EngineReport(
                 .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 .Where(parts => parts.Length >= 6)
                 .Select(parts => parts[5])
-                .FirstOrDefault(path => Path.GetFileName(path).Contains(fragment, StringComparison.Ordinal));
+                .FirstOrDefault(path => fileName(Path.GetFileName(path)));
         }
         catch (IOException)
         {

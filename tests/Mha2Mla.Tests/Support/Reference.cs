@@ -58,22 +58,32 @@ public static class Reference
         return directory;
     }
 
+    /// <summary>
+    /// The reference's attention that computes as ours does by default with this libtorch: "sdpa"
+    /// (torch's scaled_dot_product_attention, transformers' default on PyTorch 2.x) where libtorch
+    /// has the fused kernels, else "eager". In fp32 the two agree within 1e-5; in bf16 they do not
+    /// (SDPA keeps the probabilities in fp32 for p·v, eager narrows them first: ~0.02 logit).
+    /// </summary>
+    public static string AttentionLikeOurs =>
+        Mha2Mla.Models.Attention.Resolve(Mha2Mla.Models.AttentionKernel.Default) == Mha2Mla.Models.AttentionKernel.Sdpa ? "sdpa" : "eager";
+
     /// <param name="dtype">f32, or bf16: the reference casts the weights and computes in bf16 as transformers does.</param>
-    public static float[] Logits(string checkpoint, int[][] ids, string scratch, string dtype = "f32")
+    /// <param name="attention">eager (the default) or sdpa: see <see cref="AttentionLikeOurs"/>.</param>
+    public static float[] Logits(string checkpoint, int[][] ids, string scratch, string dtype = "f32", string attention = "eager")
     {
         var idsFile = Path.Combine(scratch, $"ids-{Guid.NewGuid():N}.json");
         var outFile = Path.Combine(scratch, $"logits-{Guid.NewGuid():N}.f32");
         File.WriteAllText(idsFile, JsonSerializer.Serialize(ids));
-        Run("logits", checkpoint, "--ids", idsFile, "--out", outFile, "--dtype", dtype);
+        Run("logits", checkpoint, "--ids", idsFile, "--out", outFile, "--dtype", dtype, "--attention", attention);
         var bytes = File.ReadAllBytes(outFile);
         var result = new float[bytes.Length / 4];
         Buffer.BlockCopy(bytes, 0, result, 0, bytes.Length);
         return result;
     }
 
-    public static (double Perplexity, long Tokens) Perplexity(string checkpoint, string dataFile, string dtype = "f32")
+    public static (double Perplexity, long Tokens) Perplexity(string checkpoint, string dataFile, string dtype = "f32", string attention = "eager")
     {
-        using var json = JsonDocument.Parse(Run("ppl", checkpoint, "--data", dataFile, "--dtype", dtype));
+        using var json = JsonDocument.Parse(Run("ppl", checkpoint, "--data", dataFile, "--dtype", dtype, "--attention", attention));
         return (json.RootElement.GetProperty("perplexity").GetDouble(), json.RootElement.GetProperty("tokens").GetInt64());
     }
 }
