@@ -9,9 +9,7 @@ scripts/setup.sh
 source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: two points per sweep, toy sizes, in artifacts/smoke/
 data=$(smoke_dir demo)
 out=$(smoke_dir ablation)
-mkdir -p "$data"
-[ -f "$data/brown-train.txt" ] || node scripts/js/brown-text.mjs "$data/brown-train.txt" train
-[ -f "$data/brown-heldout.txt" ] || node scripts/js/brown-text.mjs "$data/brown-heldout.txt" heldout
+brown_splits "$data"
 read -ra tiny <<<"$(smoke_data "$data")"
 one_shot=() fine_tune=()
 smoking && { one_shot=(--rope-strategy 2-norm,high --svd joint --kv-rank 8); fine_tune=(--steps 2); }

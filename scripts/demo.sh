@@ -10,9 +10,7 @@ source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: toy sizes in artifacts
 work=$(smoke_dir demo)
 read -ra tiny <<<"$(smoke_data "$work")"
 smoking && tiny+=(--steps 2)
-mkdir -p "$work"
-node scripts/js/brown-text.mjs "$work/brown-train.txt" train
-node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
+brown_splits "$work"
 
 scripts/mha2mla doctor
 echo

@@ -9,7 +9,7 @@
 #     tensors compared with the bundled models/demo (bit for bit, else the largest difference).
 #   scripts/make-demo-model.sh [--install]   --install then copies it over models/demo
 # Resumable: run it again after an interruption and training continues from its last checkpoint.
-# MHA2MLA_SMOKE=1: every step at toy sizes (300 KB of text, 512 tokens, 2 steps) in artifacts/smoke/.
+# MHA2MLA_SMOKE=1: every step at toy sizes (200 KB of text, 512 tokens, 2 steps) in artifacts/smoke/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 install=0
@@ -22,12 +22,7 @@ if smoking; then
   vocab=512 seq=64 training=(--batch 2 --steps 2 --save-every 1 --log-every 1)
   ((install == 0)) || { echo "make-demo-model: --install with MHA2MLA_SMOKE=1 would bundle a toy model" >&2; exit 2; }
 fi
-mkdir -p "$work"
-[[ -f $work/brown-train.txt ]] || node scripts/js/brown-text.mjs "$work/brown-train.txt" train
-[[ -f $work/brown-heldout.txt ]] || node scripts/js/brown-text.mjs "$work/brown-heldout.txt" heldout
-if smoking; then
-  for split in train heldout; do head -c 300000 "$work/brown-$split.txt" > "$work/small-$split.txt" && mv "$work/small-$split.txt" "$work/brown-$split.txt"; done
-fi
+brown_splits "$work"
 [[ -f $work/tokenizer.json ]] || dotnet run -c Release scripts/demo/TrainTokenizer.cs -- "$work/brown-train.txt" "$vocab" "$work/tokenizer.json"
 
 resume=()
