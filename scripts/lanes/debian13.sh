@@ -3,7 +3,7 @@
 #
 #   chroot_ensure NAME "PACKAGES" [PREPARE_FUNCTION]
 #       makes $MHA2MLA_CHROOTS/NAME (default /var/cache/mha2mla/chroots) or reuses it when its
-#       stamp (suite, package list, this file's hash) still matches; PREPARE_FUNCTION runs after
+#       stamp (suite, package list, debian13_recipe) still matches; PREPARE_FUNCTION runs after
 #       debootstrap and before the packages are installed, with the new root as $1.
 #   chroot_enter NAME   mounts /proc, the host's .NET SDK and NuGet package folder into it
 #   chroot_run NAME CMD runs CMD (a bash string) inside, as root, in a clean environment
@@ -18,7 +18,8 @@
 chroots_root=${MHA2MLA_CHROOTS:-/var/cache/mha2mla/chroots}
 debian13_suite=trixie
 debian13_mirror=${MHA2MLA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-debian13_lib=$(readlink -f "${BASH_SOURCE[0]}")
+# Bump when chroot_ensure makes a chroot differently, so that every machine makes its chroots anew.
+debian13_recipe=1
 
 chroot_dir() { echo "$chroots_root/$1"; }
 
@@ -49,7 +50,7 @@ chroot_ensure() {
   local name=$1 packages=$2 prepare=${3:-} root new stamp_now
   root=$(chroot_dir "$name")
   new="$root.new"
-  stamp_now="$debian13_suite | $(tr ' ' '\n' <<<"$packages" | sort -u | xargs) | $(sha256sum "$debian13_lib" | cut -c1-16)"
+  stamp_now="$debian13_suite | $(tr ' ' '\n' <<<"$packages" | sort -u | xargs) | recipe $debian13_recipe"
   mkdir -p "$chroots_root"
   if [[ -f $root/.mha2mla-stamp && $(cat "$root/.mha2mla-stamp") == "$stamp_now" ]]; then
     unmount_under "$root"
@@ -118,7 +119,7 @@ chroot_run() {
   # No MSBuild node or compiler server may outlive the command: it would keep the chroot's mounts
   # busy and, through an inherited descriptor, the lane's lock (so fd 9 is closed for it too).
   chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 \
-    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 \
     MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_USE_MSBUILD_SERVER=0 UseSharedCompilation=false "${keep[@]}" \
     /bin/bash -c "$*" 9>&-
 }

@@ -29,6 +29,8 @@ for script in $(find scripts -name '*.cs' | sort); do
   check "compile-$(basename "$script" .cs)" dotnet build -c Release --nologo -v q "$script"
 done
 
+check shell-syntax bash -c 'for f in $(find scripts -name "*.sh") scripts/mha2mla scripts/bundle/mha2mla; do bash -n "$f" || exit 1; done'
+
 export MHA2MLA_SMOKE=1
 check libtorch-dir scripts/libtorch-dir.sh --describe
 check demo scripts/demo.sh
