@@ -86,13 +86,16 @@ doctor_text=$(chroot_run "$name" 'cd /work/cli && LD_LIBRARY_PATH=/opt/cudnn-sta
 echo "$doctor_text"
 doctor_json=$(chroot_run "$name" 'cd /work/cli && LD_LIBRARY_PATH=/opt/cudnn-standin dotnet mha2mla.dll doctor --json' 2>/dev/null) ||
   fail "doctor --json of the CUDA build exited non-zero"
-python3 - "$doctor_json" <<'PY' || fail "doctor of the CUDA build did not report a CUDA libtorch without a GPU (see above)"
+# Checks the report and prints "libtorch X CUDA Y" for the summary line.
+engine=$(python3 - "$doctor_json" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])
 assert d["torch_version"].startswith("2."), d["torch_version"]
 assert d["cuda_runtime"], "no CUDA runtime version: the CUDA libtorch was not the one loaded"
 assert d["cuda_available"] is False and d["cuda_devices"] == 0, d
+print(f"libtorch {d['torch_version']} CUDA {d['cuda_runtime']}")
 PY
+) || fail "doctor of the CUDA build did not report a CUDA libtorch without a GPU (see above)"
 grep -q "^CUDA .*no GPU" <<<"$doctor_text" || fail "doctor's CUDA line does not say that no GPU is visible"
 echo "$sources_hash" >"$green"
-echo "lane $name: libtorch $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["torch_version"])' "$doctor_json") CUDA $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["cuda_runtime"])' "$doctor_json"): compiled, linked, doctor without a GPU exit 0: 3 passed, 0 failed, $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s" | tee "$summary"
+echo "lane $name: $engine: compiled, linked, doctor without a GPU exit 0: 3 passed, 0 failed, $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s" | tee "$summary"
