@@ -28,6 +28,7 @@ public static class EvalCommand
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Engine.KeepFreedBuffersForReuse();
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
             using var checkpoint = Checkpoint.Open(modelPath);

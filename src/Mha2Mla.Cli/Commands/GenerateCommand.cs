@@ -40,6 +40,7 @@ public static class GenerateCommand
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Engine.KeepFreedBuffersForReuse();
             var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var (promptText, promptFile) = (parsed.GetValue(prompt), parsed.GetValue(prompts));
             if ((promptText is null) == (promptFile is null)) throw new InvalidInputException("generate needs exactly one of --prompt TEXT or --prompts FILE");

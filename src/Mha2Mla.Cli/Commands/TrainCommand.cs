@@ -36,6 +36,7 @@ public static class TrainCommand
         command.SetAction(parsed =>
         {
             Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Engine.KeepFreedBuffersForReuse();
             var options = t.Read(parsed);
             var result = ProgressDisplay.Run("train", options.Steps, "steps", report => new TrainingJob
             {

@@ -22,18 +22,38 @@ public static class Engine
         return threads;
     }
 
+    // glibc's malloc serves a large block from a fresh mmap and unmaps it when freed, so every
+    // large tensor costs a page fault per 4 KB page the first time it is written, on every
+    // allocation. The two policies below choose between returning memory and reusing it.
+    private const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3, M_MMAP_MAX = -4;
+
     /// <summary>
-    /// For streaming jobs that must stay small (convert): glibc raises its mmap threshold up to
-    /// 32 MB after large frees, after which freed tensors of a few MB stay in the heap and resident
-    /// memory only grows. A fixed 1 MB threshold makes every large tensor its own mapping, returned
-    /// to the system the moment it is freed. Not for training or eval: there the fresh pages cost
-    /// page faults on every step (train ran ~20 % slower with it).
+    /// For streaming jobs that must stay small (convert, sweep): glibc raises its mmap threshold up
+    /// to 32 MB after large frees, after which freed tensors of a few MB stay in the heap and
+    /// resident memory only grows. A fixed 1 MB threshold makes every large tensor its own mapping,
+    /// returned to the system the moment it is freed.
     /// </summary>
-    public static void ReturnLargeBuffersToTheSystem()
+    public static void ReturnLargeBuffersToTheSystem() => Mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
+    /// <summary>
+    /// For jobs that repeat the same allocations (eval, generate, train and a fine-tune): every
+    /// tensor comes from the heap and freed memory stays there for the next step, so only the
+    /// first step touches new pages. Measured on this project's 2-core VM, where a page fault is
+    /// expensive: eval 230 → 306 tokens/s, train 420 → 760, and a batched decode at 2048 context
+    /// on libtorch 2.6 6.4 → 57 tokens/s (its score buffers are fresh every token). Peak resident
+    /// memory: eval the same (1.33 vs 1.35 GB), train +7 % (2.16 vs 2.02 GB); it no longer falls
+    /// after a peak until the process exits, which a one-shot command does not need.
+    /// </summary>
+    public static void KeepFreedBuffersForReuse()
     {
-        const int M_MMAP_THRESHOLD = -3;
+        Mallopt(M_MMAP_MAX, 0);                  // no block gets its own mapping (glibc still maps one if the heap cannot grow)
+        Mallopt(M_TRIM_THRESHOLD, int.MaxValue); // and the heap's free top is kept, not returned
+    }
+
+    private static void Mallopt(int parameter, int value)
+    {
         if (!OperatingSystem.IsLinux()) return;
-        try { _ = mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+        try { _ = mallopt(parameter, value); }
         catch (EntryPointNotFoundException) { } // not glibc
         catch (DllNotFoundException) { }
     }
