@@ -34,15 +34,30 @@ public static class CliApp
         return root;
     }
 
+    /// <summary>The options that name files or folders a command reads (the positional arguments all do).</summary>
+    private static readonly HashSet<string> InputOptions = ["--data", "--calib-data", "--eval-data", "--train-data", "--init", "--tokenizer", "--prompts", "--strings"];
+
+    // Every input the user named, so that no output replaces it (OutputDirectory checks them all).
+    private static void NameInputs(ParseResult parsed)
+    {
+        foreach (var child in parsed.CommandResult.Children)
+        {
+            var named = child is System.CommandLine.Parsing.ArgumentResult
+                || child is System.CommandLine.Parsing.OptionResult { Option.Name: var name } && InputOptions.Contains(name);
+            if (named) foreach (var token in child.Tokens) Checkpoints.NamedInputs.Add(token.Value);
+        }
+    }
+
     public static int Run(string[] args)
     {
         // Numbers in output and JSON look the same on every machine, whatever its locale.
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var root = BuildRoot();
+        Checkpoints.NamedInputs.Clear(); // a run in the same process as an earlier one (tests) names its own inputs
         try
         {
-            args = Recipe.Expand(args);
+            args = Recipe.Expand(args, root);
         }
         catch (InvalidInputException e)
         {
@@ -66,6 +81,7 @@ public static class CliApp
             return ExitCodes.BadInput;
         }
 
+        NameInputs(parsed);
         using var interrupt = Interruption.Handle();
         try
         {

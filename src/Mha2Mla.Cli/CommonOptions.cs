@@ -23,7 +23,7 @@ public static class CommonOptions
         Recursive = true,
     };
 
-    public static readonly Option<int> Threads = new("--threads")
+    public static readonly Option<int?> Threads = new("--threads")
     {
         Description = "CPU threads for libtorch (default: one per core)",
         Recursive = true,

@@ -13,7 +13,7 @@ public sealed class ConversionArguments
 {
     public Option<double> Damping { get; } = new("--svd-damping")
     {
-        Description = "activation: λ in XᵀX/n + λ·mean(diag)·I, which keeps the calibration covariance invertible",
+        Description = "activation: λ in XᵀX/n + λ·mean(diag)·I, which keeps the calibration covariance invertible (0 to 100)",
         DefaultValueFactory = _ => ConversionSettings.DefaultDamping,
     };
     public Option<string?> CalibData { get; } = new("--calib-data") { Description = "Calibration data for 2-norm and --svd activation (same formats as --data)" };

@@ -56,12 +56,20 @@ public static class GenerateCommand
                 Sampling = new SamplingOptions(parsed.GetValue(temperature), parsed.GetValue(topK), parsed.GetValue(topP), parsed.GetValue(seed)),
                 Cache = cache.Read(parsed) ?? CacheFormat.F32,
                 Absorb = !parsed.GetValue(expanded),
-                Eos = EosTokens.Read(checkpoint.Directory),
+                Eos = EosTokens.Read(checkpoint.Directory, checkpoint.Config.VocabSize),
             };
             var ids = preTokenized
                 ? Data.SequenceReader.Read(new Data.DataOptions { Path = promptFile! }, null, checkpoint.Config.VocabSize).ToList()
                 : texts.Select(t => tokenizer!.EncodeIds(t)).ToList();
+            if (ids.Count == 0) throw new InvalidInputException($"--prompts {promptFile}: holds no prompts");
             if (preTokenized) texts = ids.Select(_ => "").ToList();
+            for (var i = 0; i < ids.Count; i++)
+            {
+                if (ids[i].Length == 0) throw new InvalidInputException($"prompt {i} encodes to no tokens; give it some text");
+                // A tokenizer's added tokens may lie past the embedding table (eval and train refuse them the same way).
+                if (ids[i].FirstOrDefault(id => id < 0 || id >= checkpoint.Config.VocabSize, -1) is var bad and >= 0)
+                    throw new InvalidInputException($"prompt {i} holds token id {bad}, outside the model's vocabulary (0..{checkpoint.Config.VocabSize - 1}); is tokenizer.json from the same model as the weights?");
+            }
             using var llama = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, device, ComputePrecision.Resolve(DTypeOptions.Parse(parsed.GetValue(dtype)), device));
             var json = parsed.GetValue(CommonOptions.Json);
             var stream = !json && texts.Count == 1 && tokenizer is not null;
@@ -113,9 +121,9 @@ public static class GenerateCommand
     {
         if (prompt is not null)
             return prompt.Length > 0 ? [prompt] : throw new InvalidInputException("--prompt is empty; give the text to continue");
-        if (!File.Exists(file)) throw new InvalidInputException($"--prompts {file}: {FileLinks.Missing(file!)}");
         var texts = new List<string>();
-        foreach (var (line, number) in File.ReadLines(file!).Select((l, i) => (l, i + 1)).Where(x => x.l.Trim().Length > 0))
+        var lines = UserFiles.ReadText(file!, $"--prompts {file}").Split('\n');
+        foreach (var (line, number) in lines.Select((l, i) => (l, i + 1)).Where(x => x.l.Trim().Length > 0))
         {
             try
             {

@@ -65,10 +65,15 @@ public static class SweepCommand
         return command;
     }
 
-    private static List<T> List<T>(string? text, string flag, Func<string, T> parse) =>
-        text is null ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is { Length: > 0 } items
-            ? items.Select(parse).ToList()
-            : throw new InvalidInputException($"{flag} lists no values; give them comma-separated (e.g. {flag} 4,8)");
+    // "4,8,16": an empty item ("4,,8", "4,") is a typo, not a value to skip (a point listed twice is the grid's to refuse).
+    private static List<T> List<T>(string? text, string flag, Func<string, T> parse)
+    {
+        if (text is null) return [];
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        if (items.All(i => i.Length == 0)) throw new InvalidInputException($"{flag} lists no values; give them comma-separated (e.g. {flag} 4,8)");
+        if (items.Any(i => i.Length == 0)) throw new InvalidInputException($"{flag} '{text}' has an empty item; give the values comma-separated (e.g. {flag} 4,8)");
+        return items.Select(parse).ToList();
+    }
 
     private static Func<string, int> Integer(string flag) => text =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : throw new InvalidInputException($"{flag}: '{text}' is not a whole number");

@@ -65,10 +65,10 @@ public static class TokenizeCommand
 
     private static string[] ReadStrings(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"--strings {path}: no such file");
+        var text = UserFiles.ReadText(path, $"--strings {path}");
         try
         {
-            var strings = JsonSerializer.Deserialize<string?[]>(File.ReadAllText(path))
+            var strings = JsonSerializer.Deserialize<string?[]>(text)
                           ?? throw new InvalidInputException($"--strings {path}: expected a JSON array of strings");
             var missing = Array.IndexOf(strings, null);
             if (missing >= 0) throw new InvalidInputException($"--strings {path}: entry {missing} is null; expected a JSON array of strings");

@@ -54,9 +54,21 @@ public sealed class CheckpointWriter(string directory, ScalarType dtype)
         if (files.Format is { } format) metadata["format"] = format;
         var index = new JsonObject { ["metadata"] = metadata, ["weight_map"] = JsonSerializer.SerializeToNode(weightMap) };
         AtomicFile.WriteAllText(Path.Combine(directory, IndexName), index.ToJsonString(Indented));
-        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), files.Config.ToJsonString(Indented));
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), WithWrittenDType(files.Config).ToJsonString(Indented));
         foreach (var companion in files.Companions)
             File.Copy(companion.Source, Path.Combine(directory, companion.Name), overwrite: true);
+    }
+
+    // config.json says the dtype the weights are stored in (what transformers loads them as by
+    // default): the written one, not the source's (an f64 or f16 source saved as bf16 says bfloat16).
+    // Both spellings are kept as the source had them: transformers 5 writes dtype, 4 torch_dtype.
+    private JsonObject WithWrittenDType(JsonObject config)
+    {
+        var copy = (JsonObject)config.DeepClone();
+        var name = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
+        var keys = new[] { "dtype", "torch_dtype" }.Where(copy.ContainsKey).ToList();
+        foreach (var key in keys.Count > 0 ? keys : ["torch_dtype"]) copy[key] = name;
+        return copy;
     }
 
     private static string ShardName(int index, int count) => $"model-{index + 1:D5}-of-{count:D5}.safetensors";

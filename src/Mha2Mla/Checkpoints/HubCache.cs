@@ -14,6 +14,9 @@ public static partial class HubCache
     [GeneratedRegex(@"^(?<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(@(?<revision>[\w.\-/]+))?$")]
     private static partial Regex HubId();
 
+    [GeneratedRegex(@"^[0-9a-fA-F]{7,64}$")]
+    private static partial Regex CommitHash();
+
     public static bool LooksLikeHubId(string model) => HubId().IsMatch(model);
 
     public static string Root()
@@ -35,8 +38,13 @@ public static partial class HubCache
             throw new InvalidInputException($"{model}: no such directory, and no model '{repo}' in the Hugging Face hub cache ({root}); " +
                                             $"fetch it with `huggingface-cli download {repo}` (or set HF_HUB_CACHE / HF_HOME), or give a checkpoint directory");
 
+        // A revision names a branch, tag or commit inside this repository's cache, never a path out of it.
+        if (revision.Split('/').Any(part => part is "" or "." or ".."))
+            throw new InvalidInputException($"{model}: '{revision}' is not a revision name (a branch, tag or commit hash); it may not contain '.', '..' or empty path segments");
         var reference = Path.Combine(repoDirectory, "refs", revision);
-        var commit = File.Exists(reference) ? File.ReadAllText(reference).Trim() : revision;
+        var commit = File.Exists(reference) ? UserFiles.ReadText(reference, limit: 4096).Trim() : revision;
+        if (File.Exists(reference) && !CommitHash().IsMatch(commit))
+            throw new InvalidInputException($"{model}: {reference} holds '{commit}', not a commit hash; the hub cache is damaged: fetch the model again");
         var snapshot = Path.Combine(repoDirectory, "snapshots", commit);
         if (Directory.Exists(snapshot)) return snapshot;
         if (File.Exists(reference))

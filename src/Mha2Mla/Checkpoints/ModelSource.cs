@@ -28,7 +28,11 @@ public static class ModelSource
     public static readonly string[] CompanionNames =
         ["generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    /// <summary>The companion files <paramref name="directory"/> has, to copy into an output.</summary>
-    public static IReadOnlyList<Companion> Companions(string directory) =>
-        CompanionNames.Where(n => File.Exists(Path.Combine(directory, n))).Select(n => new Companion(Path.Combine(directory, n), n)).ToList();
+    /// <summary>The companion files <paramref name="directory"/> has, to copy into an output (each a regular file: copying a FIFO would never end).</summary>
+    public static IReadOnlyList<Companion> Companions(string directory)
+    {
+        var present = CompanionNames.Where(n => File.Exists(Path.Combine(directory, n))).Select(n => new Companion(Path.Combine(directory, n), n)).ToList();
+        foreach (var companion in present) UserFiles.RequireRegular(companion.Source);
+        return present;
+    }
 }

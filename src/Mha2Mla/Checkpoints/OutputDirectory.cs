@@ -11,17 +11,27 @@ namespace Mha2Mla.Checkpoints;
 /// at every instant OUT is either the old directory or the new one, whole; the old one is deleted
 /// only after that. A run that fails, is interrupted (SIGINT/SIGTERM) or killed leaves OUT as
 /// it was.
+///
+/// Runs written in place (train, sweep: their checkpoints must outlive a killed run) create
+/// nothing until their first real write (<see cref="BeginWriting"/>), so a run that fails on its
+/// input leaves no OUT behind. With --overwrite the old OUT is set aside at that moment and kept
+/// until the new run holds something complete of its own (<see cref="ReleasePrevious"/>: a
+/// resumable checkpoint, a finished sweep point); until then a failure, or the next run after a
+/// kill, puts it back.
 /// </summary>
 public sealed class OutputDirectory : IDisposable
 {
     private const string PartialTag = ".partial-";
-    private const string OldTag = ".old-";
+    private const string OldTag = ".old-";        // the previous OUT during a swap that renameat2 could not do
+    private const string SetAsideTag = ".set-aside-"; // the previous OUT while an in-place --overwrite run has nothing complete
     private const int SharingViolation = unchecked((int)0x80070020); // what .NET reports when another process holds the lock
 
     private static readonly List<OutputDirectory> Active = [];
     private readonly FileStream lockStream;
     private readonly string ownerFile;
-    private readonly string? displacedOld; // in-place runs: the OUT that --overwrite set aside
+    private string? setAside;        // in-place runs: where --overwrite moved the previous OUT, until released
+    private bool replaceExisting;    // in-place runs: an existing OUT is to be set aside at the first write
+    private bool writing;            // in-place runs: OUT exists for this run
     private bool committed;
 
     /// <summary>The normalized OUT.</summary>
@@ -30,9 +40,9 @@ public sealed class OutputDirectory : IDisposable
     public string WorkDirectory { get; }
     public bool InPlace => WorkDirectory == Path;
 
-    private OutputDirectory(string path, string work, FileStream lockStream, string ownerFile, string? displacedOld)
+    private OutputDirectory(string path, string work, FileStream lockStream, string ownerFile)
     {
-        (Path, WorkDirectory, this.lockStream, this.ownerFile, this.displacedOld) = (path, work, lockStream, ownerFile, displacedOld);
+        (Path, WorkDirectory, this.lockStream, this.ownerFile) = (path, work, lockStream, ownerFile);
         lock (Active) Active.Add(this);
     }
 
@@ -46,7 +56,7 @@ public sealed class OutputDirectory : IDisposable
             if (Directory.Exists(path) && !overwrite) throw new InvalidInputException($"{output} already exists; pass --overwrite to replace it");
             var work = Sibling(path, PartialTag + Environment.ProcessId);
             Directory.CreateDirectory(work);
-            return new OutputDirectory(path, work, stream, owner, null);
+            return new OutputDirectory(path, work, stream, owner);
         }
         catch
         {
@@ -56,36 +66,54 @@ public sealed class OutputDirectory : IDisposable
     }
 
     /// <summary>
-    /// Claims OUT as a run directory written in place (train: its resumable checkpoints must
-    /// outlive a killed run). With <paramref name="overwrite"/> an existing OUT is set aside
-    /// first and deleted at <see cref="Commit"/>, or put back if the run fails.
+    /// Claims OUT as a run directory written in place (train, sweep): locked, and the leftovers of
+    /// dead runs cleaned (an interrupted --overwrite's set-aside OUT put back), so that the caller
+    /// then sees OUT as the last complete run left it; <see cref="Prepare"/> says what the run does with it.
     /// </summary>
-    public static OutputDirectory InPlaceRun(string output, bool overwrite, bool resume, IEnumerable<string> inputs)
+    public static OutputDirectory InPlaceRun(string output, IEnumerable<string> inputs)
     {
         var path = Normalize(output);
         var (stream, owner) = Lock(path, inputs);
-        try
+        return new OutputDirectory(path, path, stream, owner);
+    }
+
+    /// <summary>
+    /// <paramref name="resume"/>: continue the run in OUT; otherwise start one, replacing an
+    /// existing OUT only with <paramref name="overwrite"/>. Nothing is created or moved yet.
+    /// </summary>
+    public void Prepare(bool overwrite, bool resume)
+    {
+        var exists = Directory.Exists(Path);
+        if (resume)
         {
-            string? old = null;
-            if (resume)
-            {
-                if (!Directory.Exists(path)) throw new InvalidInputException($"--resume: {output} does not exist, so it holds no complete checkpoint to resume from; start the run without --resume");
-            }
-            else if (Directory.Exists(path))
-            {
-                if (!overwrite)
-                    throw new InvalidInputException($"{output} already exists; pass --resume to continue its run, --overwrite to start afresh, or choose another -o");
-                old = Sibling(path, OldTag + Environment.ProcessId);
-                Directory.Move(path, old);
-            }
-            Directory.CreateDirectory(path);
-            return new OutputDirectory(path, path, stream, owner, old);
+            if (!exists) throw new InvalidInputException($"--resume: {Path} does not exist, so it holds no complete checkpoint to resume from; start the run without --resume");
+            writing = true;
         }
-        catch
+        else if (exists && !overwrite)
+            throw new InvalidInputException($"{Path} already exists; pass --resume to continue its run, --overwrite to start afresh, or choose another -o");
+        replaceExisting = exists && !resume;
+    }
+
+    /// <summary>In-place runs: makes OUT exist for this run (setting aside the one --overwrite replaces); once, before the first write.</summary>
+    public void BeginWriting()
+    {
+        if (!InPlace || writing) return;
+        if (replaceExisting)
         {
-            Release(stream, owner);
-            throw;
+            setAside = Sibling(Path, SetAsideTag + Environment.ProcessId);
+            Directory.Move(Path, setAside);
         }
+        Directory.CreateDirectory(Path);
+        writing = true;
+    }
+
+    /// <summary>In-place runs: the new OUT now holds something complete, so the OUT it replaces is deleted.</summary>
+    public void ReleasePrevious()
+    {
+        if (setAside is null) return;
+        Diagnostics.CrashPoints.Here("before-release-previous");
+        Directory.Delete(setAside, recursive: true);
+        setAside = null;
     }
 
     /// <summary>The run succeeded: the new OUT replaces the old one, which is then deleted.</summary>
@@ -93,7 +121,8 @@ public sealed class OutputDirectory : IDisposable
     {
         if (InPlace)
         {
-            if (displacedOld is not null) Directory.Delete(displacedOld, recursive: true);
+            BeginWriting();   // a run that wrote nothing still leaves its (empty) result
+            ReleasePrevious();
         }
         else if (Directory.Exists(Path))
         {
@@ -122,11 +151,7 @@ public sealed class OutputDirectory : IDisposable
         try
         {
             if (!InPlace) { if (Directory.Exists(WorkDirectory)) Directory.Delete(WorkDirectory, recursive: true); }
-            else if (displacedOld is not null && Directory.Exists(displacedOld))
-            {
-                if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
-                Directory.Move(displacedOld, Path);
-            }
+            else if (setAside is not null && Directory.Exists(setAside)) PutBack(setAside, Path);
         }
         catch (IOException) { } // the next run on this OUT cleans what is left
     }
@@ -150,13 +175,15 @@ public sealed class OutputDirectory : IDisposable
         if (Directory.Exists(full)) full = RealPath(full);
         if (full == "/") throw new InvalidInputException($"-o {output}: the root directory cannot be an output");
         var parent = System.IO.Path.GetDirectoryName(full)!;
+        for (var above = parent; !string.IsNullOrEmpty(above); above = System.IO.Path.GetDirectoryName(above))
+            if (File.Exists(above)) throw new InvalidInputException($"-o {output}: {above} is a file, so no directory can be made inside it; choose another -o");
         Directory.CreateDirectory(parent);
         return System.IO.Path.Combine(RealPath(parent), System.IO.Path.GetFileName(full));
     }
 
     private static (FileStream, string) Lock(string path, IEnumerable<string> inputs)
     {
-        foreach (var input in inputs.Where(i => !string.IsNullOrEmpty(i)).Select(i => RealPath(i)))
+        foreach (var input in inputs.Concat(NamedInputs.All).Select(Existing).OfType<string>())
         {
             if (Within(input, path))
                 throw new InvalidInputException($"-o {path} would replace the input {input}; write the output somewhere else");
@@ -180,6 +207,18 @@ public sealed class OutputDirectory : IDisposable
         return (stream, owner);
     }
 
+    // Where an input lives, links resolved; a glob by the folder it searches. A name that is no
+    // path here (a hub id, a missing file that a later check reports) cannot be lost to OUT.
+    private static string? Existing(string input)
+    {
+        if (string.IsNullOrEmpty(input)) return null;
+        if (File.Exists(input) || Directory.Exists(input)) return RealPath(input);
+        var glob = input.IndexOfAny(['*', '?', '[']);
+        if (glob < 0) return null;
+        var folder = System.IO.Path.GetDirectoryName(input[..glob] + "x");
+        return RealPath(string.IsNullOrEmpty(folder) ? "." : folder);
+    }
+
     private static void Release(FileStream stream, string owner)
     {
         try { File.Delete(owner); } catch (IOException) { }
@@ -196,6 +235,12 @@ public sealed class OutputDirectory : IDisposable
             Diagnostics.Warnings.Emit($"removing {partial}, left by a run that did not finish");
             Directory.Delete(partial, recursive: true);
         }
+        // An in-place --overwrite that died before its run held anything complete: its OUT is unfinished, the set-aside one is the user's.
+        foreach (var aside in Directory.GetDirectories(parent, $".{name}{SetAsideTag}*"))
+        {
+            Diagnostics.Warnings.Emit($"restoring {path} from {aside}, which an interrupted --overwrite had set aside before its run completed anything");
+            PutBack(aside, path);
+        }
         foreach (var old in Directory.GetDirectories(parent, $".{name}{OldTag}*"))
         {
             if (Directory.Exists(path))
@@ -209,6 +254,13 @@ public sealed class OutputDirectory : IDisposable
                 Directory.Move(old, path);
             }
         }
+    }
+
+    // The unfinished OUT (if any) goes; the set-aside one takes its place.
+    private static void PutBack(string aside, string path)
+    {
+        if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        Directory.Move(aside, path);
     }
 
     private static string Sibling(string path, string tag) =>

@@ -22,7 +22,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private SafetensorsFile(string path)
     {
         Path = path;
-        var length = FileLinks.LengthOf(path);
+        var length = UserFiles.RequireRegular(path);
         if (length < 8)
             throw SafetensorsHeader.Error(path, $"it is {length} bytes long, too short to hold the 8-byte header length; the file is truncated");
 

@@ -16,6 +16,7 @@ public static class SafetensorsWriter
     public static void Write(string path, IReadOnlyList<(string Name, Tensor Value)> tensors, ScalarType diskType,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        foreach (var (name, value) in tensors) RequireFinite(path, name, value, diskType);
         var header = BuildHeader(tensors, diskType, metadata);
         var temporary = $"{path}.tmp-{Environment.ProcessId}";
         try
@@ -36,6 +37,22 @@ public static class SafetensorsWriter
             File.Delete(temporary);
             throw;
         }
+    }
+
+    // What readers refuse, writers never write: NaN or ±inf in a weight (from a factorization that
+    // broke down, or a value beyond f16's ±65504) is an error, and the file is not written.
+    private static void RequireFinite(string path, string name, Tensor value, ScalarType diskType)
+    {
+        if (value.numel() == 0) return;
+        using var scope = torch.NewDisposeScope();
+        // f32 and bf16 share one exponent range, so a finite value stays finite: one pass, no copy
+        // (a NaN or an infinity anywhere makes the sum non-finite). f16 rounds to ±inf from 65520 on.
+        var finite = diskType == ScalarType.Float16
+            ? value.abs().reshape(-1).amax(0).item() is var peak && peak < 65520   // false for NaN too
+            : double.IsFinite(value.sum().item());
+        if (!finite)
+            throw new InvalidInputException($"{path}: tensor '{name}' would hold NaN or infinite values in {SafetensorsDType.Name(diskType)}, so it is not written" +
+                (diskType == ScalarType.Float16 ? " (f16 ends at ±65504: save as bf16 or f32)" : "; the computation that made it broke down (check the inputs and options)"));
     }
 
     private static byte[] BuildHeader(IReadOnlyList<(string Name, Tensor Value)> tensors, ScalarType diskType,

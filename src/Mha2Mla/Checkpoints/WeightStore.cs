@@ -80,7 +80,7 @@ public sealed class WeightStore : IDisposable
         Dictionary<string, string> weightMap;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            using var document = UserFiles.ReadJson(indexPath);
             var map = document.RootElement.GetProperty("weight_map");
             weightMap = map.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? throw new JsonException("null file name"), StringComparer.Ordinal);
         }

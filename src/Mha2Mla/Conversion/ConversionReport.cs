@@ -69,7 +69,7 @@ public sealed record ConversionReport
     public static ConversionReport? Read(string directory)
     {
         var file = Path.Combine(directory, JsonName);
-        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(File.ReadAllText(file), Json) : null;
+        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(UserFiles.ReadText(file), Json) : null;
     }
 
     private string Markdown()

@@ -49,6 +49,8 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
     KvBudget? Budget = null, bool LatentNorm = false, bool RopeShared = false)
 {
     public const double DefaultDamping = 1e-3;
+    /// <summary>Beyond this the damping term swamps the covariance (activation SVD becomes weight SVD) and, far beyond, overflows to infinity.</summary>
+    public const double MaxDamping = 100;
 
     public string StrategyName => RopeSelection.Name(Strategy);
     public string SvdName => Svd.ToString().ToLowerInvariant();
@@ -73,7 +75,8 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
             throw new InvalidInputException($"--rope-pairs {RopePairs} must be between 1 and d_h/2 = {dh / 2}");
         var nopeRows = kv * (dh - 2 * RopePairs);
         var valueRows = kv * dh;
-        if (!(Damping >= 0) || double.IsInfinity(Damping)) throw new InvalidInputException($"--svd-damping must be a small non-negative number, not {Damping}");
+        if (!(Damping >= 0 && Damping <= MaxDamping))
+            throw new InvalidInputException($"--svd-damping must be between 0 and {MaxDamping} (a multiple of the covariance's mean diagonal; 1e-3 by default), not {Damping}");
         if (Budget is not null) return; // the allocation checks the budget against the layers' ranks
         var latent = LatentDim(config);
         if (KvRank < 1) throw new InvalidInputException($"--kv-rank must be at least 1, not {KvRank}");

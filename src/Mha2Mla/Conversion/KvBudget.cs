@@ -27,6 +27,9 @@ public sealed record KvBudget(string Text, double? Percent, double? ElementsPerL
     public long LatentTotal(ModelConfig config, int ropePairs)
     {
         var layers = config.NumHiddenLayers;
+        var original = 2L * config.NumKeyValueHeads * config.HeadDim;
+        if (ElementsPerLayer >= original)
+            throw new InvalidInputException($"--kv-budget {Text} is not smaller than the original cache ({original} elements per token per layer); give fewer elements, or a percentage below 100");
         var cache = Percent is { } p
             ? p / 100 * 2.0 * config.NumKeyValueHeads * config.HeadDim * layers
             : ElementsPerLayer!.Value * layers;

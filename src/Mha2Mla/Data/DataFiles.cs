@@ -30,4 +30,23 @@ public static class DataFiles
         }
         throw new InvalidInputException($"{spec}: no such file or directory");
     }
+
+    /// <summary>
+    /// What the files of <paramref name="spec"/> hold: SHA-256 over each file's name, length and
+    /// bytes. A resumed run or sweep compares it, so data edited in place (same path, same size)
+    /// is noticed instead of mixing two datasets in one result. Reads every byte (~1 GB/s).
+    /// </summary>
+    public static string Fingerprint(string spec)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        foreach (var file in Expand(spec))
+        {
+            using var stream = UserFiles.OpenRead(file);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{Path.GetFileName(file)}\0{stream.Length}\0"));
+            int read;
+            while ((read = stream.Read(buffer)) > 0) hash.AppendData(buffer, 0, read);
+        }
+        return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
 }

@@ -14,4 +14,12 @@ public sealed record DataOptions
     public int? MaxSequences { get; init; }
     /// <summary>Sequences held back for shuffling: a window, so files of any size stream.</summary>
     public int ShuffleBuffer { get; init; } = 10_000;
+
+    /// <summary>Refuses a window or a count that cannot give one next-token target, naming the command's flags.</summary>
+    public DataOptions Check(string seqLenFlag = "--seq-len", string countFlag = "--max-sequences")
+    {
+        if (SeqLen is <= 1) throw new InvalidInputException($"{seqLenFlag} must be at least 2, not {SeqLen}");
+        if (MaxSequences is < 1) throw new InvalidInputException($"{countFlag} must be at least 1, not {MaxSequences}");
+        return this;
+    }
 }

@@ -32,7 +32,7 @@ public static class DocumentReader
 
     private static IEnumerable<DataItem> ReadText(string path)
     {
-        using var reader = new StreamReader(path, Utf8, detectEncodingFromByteOrderMarks: true);
+        using var reader = new StreamReader(UserFiles.OpenRead(path), Utf8, detectEncodingFromByteOrderMarks: true);
         var document = new StringBuilder();
         while (reader.ReadLine() is { } line)
         {
@@ -50,7 +50,7 @@ public static class DocumentReader
 
     private static IEnumerable<DataItem> ReadJsonLines(string path, string textField)
     {
-        using var reader = new StreamReader(path, Utf8);
+        using var reader = new StreamReader(UserFiles.OpenRead(path), Utf8);
         var lineNumber = 0;
         while (reader.ReadLine() is { } line)
         {
@@ -83,7 +83,7 @@ public static class DocumentReader
 
     private static IEnumerable<DataItem> ReadJsonArray(string path)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = UserFiles.OpenRead(path);
         IEnumerable<JsonElement> elements;
         try
         {
@@ -114,7 +114,7 @@ public static class DocumentReader
     private static IEnumerable<DataItem> ReadTokenFile(string path, TokenFileDType dtype)
     {
         var width = dtype == TokenFileDType.UInt16 ? 2 : 4;
-        var length = FileLinks.LengthOf(path);
+        var length = UserFiles.RequireRegular(path);
         if (length % width != 0)
             throw new InvalidInputException($"{path}: {length} bytes is not a whole number of {dtype} ids; is --data-dtype right?");
         using var stream = File.OpenRead(path);

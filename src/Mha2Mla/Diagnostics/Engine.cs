@@ -6,13 +6,14 @@ namespace Mha2Mla.Diagnostics;
 public static class Engine
 {
     /// <summary>
-    /// Sets libtorch's intra-op threads; 0 or less means one per core. More than 4 per core only
-    /// slows the work down (and 100000 threads bring a machine to its knees), so it is capped.
+    /// Sets libtorch's intra-op threads; null (--threads not given) means one per core. More than
+    /// 4 per core only slows the work down (and 100000 threads bring a machine to its knees), so it is capped.
     /// </summary>
-    public static int UseThreads(int requested)
+    public static int UseThreads(int? requested)
     {
+        if (requested < 1) throw new InvalidInputException($"--threads must be at least 1, not {requested} (leave it out for one per core)");
         var cap = 4 * Environment.ProcessorCount;
-        var threads = requested > 0 ? requested : Environment.ProcessorCount;
+        var threads = requested ?? Environment.ProcessorCount;
         if (threads > cap)
         {
             Warnings.Emit($"--threads {requested} is more than 4 per core; using {cap}");

@@ -38,6 +38,8 @@ public static class DeepSeekV3Export
 
     public static ExportReport Run(ExportJob job, Action<string>? log = null)
     {
+        job.Calibration?.Check("--calib-seq-len", "--calib-samples");
+        job.Evaluation?.Check();
         using var source = Checkpoint.Open(job.Model);
         Check(job.Model, source.Config, job.Calibration is not null);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);

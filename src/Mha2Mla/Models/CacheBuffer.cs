@@ -10,7 +10,7 @@ namespace Mha2Mla.Models;
 public sealed class CacheBuffer : IDisposable
 {
     private readonly CacheFormat format;
-    private readonly Tensor storage;  // float: (B, H, Tmax, W) · int8: (B, H, Tmax, W) · int4: (B, H, Tmax, W/2) bytes
+    private readonly Tensor storage;  // float: (B, H, Tmax, W) · int8: (B, H, Tmax, W) · int4: (B, H, Tmax, ⌈W/2⌉) bytes
     private readonly Tensor? scales;  // (B, H, Tmax, W/group) fp32 for quantized formats
     private readonly int width, group;
 
@@ -53,12 +53,13 @@ public sealed class CacheBuffer : IDisposable
             var grouped = x.to(ScalarType.Float32).reshape(b, h, t, width / group, group);   // scales in fp32, whatever computes
             var scale = grouped.abs().amax(-1, keepdim: true).clamp(1e-30, float.MaxValue) / format.QuantMax;
             var q = (grouped / scale).round().clamp(-format.QuantMax, format.QuantMax).reshape(b, h, t, width);
+            if (format.Name == "int4" && width % 2 != 0) q = torch.cat([q, torch.zeros([b, h, t, 1], q.dtype, q.device)], -1); // an odd width packs a zero last
             scales!.narrow(2, Length, t).copy_(scale.reshape(b, h, t, width / group));
             if (format.Name == "int8") storage.narrow(2, Length, t).copy_(q);
             else
             {
                 // Two values a byte: (low + 8) + 16·(high + 8), each in [1, 15].
-                var pairs = (q + 8).reshape(b, h, t, width / 2, 2);
+                var pairs = (q + 8).reshape(b, h, t, q.size(-1) / 2, 2);
                 storage.narrow(2, Length, t).copy_(pairs.select(-1, 0) + pairs.select(-1, 1) * 16);
             }
         }
@@ -79,7 +80,7 @@ public sealed class CacheBuffer : IDisposable
             var packed = stored.to(ScalarType.Float32);
             var high = (packed / 16).floor();
             var low = packed - high * 16;
-            q = torch.cat([low.unsqueeze(-1), high.unsqueeze(-1)], -1).reshape(b, h, Length, width) - 8;
+            q = torch.cat([low.unsqueeze(-1), high.unsqueeze(-1)], -1).reshape(b, h, Length, 2 * packed.size(-1)).narrow(-1, 0, width) - 8;
         }
         var values = q.reshape(b, h, Length, width / group, group) * scales!.narrow(2, 0, Length).unsqueeze(-1);
         return values.reshape(b, h, Length, width).to(dtype).MoveToOuterDisposeScope();

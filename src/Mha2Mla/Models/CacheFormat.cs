@@ -22,11 +22,12 @@ public sealed record CacheFormat(string Name, int GroupSize = 32)
         return new CacheFormat(name, groupSize);
     }
 
-    /// <summary>The group a vector of <paramref name="width"/> elements is quantized in.</summary>
+    /// <summary>The group a vector of <paramref name="width"/> elements is quantized in (any width: odd
+    /// ones, the uneven latents of --kv-budget; int4's packing pads the vector, not the group).</summary>
     public int GroupFor(int width)
     {
-        var group = Math.Min(GroupSize, width);
-        while (width % group != 0 || (Name == "int4" && group % 2 != 0 && group != width)) group--;
+        var group = Math.Max(1, Math.Min(GroupSize, width));
+        while (width % group != 0) group--;
         return group;
     }
 }

@@ -43,6 +43,8 @@ public sealed class Checkpoint : IDisposable
         path = ModelSource.Resolve(path);
         if (File.Exists(path) && path.EndsWith(".safetensors", StringComparison.Ordinal))
             throw new InvalidInputException($"{path}: pass the checkpoint directory (holding config.json and the weights), not a single weights file");
+        if (File.Exists(path))
+            throw new InvalidInputException($"{path} is a file; MODEL is the checkpoint directory that holds config.json and the weights (pass its folder)");
         if (!System.IO.Directory.Exists(path))
             throw new InvalidInputException($"{path}: no such directory; MODEL is a Hugging Face checkpoint directory (config.json, *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'");
         return (path, ModelConfigReader.Read(Path.Combine(path, "config.json")));
@@ -62,7 +64,7 @@ public sealed class Checkpoint : IDisposable
 
     /// <summary>As <see cref="Files"/>, for a directory whose config.json has already been read.</summary>
     public static CheckpointFiles FilesOf(string directory) =>
-        new(JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "config.json")))!.AsObject(), ModelSource.Companions(directory));
+        new(UserFiles.ReadJsonObject(Path.Combine(directory, "config.json")), ModelSource.Companions(directory));
 
     /// <summary>The token sequences of <paramref name="data"/> for this model: its tokenizer for text, its vocabulary to check ids, its default window length.</summary>
     public List<int[]> ReadSequences(Data.DataOptions data) =>

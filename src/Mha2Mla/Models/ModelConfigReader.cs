@@ -22,24 +22,12 @@ public static class ModelConfigReader
 
     public static ModelConfig Read(string path)
     {
-        if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: {FileLinks.Missing(path)}; a Hugging Face checkpoint directory holds config.json beside its weights");
-        JsonDocument document;
-        try
-        {
-            var bytes = File.ReadAllBytes(path);
-            if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new InvalidInputException($"{path}: not valid UTF-8; the file is corrupt or not a config.json");
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})");
-        }
-        using (document)
-        {
-            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidInputException($"{path}: not a JSON object");
-            return Parse(new Fields(path, document.RootElement));
-        }
+        if (!File.Exists(path) && !Directory.Exists(path) && new FileInfo(path).LinkTarget is null)
+            throw new InvalidInputException($"{path}: no such file; a Hugging Face checkpoint directory holds config.json beside its weights");
+        // Strict, as Python's json (and so transformers) reads it, and the same for every command.
+        using var document = UserFiles.ReadJson(path);
+        if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidInputException($"{path}: not a JSON object");
+        return Parse(new Fields(path, document.RootElement));
     }
 
     private static ModelConfig Parse(Fields f)
@@ -121,6 +109,11 @@ public static class ModelConfigReader
         if (r < 1 || r > headDim / 2) throw f.Error("mla.rope_pairs", $"is {r}; it must be 1..{headDim / 2}");
         if (section.Pairs is null || section.Pairs.Length != layers || section.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
             throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for each of {kvHeads} KV heads in each of {layers} layers");
+        // A pair kept twice would be rotated twice and another never: the file was edited by hand.
+        for (var layer = 0; layer < layers; layer++)
+            for (var head = 0; head < kvHeads; head++)
+                if (section.Pairs[layer][head].Distinct().Count() != r)
+                    throw f.Error("mla.pairs", $"lists a pair twice for layer {layer}, KV head {head} ({string.Join(", ", section.Pairs[layer][head])}); each kept pair appears once");
         var widths = section.Version == 1
             ? section.LatentDim is { } latent ? Enumerable.Repeat(latent, layers).ToArray() : throw f.Error("mla.latent_dim", "is missing")
             : section.LatentDims ?? throw f.Error("mla.latent_dims", "is missing");

@@ -22,20 +22,23 @@ public sealed class Sweep(SweepJob job)
     public IReadOnlyList<SweepResult> Run()
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
-        var path = Path.GetFullPath(job.Output);
+        // Claimed first: that puts back a sweep an interrupted --overwrite had set aside, so the old command finds its points.
+        using var directory = OutputDirectory.InPlaceRun(job.Output, [modelDirectory]);
+        var path = directory.Path;
+        var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
+        using (var source = Checkpoint.Open(modelDirectory))
+            foreach (var j in jobs) j.Validate(source.Config); // every point's settings fail now, not after hours
+
         var grid = Grid();
         var gridFile = Path.Combine(path, "sweep.json");
-        var resume = File.Exists(gridFile) && File.ReadAllText(gridFile) == grid;
+        var resume = File.Exists(gridFile) && UserFiles.ReadText(gridFile) == grid;
         if (Directory.Exists(path) && !resume && !job.Overwrite)
             throw new InvalidInputException(File.Exists(gridFile)
                 ? $"{job.Output} holds a sweep of another grid or other options; run the same command to finish it, pass --overwrite to replace it, or choose another -o"
                 : $"{job.Output} already exists and is not a sweep; pass --overwrite to replace it, or choose another -o");
 
-        var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
-        using (var source = Checkpoint.Open(modelDirectory))
-            foreach (var j in jobs) j.Validate(source.Config); // every point's settings fail now, not after hours
-
-        using var directory = OutputDirectory.InPlaceRun(path, overwrite: job.Overwrite && !resume, resume, [modelDirectory]);
+        directory.Prepare(overwrite: job.Overwrite && !resume, resume);
+        directory.BeginWriting();
         AtomicFile.WriteAllText(gridFile, grid);
         using var calibration = new CalibrationCache(keepCovariance: jobs.Any(j => j.Settings.Svd == SvdMode.Activation || j.Settings.LatentNorm));
         var results = new List<SweepResult>();
@@ -53,6 +56,7 @@ public sealed class Sweep(SweepJob job)
                     OriginalPerplexity = results.Select(r => r.PerplexityOriginal).FirstOrDefault(p => p is not null),
                 }.Run();
                 if (!job.KeepCheckpoints) KeepOnlyReports(pointJob.Output);
+                directory.ReleasePrevious(); // a point is complete: the sweep this one replaces can go
                 Diagnostics.CrashPoints.Here("after-sweep-point");
             }
             results.Add(SweepResult.From(point.Name, report));
@@ -62,7 +66,7 @@ public sealed class Sweep(SweepJob job)
         return results;
     }
 
-    // What makes two runs the same sweep: the points and every shared option, as JSON.
+    // What makes two runs the same sweep: the points, every shared option and the data's contents, as JSON.
     private string Grid() => JsonSerializer.Serialize(new
     {
         model = job.Model,
@@ -73,6 +77,9 @@ public sealed class Sweep(SweepJob job)
         fine_tune = job.Template.FineTune,
         save_dtype = job.Template.SaveDType?.ToString(),
         svd_damping = job.Template.Settings.Damping,
+        // What the data files hold, not only their names: a resumed sweep over edited data would mix two datasets.
+        data_contents = new[] { job.Template.Calibration, job.Template.Evaluation, job.Template.Training }
+            .Select(d => d is null ? null : Data.DataFiles.Fingerprint(d.Path)),
     }, SweepResult.Json);
 
     // --keep-checkpoints false: a point keeps its reports only (big grids of big models).

@@ -14,29 +14,24 @@ public static class TokenizerReader
     public static Tokenizer Read(string path)
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "tokenizer.json");
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file; pass a tokenizer.json or a model directory holding one");
-        JsonDocument document;
+        if (!File.Exists(path) && new FileInfo(path).LinkTarget is null)
+            throw new InvalidInputException($"{path}: no such file; pass a tokenizer.json or a model directory holding one");
+        using var document = UserFiles.ReadJson(path);
+        if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("model", out _))
+            throw new InvalidInputException($"{path}: malformed tokenizer.json (it has no \"model\" object); pass the tokenizer.json that Hugging Face's tokenizers library writes");
         try
         {
-            using var stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream);
+            return Build(path, document.RootElement);
         }
-        catch (JsonException e)
+        // A field missing or of the wrong kind (a null where a string belongs, an object for an array)
+        // surfaces as one of these while the file is interpreted: the file's fault, not ours.
+        catch (KeyNotFoundException)
         {
-            throw new InvalidInputException($"{path}: not valid JSON ({e.Message.Split('\n')[0]}); the file is truncated or not a tokenizer.json");
+            throw new InvalidInputException($"{path}: malformed tokenizer.json (a field the tokenizer needs is missing, e.g. model.vocab or model.merges)");
         }
-        using (document)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or IndexOutOfRangeException)
         {
-            try
-            {
-                return Build(path, document.RootElement);
-            }
-            // A field of the wrong kind (a null where a string belongs, an object for an array) surfaces
-            // as one of these while the file is interpreted: the file's fault, not ours.
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException or IndexOutOfRangeException)
-            {
-                throw new InvalidInputException($"{path}: malformed tokenizer.json ({e.Message.Split('\n')[0]})");
-            }
+            throw new InvalidInputException($"{path}: malformed tokenizer.json ({e.Message.Split('\n')[0]})");
         }
     }
 

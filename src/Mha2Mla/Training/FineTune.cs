@@ -12,20 +12,20 @@ public sealed record TrainingData(DataOptions Data, Func<Tokenizer>? Tokenizer, 
 /// <summary>
 /// One fine-tune of a model in memory, as `train` and `convert --steps` both run it: reproducible
 /// batches (the data shuffled with the run's seed), the <see cref="Trainer"/>, metrics.jsonl and
-/// resumable checkpoints in <paramref name="workDirectory"/>. The model's weights are updated in
+/// resumable checkpoints in <paramref name="workDirectory"/> (<paramref name="run"/>: the in-place OUT it is, created at the first write). The model's weights are updated in
 /// place; writing the result is the caller's.
 /// </summary>
 public static class FineTune
 {
     /// <param name="startedFrom">What the run started from (a checkpoint path, or --init CONFIG), checked on resume.</param>
     public static TrainingResult Run(LlamaModel model, TrainingData data, TrainingOptions options, string workDirectory,
-        CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "")
+        CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "", OutputDirectory? run = null)
     {
         options.Validate();
         Engine.KeepFreedBuffersForReuse();   // every step repeats the last one's allocations (a streaming convert that fine-tunes switches here)
         options = options with { ComputeType = ComputePrecision.Resolve(options.ComputeType, model.Device) };
         var sequences = model.Config.WithDefaultSeqLen(data.Data) with { Seed = options.Seed };
         var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);
-        return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep, StartedFrom = startedFrom }.Run(resume);
+        return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep, StartedFrom = startedFrom, Output = run }.Run(resume);
     }
 }

@@ -8,7 +8,7 @@ namespace Mha2Mla.Training;
 /// <summary>Where a run stands: enough, with the fp32 weights and optimizer moments, to continue it exactly.</summary>
 /// <param name="Options">The options that decide the result; <paramref name="Data"/> the data options; <paramref name="Model"/> what the run started from. A resume must match all three.</param>
 public sealed record TrainingState(int Step, long DataPosition, long OptimizerSteps, double FirstLoss, long Tokens, double Seconds, string Options,
-    string? Data = null, string? Model = null);
+    string? Data = null, string? Model = null, string? DataContents = null);
 
 /// <summary>
 /// Resumable checkpoints under OUT/checkpoints/step-NNNNNNNN: the model as a complete fp32
@@ -54,9 +54,23 @@ public static class ResumableCheckpoint
         return Complete(root).LastOrDefault();
     }
 
-    public static TrainingState ReadState(string checkpoint) =>
-        JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")))
-        ?? throw new InvalidInputException($"{checkpoint}: state.json is empty");
+    /// <summary>state.json, checked: a damaged one (truncated, edited) is an input error naming what to do, never a crash.</summary>
+    public static TrainingState ReadState(string checkpoint)
+    {
+        var path = Path.Combine(checkpoint, "state.json");
+        TrainingState? state;
+        try
+        {
+            state = JsonSerializer.Deserialize<TrainingState>(UserFiles.ReadText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException($"{path}: damaged ({e.Message.Split('\n')[0]}); delete {checkpoint} to resume from the checkpoint before it, or start afresh with --overwrite");
+        }
+        if (state is null || state.Step < 1 || state.DataPosition < 0 || state.OptimizerSteps < 0 || state.Tokens < 0 || state.Options is null)
+            throw new InvalidInputException($"{path}: damaged (step {state?.Step}, data position {state?.DataPosition}); delete {checkpoint} to resume from the checkpoint before it, or start afresh with --overwrite");
+        return state;
+    }
 
     private static List<string> Complete(string root) =>
         Directory.GetDirectories(root, $"{Prefix}*")

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Mha2Mla.Checkpoints;
+using Mha2Mla.Data;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;
 
@@ -21,6 +22,9 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     /// <summary>What the run started from (a checkpoint path, or --init CONFIG); a resume must start from the same.</summary>
     public string StartedFrom { get; init; } = "";
 
+    /// <summary>When OUT is an in-place run: made to exist at the first write, and told when a checkpoint makes the run worth keeping.</summary>
+    public OutputDirectory? Output { get; init; }
+
     // What the forward and backward passes compute in under autocast (weights and AdamW state stay fp32).
     private readonly ScalarType computeType = ComputePrecision.Resolve(options.ComputeType, model.Device);
 
@@ -33,42 +37,60 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         var checkpoint = resume ? ResumableCheckpoint.Latest(outDirectory) : null;
         if (resume && checkpoint is null)
             throw new InvalidInputException($"--resume: {ResumableCheckpoint.Root(outDirectory)} holds no complete checkpoint to resume from");
-        Directory.CreateDirectory(outDirectory);
         var trainable = TrainableParameters(model, options.FreezeNonAttention).ToList();
         foreach (var (_, param) in trainable) param.requires_grad_();
         using var optimizer = new AdamW(trainable, options);
 
-        var state = checkpoint is null ? new TrainingState(0, 0, 0, double.NaN, 0, 0, OptionsFingerprint(), DataFingerprint(), StartedFrom) : Restore(checkpoint, optimizer);
+        var state = checkpoint is null ? new TrainingState(0, 0, 0, double.NaN, 0, 0, OptionsFingerprint(), DataFingerprint(), StartedFrom, DataFiles.Fingerprint(batches.Data.Path)) : Restore(checkpoint, optimizer);
         batches.Seek(state.DataPosition);
 
         var metricsPath = Path.Combine(outDirectory, "metrics.jsonl");
         if (resume) KeepMetricsUpTo(metricsPath, state.Step); // the steps after the checkpoint run again
-        using var metrics = new StreamWriter(metricsPath, append: resume);
+        // Opened after the first step: a run that fails on its data or weights writes nothing.
+        StreamWriter? opened = null;
+        StreamWriter Metrics()
+        {
+            if (opened is not null) return opened;
+            Output?.BeginWriting();
+            Directory.CreateDirectory(outDirectory);
+            return opened = new StreamWriter(metricsPath, append: resume);
+        }
         var clock = Stopwatch.StartNew();
         var (firstLoss, tokens, lastLoss) = (state.FirstLoss, state.Tokens, double.NaN);
-        for (var step = state.Step + 1; step <= options.Steps; step++)
+        try
         {
-            var lr = LearningRate.At(step, options);
-            var stepClock = Stopwatch.StartNew();
-            var (loss, stepTokens) = AccumulateGradients();
-            var gradNorm = GradientClipping.ClipByGlobalNorm(optimizer.Parameters, options.ClipNorm);
-            optimizer.Step(lr);
-            optimizer.ZeroGrad();
+            for (var step = state.Step + 1; step <= options.Steps; step++)
+            {
+                var lr = LearningRate.At(step, options);
+                var stepClock = Stopwatch.StartNew();
+                var (loss, stepTokens) = AccumulateGradients();
+                var gradNorm = GradientClipping.ClipByGlobalNorm(optimizer.Parameters, options.ClipNorm);
+                optimizer.Step(lr);
+                optimizer.ZeroGrad();
 
-            if (double.IsNaN(firstLoss)) firstLoss = loss;
-            lastLoss = loss;
-            tokens += stepTokens;
-            var record = new StepMetrics(step, loss, lr, gradNorm, stepTokens, stepTokens / stepClock.Elapsed.TotalSeconds, state.Seconds + clock.Elapsed.TotalSeconds);
-            metrics.WriteLine(JsonSerializer.Serialize(record, MetricsJson));
-            metrics.Flush();
-            OnStep?.Invoke(record);
-            if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
-                throw new InvalidInputException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}; lower --lr, or check the data and the weights");
+                if (double.IsNaN(firstLoss)) firstLoss = loss;
+                lastLoss = loss;
+                tokens += stepTokens;
+                var record = new StepMetrics(step, loss, lr, gradNorm, stepTokens, stepTokens / stepClock.Elapsed.TotalSeconds, state.Seconds + clock.Elapsed.TotalSeconds);
+                var metrics = Metrics();
+                metrics.WriteLine(JsonSerializer.Serialize(record, MetricsJson));
+                metrics.Flush();
+                OnStep?.Invoke(record);
+                if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                    throw new InvalidInputException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}; lower --lr, or check the data and the weights");
 
-            if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && step < options.Steps)
-                ResumableCheckpoint.Save(outDirectory, model, files, optimizer,
-                    state with { Step = step, DataPosition = batches.Position, OptimizerSteps = optimizer.StepCount, FirstLoss = firstLoss, Tokens = tokens, Seconds = state.Seconds + clock.Elapsed.TotalSeconds },
-                    options.KeepLast);
+                if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && step < options.Steps)
+                {
+                    ResumableCheckpoint.Save(outDirectory, model, files, optimizer,
+                        state with { Step = step, DataPosition = batches.Position, OptimizerSteps = optimizer.StepCount, FirstLoss = firstLoss, Tokens = tokens, Seconds = state.Seconds + clock.Elapsed.TotalSeconds },
+                        options.KeepLast);
+                    Output?.ReleasePrevious(); // the run can now be resumed: the OUT --overwrite replaces can go
+                }
+            }
+        }
+        finally
+        {
+            opened?.Dispose();
         }
         foreach (var (_, param) in trainable) param.requires_grad_(false);
         var seconds = state.Seconds + clock.Elapsed.TotalSeconds;
@@ -102,12 +124,15 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     private TrainingState Restore(string checkpoint, AdamW optimizer)
     {
         var state = ResumableCheckpoint.ReadState(checkpoint);
-        var differences = new List<string>();
-        if (state.Options != OptionsFingerprint()) differences.Add($"other options ({state.Options})");
-        if (state.Data is { } data && data != DataFingerprint()) differences.Add($"other data ({data})");
-        if (state.Model is { Length: > 0 } from && from != StartedFrom) differences.Add($"another starting model ({from})");
+        if (state.Step >= options.Steps)
+            throw new InvalidInputException($"--resume: {checkpoint} is at step {state.Step}, not before --steps {options.Steps}; the run is done (or its state.json is damaged)");
+        var differences = Differences(state.Options, OptionsFingerprint()).ToList();
+        if (state.Data is { } data) differences.AddRange(Differences(data, DataFingerprint()).Select(d => "data " + d));
+        if (state.DataContents is { } contents && contents != DataFiles.Fingerprint(batches.Data.Path))
+            differences.Add($"the contents of {batches.Data.Path} (changed since the checkpoint was written)");
+        if (state.Model is { Length: > 0 } from && from != StartedFrom) differences.Add($"the starting model ({from} then, {StartedFrom} now)");
         if (differences.Count > 0)
-            throw new InvalidInputException($"--resume: {checkpoint} was trained with {string.Join(", ", differences)}; resume with the same ones, or start a new run");
+            throw new InvalidInputException($"--resume: {checkpoint} was trained with other options: {string.Join("; ", differences)}; resume with the same ones, or start afresh with --overwrite");
         using (var weights = WeightStore.Open(checkpoint))
             foreach (var (name, param) in model.NamedParameters())
             {
@@ -117,6 +142,19 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         using (var moments = SafetensorsFile.Open(Path.Combine(checkpoint, "optimizer.safetensors")))
             optimizer.Restore(moments, state.OptimizerSteps);
         return state;
+    }
+
+    // "lr 0.001 then, 0.002 now" for each field two fingerprints (JSON objects) disagree on.
+    private static IEnumerable<string> Differences(string then, string now)
+    {
+        if (then == now) yield break;
+        var (a, b) = (System.Text.Json.Nodes.JsonNode.Parse(then)?.AsObject(), System.Text.Json.Nodes.JsonNode.Parse(now)?.AsObject());
+        if (a is null || b is null) { yield return $"{then} then, {now} now"; yield break; }
+        foreach (var key in a.Select(p => p.Key).Union(b.Select(p => p.Key)))
+        {
+            var (x, y) = (a[key]?.ToJsonString() ?? "unset", b[key]?.ToJsonString() ?? "unset");
+            if (x != y) yield return $"{key} {x} then, {y} now";
+        }
     }
 
     // The options that decide the result; a resumed run must use the same ones.

@@ -39,7 +39,8 @@ public sealed record TrainingJob
         if ((Model is null) == (InitConfig is null))
             throw new InvalidInputException("train needs exactly one of MODEL or --init CONFIG.json");
         var modelDirectory = Model is null ? null : ModelSource.Resolve(Model);
-        using var output = OutputDirectory.InPlaceRun(Output, Overwrite, Resume, [modelDirectory ?? "", InitConfig ?? "", Tokenizer ?? ""]);
+        using var output = OutputDirectory.InPlaceRun(Output, [modelDirectory ?? "", InitConfig ?? "", Tokenizer ?? ""]);
+        output.Prepare(Overwrite, Resume);
 
         using var source = OpenSource();
         var model = source.Model;
@@ -48,9 +49,10 @@ public sealed record TrainingJob
                     $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {model.Config.WithDefaultSeqLen(Data).SeqLen}) on {Device}, " +
                     $"computing in {ComputePrecision.Name(ComputePrecision.Resolve(Options.ComputeType, Device))}");
         var identity = modelDirectory ?? $"--init {Path.GetFullPath(InitConfig!)}";
-        var result = FineTune.Run(model, data, Options, output.Path, source.Files, Resume, OnStep, startedFrom: identity);
+        var result = FineTune.Run(model, data, Options, output.Path, source.Files, Resume, OnStep, startedFrom: identity, run: output);
 
         var dtype = SaveDType ?? source.StorageType;
+        output.BeginWriting();
         model.Save(output.Path, dtype, source.Files);
         output.Commit();
         Log?.Invoke($"Wrote {Output} ({SafetensorsDType.Name(dtype)}); loss {result.FirstLoss:F4} -> {result.FinalLoss:F4}, {result.TokensPerSecond:F0} tokens/s");
@@ -68,10 +70,10 @@ public sealed record TrainingJob
         if (InitConfig is not null)
         {
             var config = ModelConfigReader.Read(InitConfig);
-            if (Tokenizer is not null && !File.Exists(Tokenizer)) throw new InvalidInputException($"--tokenizer {Tokenizer}: no such file");
+            if (Tokenizer is not null) UserFiles.RequireRegular(Tokenizer, $"--tokenizer {Tokenizer}");
             Func<Tokenizer>? tokenizer = Tokenizer is null ? null : () => TokenizerReader.Read(Tokenizer);
             var companions = Tokenizer is null ? [] : new[] { new Companion(Tokenizer, "tokenizer.json") };
-            var files = new CheckpointFiles(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(InitConfig))!.AsObject(), companions);
+            var files = new CheckpointFiles(UserFiles.ReadJsonObject(InitConfig, $"--init {InitConfig}"), companions);
             return new Source(LlamaModel.Initialize(config, Device, (ulong)Options.Seed), tokenizer, ScalarType.BFloat16, files);
         }
         using var checkpoint = Checkpoint.Open(Model!);

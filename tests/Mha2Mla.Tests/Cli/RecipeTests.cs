@@ -13,9 +13,9 @@ public class RecipeTests : IDisposable
     {
         var recipe = dir.File("r.yaml");
         File.WriteAllText(recipe, "kv-rank: 8\nrope-pairs: 4\nsvd: joint\n");
-        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "--svd", "joint", "m"], Recipe.Expand(["convert", "--config", recipe, "m"]));
-        Assert.Equal(["convert", "--rope-pairs", "4", "--svd", "joint", "m", "--kv-budget", "25%"], Recipe.Expand(["convert", "--config", recipe, "m", "--kv-budget", "25%"]));
-        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "m", "--svd=split"], Recipe.Expand(["convert", "m", "--svd=split", "--config", recipe]));
+        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "--svd", "joint", "m"], Recipe.Expand(["convert", "--config", recipe, "m"], CliApp.BuildRoot()));
+        Assert.Equal(["convert", "--rope-pairs", "4", "--svd", "joint", "m", "--kv-budget", "25%"], Recipe.Expand(["convert", "--config", recipe, "m", "--kv-budget", "25%"], CliApp.BuildRoot()));
+        Assert.Equal(["convert", "--kv-rank", "8", "--rope-pairs", "4", "m", "--svd=split"], Recipe.Expand(["convert", "m", "--svd=split", "--config", recipe], CliApp.BuildRoot()));
     }
 
     public void Dispose() => dir.Dispose();

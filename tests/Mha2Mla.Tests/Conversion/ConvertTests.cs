@@ -265,7 +265,7 @@ public class ConvertTests : IDisposable
         Expect("give one", "--rope-strategy", "high", "--kv-rank", "4", "--kv-budget", "25%");
         Expect("neither a percentage", "--rope-strategy", "high", "--kv-budget", "a lot");
         Expect("less than the smallest latent", "--rope-strategy", "high", "--kv-budget", "1%");
-        Expect("more than full rank", "--rope-strategy", "high", "--kv-budget", "70");
+        Expect("not smaller than the original cache (64 elements", "--rope-strategy", "high", "--kv-budget", "70");
         Expect("--rope-pairs 9 must be between 1 and d_h/2 = 8", "--rope-strategy", "high", "--rope-pairs", "9");
         Expect("2-norm ranks frequencies on calibration data", "--kv-rank", "4");
         Expect("no such file", "--rope-strategy", "high", "--eval-data", dir.File("missing.json"));

@@ -6,7 +6,9 @@ namespace Mha2Mla.Tests.Reliability;
 
 /// <summary>
 /// Seeded, bounded fuzzing: random mutations of safetensors headers, config.json, tokenizer.json,
-/// YAML recipes and data files, fed to inspect / eval / tokenize / convert. Every outcome must be
+/// YAML recipes and data files, fed to inspect / eval / tokenize / convert; random options and
+/// prompt files for generate, export and sweep; and non-regular files (a FIFO, /dev/zero, a
+/// directory, a dangling or looping link) under every option that names a file. Every outcome must be
 /// exit 0 or 2 — never 1 (our bug), a native crash (the test host would die) or a hang. The CLI
 /// runs in this process, so hundreds of cases take seconds; MHA2MLA_FUZZ_CASES raises the count
 /// (scripts/fuzz.sh) and MHA2MLA_FUZZ_SEED changes the seed.
@@ -31,17 +33,25 @@ public class FuzzTests : IDisposable
         var data = dir.File("ids.json");
         Reference.Run("ids", data, "--count", "2", "--length", "10", "--vocab", "97");
         var tokenizer = File.ReadAllText(Path.Combine(RepoPaths.Root, "models", "demo", "tokenizer.json"));
+        var mla = dir.File("mla"); // odd latent (7), so the int4 cache and the export meet an odd width
+        var converted = InProcess.Run(["convert", model, "-o", mla, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "7", "--steps", "0", "--latent-norm",
+            "--calib-data", data, "--calib-seq-len", "10", "-q"], TimeSpan.FromSeconds(60));
+        Assert.True(converted.ExitCode == 0, converted.Stderr);
         var outcomes = new Dictionary<int, int>();
         for (var i = 0; i < cases; i++)
         {
             var work = dir.Sub($"case-{i}");
-            var (what, args) = (i % 5) switch
+            var (what, args) = (i % 9) switch
             {
                 0 => ("safetensors header", HeaderCase(model, work, data)),
                 1 => ("config.json", ConfigCase(model, work, data)),
                 2 => ("tokenizer.json", TokenizerCase(tokenizer, work)),
                 3 => ("YAML recipe", RecipeCase(model, work)),
-                _ => ("data file", DataCase(model, work)),
+                4 => ("data file", DataCase(model, work)),
+                5 => ("generate", GenerateCase(model, mla, work)),
+                6 => ("export", ExportCase(mla, work)),
+                7 => ("sweep", SweepCase(model, work, data)),
+                _ => ("non-regular file", NonRegularCase(model, mla, work, data)),
             };
             var (code, stderr) = InProcess.Run(args, TimeSpan.FromSeconds(30));
             if (code is not (0 or 2))
@@ -144,6 +154,66 @@ public class FuzzTests : IDisposable
                 break;
         }
         return ["eval", model, "--data", path, "--seq-len", (2 + random.Next(30)).ToString()];
+    }
+
+    private T Pick<T>(params T[] choices) => choices[random.Next(choices.Length)];
+
+    private string[] GenerateCase(string model, string mla, string work)
+    {
+        var prompts = Path.Combine(work, random.Next(2) == 0 ? "prompts.jsonl" : "prompts.json");
+        File.WriteAllText(prompts, prompts.EndsWith(".json", StringComparison.Ordinal)
+            ? new JsonArray(Enumerable.Range(0, random.Next(3)).Select(_ => (JsonNode)new JsonArray(Enumerable.Range(0, random.Next(5)).Select(_ => RandomValue()).ToArray())).ToArray()).ToJsonString()
+            : string.Join('\n', Enumerable.Range(0, random.Next(3)).Select(_ => random.Next(3) == 0 ? RandomText(10) : new JsonObject { ["prompt"] = RandomValue() }.ToJsonString())));
+        return ["generate", Pick(model, mla), "--prompts", prompts, "--max-new-tokens", Pick("-1", "0", "1", "3"), "--temperature", Pick("0", "-1", "nan", "1e30", "0.7"),
+            "--top-k", Pick("-5", "0", "3"), "--top-p", Pick("0", "0.9", "1.5", "nan"), "--batch", Pick("0", "1", "3"),
+            "--kv-cache-dtype", Pick("f32", "bf16", "int8", "int4", "int3"), "--kv-group-size", Pick("0", "1", "3", "32"), "--json"];
+    }
+
+    private string[] ExportCase(string mla, string work)
+    {
+        string[] args = ["export", mla, "-o", Path.Combine(work, "out"), "--format", Pick("deepseek-v3", "bogus"), "--save-dtype", Pick("bf16", "f16", "f32", "f8")];
+        if (random.Next(3) == 0) return args;
+        var calib = Path.Combine(work, "calib.json");
+        File.WriteAllText(calib, random.Next(3) == 0 ? RandomText(20)
+            : new JsonArray(Enumerable.Range(0, random.Next(3)).Select(_ => (JsonNode)new JsonArray(Enumerable.Range(0, random.Next(12)).Select(_ => JsonValue.Create(random.Next(97))).ToArray())).ToArray()).ToJsonString());
+        return [.. args, "--calib-data", calib, "--calib-samples", Pick("-1", "0", "1", "3"), "--calib-seq-len", Pick("0", "1", "2", "8", "100000")];
+    }
+
+    private string[] SweepCase(string model, string work, string data) =>
+    [
+        "sweep", model, "-o", Path.Combine(work, "out"), "--steps", "0", "--eval-data", data, "--seq-len", "8",
+        "--rope-strategy", Pick("high", "low,high", "high,", "bogus", "2-norm"), "--rope-pairs", Pick("2", "1,2", "0", "9", ",", "2,2"),
+        random.Next(3) == 0 ? "--kv-budget" : "--kv-rank", Pick("4", "4,,8", "3,5", "0", "-2", "1000", "a", "25%", "100%", "64"),
+        "--svd", Pick("joint", "split,joint", "activation", "x"), "--svd-damping", Pick("0.001", "-1", "1e300", "nan"),
+    ];
+
+    private string[] NonRegularCase(string model, string mla, string work, string data)
+    {
+        var path = Path.Combine(work, "thing" + Pick(".json", ".txt", ".yaml", ".jsonl"));
+        switch (random.Next(5))
+        {
+            case 0:
+                using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", path)!) mkfifo.WaitForExit();
+                break;
+            case 1: path = "/dev/zero"; break;
+            case 2: Directory.CreateDirectory(path); break;
+            case 3: File.CreateSymbolicLink(path, Path.Combine(work, "nowhere")); break;
+            default:
+                File.CreateSymbolicLink(path, path + ".2");
+                File.CreateSymbolicLink(path + ".2", path);
+                break;
+        }
+        var output = Path.Combine(work, "out");
+        return random.Next(7) switch
+        {
+            0 => ["eval", model, "--data", path],
+            1 => ["convert", model, "-o", output, "--config", path],
+            2 => ["generate", model, "--prompts", path],
+            3 => ["tokenize", path, "--text", "a"],
+            4 => ["train", "--init", path, "--data", data, "-o", output, "--steps", "1"],
+            5 => ["export", mla, "-o", output, "--format", "deepseek-v3", "--calib-data", path],
+            _ => ["sweep", model, "-o", output, "--rope-strategy", "high", "--kv-rank", "4", "--steps", "0", "--eval-data", path],
+        };
     }
 
     // ---- mutation -----------------------------------------------------------------------

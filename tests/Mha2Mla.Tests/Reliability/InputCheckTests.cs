@@ -71,7 +71,7 @@ public class InputCheckTests : IDisposable
         string[] Args(string d) => ["train", model, "--data", d, "-o", output, "--steps", "8", "--save-every", "3", "--batch", "2", "--seq-len", "8", "--threads", "2"];
         var crashed = Support.Cli.RunWith(new Dictionary<string, string> { ["MHA2MLA_TEST_CRASH_DURING_CHECKPOINT"] = "6" }, Args(data));
         Assert.NotEqual(0, crashed.ExitCode);
-        Bad(Run([.. Args(Ids("other.json", count: 10, length: 20)), "--resume"]), "other data");
+        Bad(Run([.. Args(Ids("other.json", count: 10, length: 20)), "--resume"]), "other options: data Path");
         var resumed = Run([.. Args(data), "--resume"]);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         var steps = File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
