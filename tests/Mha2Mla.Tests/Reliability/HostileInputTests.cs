@@ -270,6 +270,20 @@ public class HostileInputTests : IClassFixture<HostileInputTests.Models>
         Assert.Empty(Directory.GetFiles(point, "*.safetensors"));
     }
 
+    [Fact]
+    public void ALongCalibrationWindowWarnsAsEvalDoesAndASweepChecksItsValuesBeforeItsGrid()
+    {
+        var output = dir.File("long");
+        var convert = Support.Cli.Run("convert", models.Model, "-o", output, "--rope-strategy", "2-norm", "--rope-pairs", "2", "--kv-rank", "4", "--steps", "0",
+            "--calib-data", models.Ids, "--calib-seq-len", "300");
+        Assert.True(convert.ExitCode == 0, convert.ToString());
+        Assert.Contains("--calib-seq-len 300 is more than the model's max_position_embeddings (256)", convert.Stderr);
+
+        var sweep = dir.File("sweep");
+        Assert.Equal(0, Support.Cli.Run("sweep", models.Model, "-o", sweep, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "4", "--steps", "0").ExitCode);
+        Bad(Support.Cli.Run("sweep", models.Model, "-o", sweep, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "4,1000", "--steps", "0"), "beyond the rank");
+    }
+
     // ---- class 10: hub ids stay in the hub cache -----------------------------------------------
 
     [Fact]
