@@ -94,6 +94,7 @@ public static class DeepSeekV3Export
             using var scope = torch.NewDisposeScope();
             writer.WriteShard(Layer(source.Weights, config, layout, l, calibrated?[l]));
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} exported");
+            if (l == 0) Diagnostics.CrashPoints.Here("after-first-layer");
         }
         source.CopyOuterWeights(writer);
         var files = source.Files();

@@ -132,11 +132,12 @@ public class DataLossTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(output, "high-r2-joint-dkv2")), "the replaced sweep's point is still there");
     }
 
-    /// <summary>kill -9 at each step of an export --overwrite's commit, then the same command: OUT is the old export or the new one, whole.</summary>
+    /// <summary>kill -9 while an export --overwrite writes and at each step of its commit, then the same command: OUT is the old export or the new one, whole.</summary>
     [Theory]
+    [InlineData("after-first-layer")]
     [InlineData("before-swap")]
     [InlineData("after-swap")]
-    public void AnExportKilledAtItsCommitLeavesTheOldOrTheNewWhole(string crashAt)
+    public void AnExportKilledWhileWritingOrCommittingLeavesTheOldOrTheNewWhole(string crashAt)
     {
         var model = Model();
         var calib = Ids(dir.File("calib.json"));
