@@ -2,27 +2,13 @@ namespace Mha2Mla;
 
 /// <summary>
 /// Files reached through symbolic links, as every model in a Hugging Face hub cache is
-/// (snapshots/REV/model.safetensors → ../../blobs/SHA). FileInfo.Length is the link's own size,
-/// and File.Exists says nothing of why a dangling link is missing. Links are followed by the
-/// kernel (opening the file), never by combining paths: a relative link inside a linked
-/// directory resolves against the real directory, which path arithmetic gets wrong.
+/// (snapshots/REV/model.safetensors → ../../blobs/SHA). File.Exists says nothing of why a dangling
+/// link is missing. Links are followed by the kernel (<see cref="UserFiles"/> stats what a name
+/// leads to), never by combining paths: a relative link inside a linked directory resolves
+/// against the real directory, which path arithmetic gets wrong.
 /// </summary>
 public static class FileLinks
 {
-    /// <summary>The length of the file <paramref name="path"/> names, after following links.</summary>
-    public static long LengthOf(string path)
-    {
-        try
-        {
-            using var handle = File.OpenHandle(path);
-            return RandomAccess.GetLength(handle);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new InvalidInputException($"{path}: {Missing(path)}");
-        }
-    }
-
     /// <summary>Why <paramref name="path"/> cannot be read as a file: "no such file", or the dangling link it is.</summary>
     public static string Missing(string path)
     {

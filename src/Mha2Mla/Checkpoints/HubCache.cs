@@ -42,12 +42,13 @@ public static partial class HubCache
         if (revision.Split('/').Any(part => part is "" or "." or ".."))
             throw new InvalidInputException($"{model}: '{revision}' is not a revision name (a branch, tag or commit hash); it may not contain '.', '..' or empty path segments");
         var reference = Path.Combine(repoDirectory, "refs", revision);
-        var commit = File.Exists(reference) ? UserFiles.ReadText(reference, limit: 4096).Trim() : revision;
-        if (File.Exists(reference) && !CommitHash().IsMatch(commit))
+        var named = File.Exists(reference);   // a branch or tag: its file names the commit
+        var commit = named ? UserFiles.ReadText(reference, limit: 4096).Trim() : revision;
+        if (named && !CommitHash().IsMatch(commit))
             throw new InvalidInputException($"{model}: {reference} holds '{commit}', not a commit hash; the hub cache is damaged: fetch the model again");
         var snapshot = Path.Combine(repoDirectory, "snapshots", commit);
         if (Directory.Exists(snapshot)) return snapshot;
-        if (File.Exists(reference))
+        if (named)
             throw new InvalidInputException($"{model}: refs/{revision} names commit {commit}, but the cache holds no snapshot of it; " +
                                             $"fetch it with `huggingface-cli download {repo} --revision {revision}`");
         var known = Directory.Exists(Path.Combine(repoDirectory, "refs"))

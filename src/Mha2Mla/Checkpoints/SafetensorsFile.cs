@@ -50,11 +50,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
-    public static SafetensorsFile Open(string path)
-    {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: {FileLinks.Missing(path)}");
-        return new SafetensorsFile(path);
-    }
+    /// <summary>Opens <paramref name="path"/>; a missing file, a dangling link or a FIFO is an input error (<see cref="UserFiles.RequireRegular"/>).</summary>
+    public static SafetensorsFile Open(string path) => new(path);
 
     /// <summary>Reads one tensor into a new CPU tensor of <paramref name="resultType"/>.</summary>
     public Tensor Read(string name, ScalarType resultType = ScalarType.Float32)

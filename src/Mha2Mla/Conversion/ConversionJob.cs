@@ -39,12 +39,12 @@ public sealed record ConversionJob
             throw new InvalidInputException("--latent-norm sets the norm's weight from the latent's RMS on calibration data: give --calib-data");
         if (settings.Svd == SvdMode.Activation && Calibration is null)
             throw new InvalidInputException("--svd activation fits the factors to the layers' inputs on calibration data: give --calib-data (or choose --svd joint or split)");
-        Calibration?.Check("--calib-seq-len", "--calib-samples");
-        Evaluation?.Check();
-        Training?.Check();
-        foreach (var (data, flag) in new[] { (Calibration, "--calib-seq-len"), (Evaluation, "--seq-len"), (Training, "--seq-len") })
+        foreach (var (data, lengthFlag, countFlag) in new[] { (Calibration, "--calib-seq-len", "--calib-samples"), (Evaluation, "--seq-len", "--max-sequences"), (Training, "--seq-len", "--max-sequences") })
+        {
+            data?.Check(lengthFlag, countFlag);
             if (data?.SeqLen > config.MaxPositionEmbeddings)
-                Diagnostics.Warnings.Emit($"{flag} {data.SeqLen} is more than the model's max_position_embeddings ({config.MaxPositionEmbeddings}); positions past it are extrapolated");
+                Diagnostics.Warnings.Emit($"{lengthFlag} {data.SeqLen} is more than the model's max_position_embeddings ({config.MaxPositionEmbeddings}); positions past it are extrapolated");
+        }
         if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");
         var fineTune = ResolvedFineTune;   // refuses f16 on CPU before any work
         if (FineTune.Steps > 0)
