@@ -22,7 +22,7 @@ public sealed class CalibrationStates : IDisposable
         Device = device ?? Device.CPU;
         (config, rope) = (source.Config, new RotaryEmbedding(source.Config, Device));
         var weights = source.Weights;
-        using var embedding = weights.Read(WeightNames.Embedding, weights.Entry(WeightNames.Embedding).DType);
+        using var embedding = weights.Read(LlamaModel.EmbeddingName, weights.Entry(LlamaModel.EmbeddingName).DType);
         hidden = samples.Select(ids =>
         {
             using var scope = torch.NewDisposeScope();

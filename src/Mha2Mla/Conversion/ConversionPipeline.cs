@@ -80,7 +80,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             mla = meter.Measure("convert", () => Converter.Convert(source, settings, calibration, (index, layer) =>
             {
                 if (keepInMemory) layers.Add(layer);
-                else using (layer) writer.WriteShard(layer.NamedParameters(index).ToList());
+                else using (layer) writer.WriteShard(layer.NamedParameters(LlamaModel.LayerName(index)).ToList());
                 Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
             }, Log, Calibration, job.Device));

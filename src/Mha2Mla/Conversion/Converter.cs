@@ -53,9 +53,9 @@ public static class Converter
                 original.Dispose();
                 throw;
             }
-            // A new layer: MLA attention around the original norms and MLP, which move to it.
-            attention.Dispose();
-            onLayer(l, new DecoderLayer(original.InputNorm, mla, original.PostAttentionNorm, original.Mlp));
+            // The layer goes on with MLA attention around its original norms and MLP.
+            original.ReplaceAttention(mla);
+            onLayer(l, original);
         });
         return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, widths,
             settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text, settings.LatentNorm, settings.RopeShared);
@@ -98,7 +98,7 @@ public static class Converter
     /// One layer as the walk hands it over: the layer (the visitor owns it) and its attention, the
     /// pairs it keeps, and — where the settings need it — its inputs' covariance (not the visitor's).
     /// </summary>
-    private delegate void LayerVisitor(int index, Attention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
+    private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
 
     /// <summary>
     /// Reads the layers one by one, calibrates each (moving the calibration states through it, unless
@@ -110,7 +110,7 @@ public static class Converter
         Device device, LayerVisitor visit)
     {
         var config = source.Config;
-        var loader = WeightLoader.FromStore(source.Weights, config, device);
+        var weights = WeightSource.Checkpoint(source.Weights, device);
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
@@ -119,8 +119,8 @@ public static class Converter
         using var states = settings.NeedsCalibration && !cached ? new CalibrationStates(source, calibration!, device) : null;
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
-            var attention = Attention.Read(loader, config, l);
-            var original = loader.ReadLayer(l, attention);
+            var original = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
+            var attention = (LlamaAttention)original.Attention;
             using var scope = torch.NewDisposeScope();
             (double[][] Scores, Tensor? Covariance)? calibrated;
             try
@@ -151,7 +151,7 @@ public static class Converter
     /// asked, XᵀX/n of the normed inputs of its K/V projections (fp64, d × d: it accumulates while
     /// the samples stream, whatever their number) — then moves the states through the layer.
     /// </summary>
-    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, Attention attention,
+    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, LlamaAttention attention,
         CalibrationStates states, bool covariance)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);

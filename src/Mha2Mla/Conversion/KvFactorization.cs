@@ -18,7 +18,7 @@ public static class KvFactorization
 {
     /// <param name="latent">The layer's latent width R.</param>
     /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
-    public static MlaAttention Factorize(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null)
+    public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null)
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
@@ -28,35 +28,40 @@ public static class KvFactorization
 
         var (key, keyBias, ropeRows, nopeRows) = KeyParts(config, attention, kvOrders, r);
 
-        var kRope = new Linear(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
-        var keyNope = key.index_select(0, nopeRows);
-        var (down, upKey, upValue) = settings.Svd switch
+        // The MLA block is made over placeholders, then each projection gets its computed rows.
+        var mla = new MlaAttention(config, pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device));
+        try
         {
-            SvdMode.Split => Split(keyNope, attention.V.Weight, latent),
-            SvdMode.Activation => Joint(keyNope, attention.V.Weight, latent,
-                inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping),
-            _ => Joint(keyNope, attention.V.Weight, latent),
-        };
-
-        RmsNorm? latentNorm = null;
-        if (settings.LatentNorm)
-        {
-            // A constant weight, the latent's RMS over the calibration tokens, so that at the start
-            // RMSNorm(c)·w ≈ c: sqrt(E‖W_down x‖² / R) = sqrt(tr(W_down C W_downᵀ) / R).
-            var d64 = down.to(ScalarType.Float64);
-            var meanSquare = (d64.matmul(inputCovariance ?? throw new ArgumentException("the latent norm needs the inputs' covariance")) * d64).sum().item() / latent;
-            latentNorm = new RmsNorm(Keep(torch.ones([latent], ScalarType.Float32, device) * Math.Sqrt(meanSquare)), MlaAttention.LatentNormEps);
+            var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders)).to(device);
+            mla.Q.Set(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
+            mla.KRope.Set(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
+            var keyNope = key.index_select(0, nopeRows);
+            var (down, upKey, upValue) = settings.Svd switch
+            {
+                SvdMode.Split => Split(keyNope, attention.V.Weight, latent),
+                SvdMode.Activation => Joint(keyNope, attention.V.Weight, latent,
+                    inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping),
+                _ => Joint(keyNope, attention.V.Weight, latent),
+            };
+            mla.KvDown.Set(Keep(down), null);
+            mla.KUp.Set(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows)));
+            mla.VUp.Set(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone()));
+            mla.O.Set(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
+            if (mla.LatentNorm is { } norm)
+            {
+                // A constant weight, the latent's RMS over the calibration tokens, so that at the start
+                // RMSNorm(c)·w ≈ c: sqrt(E‖W_down x‖² / R) = sqrt(tr(W_down C W_downᵀ) / R).
+                var d64 = down.to(ScalarType.Float64);
+                var meanSquare = (d64.matmul(inputCovariance ?? throw new ArgumentException("the latent norm needs the inputs' covariance")) * d64).sum().item() / latent;
+                norm.Set(Keep(torch.ones([latent], ScalarType.Float32, device) * Math.Sqrt(meanSquare)));
+            }
+            return mla;
         }
-
-        var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders)).to(device);
-        var q = new Linear(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
-        var o = new Linear(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
-        return new MlaAttention(config, pairs, q,
-            new Linear(Keep(down), null),
-            kRope,
-            new Linear(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows))),
-            new Linear(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone())),
-            o, latentNorm);
+        catch
+        {
+            mla.Dispose();
+            throw;
+        }
 
         Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
     }
@@ -66,7 +71,7 @@ public static class KvFactorization
     /// measures it: squared singular values of M (joint), of M·S (activation), of W_k,nope and W_v
     /// side by side (split, whose step widens both) — the input of <see cref="RankAllocation"/>.
     /// </summary>
-    public static double[] StepGains(ModelConfig config, Attention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
+    public static double[] StepGains(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
     {
         using var scope = torch.NewDisposeScope();
         var kv = config.NumKeyValueHeads;
@@ -86,7 +91,7 @@ public static class KvFactorization
     }
 
     // Keys reordered head by head into [rope | nope], with the rows of the two parts.
-    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, Attention attention, int[][] kvOrders, int r)
+    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, LlamaAttention attention, int[][] kvOrders, int r)
     {
         var (dh, kv, device) = (config.HeadDim, config.NumKeyValueHeads, attention.K.Weight.device);
         var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders)).to(device);

@@ -89,10 +89,12 @@ public static class DeepSeekV3Export
         }
 
         var writer = new CheckpointWriter(directory, job.SaveDType ?? source.Weights.OutputType());
+        var weights = WeightSource.Checkpoint(source.Weights, Device.CPU);
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
             using var scope = torch.NewDisposeScope();
-            writer.WriteShard(Layer(source.Weights, config, layout, l, calibrated?[l]));
+            using var layer = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
+            writer.WriteShard(Layer(layer, l, layout, calibrated?[l]));
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} exported");
             if (l == 0) Diagnostics.CrashPoints.Here("after-first-layer");
         }
@@ -124,26 +126,28 @@ public static class DeepSeekV3Export
             throw new InvalidInputException($"the source's RoPE type '{config.Rope.Type}' cannot be exported; default, linear and llama3 can");
     }
 
-    private static List<(string Name, Tensor Value)> Layer(WeightStore weights, ModelConfig config, DeepSeekV3Layout layout, int l, double? calibratedNorm)
+    // Layer l of the MLA model under DeepSeek-V3's names: q_proj, kv_a_proj_with_mqa, kv_a_layernorm and
+    // kv_b_proj are the MLA projections' rows rearranged (DeepSeekV3Layout); o_proj, the MLP and
+    // the norms keep the names both architectures give them.
+    private static List<(string Name, Tensor Value)> Layer(DecoderLayer layer, int l, DeepSeekV3Layout layout, double? calibratedNorm)
     {
-        string Source(string rest) => WeightNames.Layer(l, rest);
-        Tensor Read(string rest) => weights.Read(Source(rest));
+        var attention = (MlaAttention)layer.Attention;
+        string Name(string rest) => $"{LlamaModel.LayerName(l)}.self_attn.{rest}";
         Tensor Pick(Tensor[] parts, long[] rows, bool zeroRow = false)
         {
             var all = torch.cat(zeroRow ? [.. parts, torch.zeros([1, parts[0].size(1)])] : parts, 0);
             return all.index_select(0, torch.tensor(rows));
         }
-        var norm = calibratedNorm is { } rms ? torch.ones([layout.Latent]) * rms : Read("self_attn." + MlaAttention.LatentNormName);
-        var tensors = new List<(string, Tensor)>
-        {
-            (Source("self_attn.q_proj.weight"), Pick([Read("self_attn.q_proj.weight")], layout.QueryRows(), zeroRow: true) * layout.QueryScale),
-            (Source("self_attn.kv_a_proj_with_mqa.weight"), Pick([Read("self_attn.kv_down_proj.weight"), Read("self_attn.k_rope_proj.weight")], layout.KvARows())),
-            (Source("self_attn.kv_a_layernorm.weight"), norm),
-            (Source("self_attn.kv_b_proj.weight"), Pick([Read("self_attn.k_up_proj.weight"), Read("self_attn.v_up_proj.weight")], layout.KvBRows())),
-        };
-        foreach (var rest in new[] { "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight" })
-            tensors.Add((Source(rest), Read(rest)));
-        return tensors;
+        var norm = calibratedNorm is { } rms ? torch.ones([layout.Latent]) * rms : attention.LatentNorm!.Weight;
+        return
+        [
+            (Name("q_proj.weight"), Pick([attention.Q.Weight], layout.QueryRows(), zeroRow: true) * layout.QueryScale),
+            (Name("kv_a_proj_with_mqa.weight"), Pick([attention.KvDown.Weight, attention.KRope.Weight], layout.KvARows())),
+            (Name("kv_a_layernorm.weight"), norm),
+            (Name("kv_b_proj.weight"), Pick([attention.KUp.Weight, attention.VUp.Weight], layout.KvBRows())),
+            .. attention.O.NamedParameters(Name("o_proj")),
+            .. layer.NamedParameters(LlamaModel.LayerName(l)).Where(p => !p.Name.Contains(".self_attn.", StringComparison.Ordinal)),
+        ];
     }
 
     // config.json for DeepseekV3ForCausalLM: dense (every layer below first_k_dense_replace), one
@@ -192,11 +196,11 @@ public static class DeepSeekV3Export
         var config = source.Config;
         using var noGrad = torch.no_grad();
         using var states = new CalibrationStates(source, source.ReadSequences(data));
-        var loader = WeightLoader.FromStore(source.Weights, config, Device.CPU);
+        var weights = WeightSource.Checkpoint(source.Weights, Device.CPU);
         var result = new double[config.NumHiddenLayers];
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
-            using var layer = loader.ReadLayer(l);
+            using var layer = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
             var (sum, count) = (0.0, 0L);
             for (var i = 0; i < states.Count; i++)
             {

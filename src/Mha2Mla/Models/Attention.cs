@@ -3,57 +3,23 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Models;
 
 /// <summary>
-/// Grouped-query attention as in Hugging Face's LlamaAttention: RoPE on q and k, each KV head
-/// shared by <see cref="ModelConfig.GroupSize"/> query heads, causal mask, scale 1/√d_h.
+/// What every attention block shares: the kernels that compute softmax(q·kᵀ/√d_h + mask)·v —
+/// PyTorch's fused scaled_dot_product_attention, the explicit form (in causal blocks at long
+/// context), and MLA's absorbed form over a cached latent — and the masks they read. The blocks
+/// themselves are <see cref="LlamaAttention"/> (Llama.cs) and <see cref="MlaAttention"/> (Mla.cs).
 /// </summary>
-public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, Linear o) : IAttention
+public abstract class Attention : Module
 {
-    public Linear Q { get; } = q;
-    public Linear K { get; } = k;
-    public Linear V { get; } = v;
-    public Linear O { get; } = o;
-
-    /// <summary>Layer <paramref name="index"/>'s q/k/v/o projections, as Hugging Face's LlamaAttention names them.</summary>
-    internal static Attention Read(WeightLoader loader, ModelConfig config, int index)
-    {
-        string Name(string rest) => WeightNames.Layer(index, $"self_attn.{rest}");
-        var (d, qWidth, kvWidth) = (config.HiddenSize, config.NumAttentionHeads * config.HeadDim, config.NumKeyValueHeads * config.HeadDim);
-        return new Attention(config,
-            loader.ReadLinear(Name("q_proj"), qWidth, d, config.QkvBias),
-            loader.ReadLinear(Name("k_proj"), kvWidth, d, config.QkvBias),
-            loader.ReadLinear(Name("v_proj"), kvWidth, d, config.QkvBias),
-            loader.ReadLinear(Name("o_proj"), d, qWidth, config.OutputBias));
-    }
-
-    public IEnumerable<(string Name, Linear Projection)> Projections => [("q_proj", Q), ("k_proj", K), ("v_proj", V), ("o_proj", O)];
-
-    public Tensor Forward(Tensor x, AttentionInputs inputs)
-    {
-        var (batch, length) = (x.size(0), x.size(1));
-        var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-
-        var query = Q.Forward(x).view(batch, length, heads, headDim).transpose(1, 2);
-        var key = K.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
-        var value = V.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
-
-        query = RotaryEmbedding.Apply(query, inputs.Cos, inputs.Sin);
-        key = RotaryEmbedding.Apply(key, inputs.Cos, inputs.Sin);
-        if (inputs.Cache is { } cache)
-        {
-            // The cache holds the rotated keys and the values of every earlier token; attend over all of it.
-            cache.First.Append(key);
-            cache.Second.Append(value);
-            (key, value) = (cache.First.Read(key.dtype), cache.Second.Read(value.dtype));
-        }
-        return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask, inputs.Kernel));
-    }
+    /// <param name="x">(B, T, d) hidden states of the new tokens.</param>
+    /// <param name="inputs">RoPE tables, mask, and the layer's cache (new keys are appended to it, and attention reads all of it).</param>
+    public abstract Tensor Forward(Tensor x, AttentionInputs inputs);
 
     /// <summary>
     /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T_keys, ·), each KV
     /// head serving its group of query heads; returns (B, T, n_h·d_v). Below fp32 the softmax
     /// runs in fp32, as transformers' eager attention and the fused kernels do.
     /// </summary>
-    public static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, AttentionMask mask, AttentionKernel kernel)
+    protected static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, AttentionMask mask, AttentionKernel kernel)
     {
         var (batch, length) = (query.size(0), query.size(2));
         key = RepeatKv(config, key);
@@ -62,6 +28,37 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
             ? torch.nn.functional.scaled_dot_product_attention(query, key, value, mask.PlainCausal ? null : mask.Allowed, is_causal: mask.PlainCausal)
             : Explicit(query, key, value, mask);
         return attended.transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
+    }
+
+    /// <summary>
+    /// MLA's absorbed form (docs/design.md, "Absorbed decoding"): W_up_k moves onto the query and
+    /// W_up_v after the weighted sum, so attention runs against the cached latent c itself and no
+    /// key or value is rebuilt: score = q_rope·k_rope + (W_up_k,jᵀ q_nope)·c, o = W_up_v,j (Σ a c) + b_v.
+    /// The position-free key bias adds one constant to all of a query's scores, which softmax
+    /// ignores, so it drops out. Always explicit: its scores are sums of two products of different
+    /// widths, which scaled_dot_product_attention (one q·k, scaled by its own width) cannot express.
+    /// </summary>
+    /// <param name="queryRope">(B, n_h, T, 2r) rotated queries; <paramref name="queryNope"/> (B, n_h, T, d_h − 2r) the rest.</param>
+    /// <param name="latent">(B, T_keys, R); <paramref name="keyRope"/> (B, n_kv, T_keys, 2r).</param>
+    /// <returns>(B, T, n_h·d_h)</returns>
+    protected static Tensor Absorbed(ModelConfig config, Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Linear upKey, Linear upValue, Tensor forbidden)
+    {
+        var (batch, length, keys, ropeWidth) = (queryRope.size(0), queryRope.size(2), latent.size(1), queryRope.size(3));
+        var (heads, kvHeads, group, headDim, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, config.HeadDim, latent.size(2));
+        var nopeWidth = headDim - ropeWidth;
+
+        var queryLatent = queryNope.reshape(batch, kvHeads, group, length, nopeWidth)
+            .matmul(upKey.Weight.view(1, kvHeads, 1, nopeWidth, rank));                                // (B, n_kv, g, T, R)
+        var latentT = latent.unsqueeze(1).unsqueeze(1);                                                // (B, 1, 1, Tk, R)
+        using var scores = queryLatent.matmul(latentT.transpose(3, 4));
+        scores.add_(queryRope.reshape(batch, kvHeads, group, length, ropeWidth).matmul(keyRope.unsqueeze(2).transpose(3, 4)));
+        var flat = scores.view(batch, heads, length, keys);
+        flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(forbidden, double.NegativeInfinity);
+        using var weights = Softmax(flat);
+        var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
+        var output = context.matmul(upValue.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4)); // (B, n_kv, g, T, d_h)
+        if (upValue.Bias is { } bias) output = output + bias.view(1, kvHeads, 1, 1, headDim);
+        return output.reshape(batch, heads, length, headDim).transpose(1, 2).reshape(batch, length, heads * headDim);
     }
 
     /// <summary>The kernel <see cref="AttentionKernel.Default"/> stands for with this libtorch.</summary>
@@ -100,7 +97,7 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
     }
 
     /// <summary>softmax over the last dimension, in fp32 whatever the scores' dtype, returned in that dtype.</summary>
-    internal static Tensor Softmax(Tensor scores)
+    private static Tensor Softmax(Tensor scores)
     {
         if (scores.dtype == ScalarType.Float32) return torch.nn.functional.softmax(scores, -1);
         using var wide = scores.to(ScalarType.Float32);
@@ -117,12 +114,116 @@ public sealed class Attention(ModelConfig config, Linear q, Linear k, Linear v, 
             .expand(batch, config.NumKeyValueHeads, config.GroupSize, length, width)
             .reshape(batch, config.NumAttentionHeads, length, width);
     }
+}
+
+/// <summary>
+/// What an attention block needs beside the hidden states of the new tokens: RoPE tables at
+/// their positions, (1 or B, 1, T, d_h); what each query may attend to; this layer's cache, if
+/// any; and which attention form runs.
+/// </summary>
+public sealed record AttentionInputs(Tensor Cos, Tensor Sin, AttentionMask Mask, LayerCache? Cache = null, bool Absorb = false,
+    AttentionKernel Kernel = AttentionKernel.Default);
+
+/// <summary>How softmax(q·kᵀ/√d_h + mask)·v is computed.</summary>
+public enum AttentionKernel
+{
+    /// <summary><see cref="Sdpa"/> where libtorch has fused kernels (2.0+), <see cref="Explicit"/> on 1.13.</summary>
+    Default,
+    /// <summary>Scores materialized, masked and softmaxed in place: the fastest form libtorch 1.13 has.</summary>
+    Explicit,
+    /// <summary>PyTorch's scaled_dot_product_attention: flash / memory-efficient kernels on CUDA, no causal mask tensor.</summary>
+    Sdpa,
+}
+
+/// <summary>
+/// What one layer's queries may attend to. Plain causal attention (queries 0 … T−1 over the same
+/// T keys, nothing else forbidden) needs no tensor at all on the fused kernels (SDPA's
+/// is_causal), so the (T, T_keys) tensors are built only when an attention form asks for them,
+/// once each, and owned here.
+/// </summary>
+public sealed class AttentionMask(Func<Tensor> buildForbidden, bool plainCausal) : IDisposable
+{
+    private Tensor? forbidden;
+    private Tensor? allowed;
+
+    /// <summary>True when this is exactly the causal mask over the same tokens.</summary>
+    public bool PlainCausal { get; } = plainCausal;
+
+    /// <summary>True where attention is forbidden (the explicit form's masked_fill convention).</summary>
+    public Tensor Forbidden => forbidden ??= Detached(buildForbidden);
+
+    /// <summary>True where attention is allowed (PyTorch's scaled_dot_product_attention convention).</summary>
+    public Tensor Allowed => allowed ??= Detached(() => Forbidden.logical_not());
+
+    // Whatever dispose scope asks first, the mask lives as long as this object.
+    private static Tensor Detached(Func<Tensor> build)
+    {
+        using var scope = torch.NewDisposeScope();
+        return build().DetachFromDisposeScope();
+    }
 
     public void Dispose()
     {
-        Q.Dispose();
-        K.Dispose();
-        V.Dispose();
-        O.Dispose();
+        forbidden?.Dispose();
+        allowed?.Dispose();
+        (forbidden, allowed) = (null, null);
+    }
+}
+
+/// <summary>The (T, T) boolean mask that is true where position i may not attend to position j.</summary>
+public static class CausalMask
+{
+    /// <param name="slidingWindow">Mistral's window: also forbid j ≤ i − window.</param>
+    public static Tensor Create(long length, int? slidingWindow, Device device) => Rows(0, length, length, slidingWindow, device);
+
+    /// <summary>
+    /// Only the rows of queries start … start+T−1 over keys 0 … keys−1: what a step with a KV
+    /// cache needs (one row when decoding), never the whole square.
+    /// </summary>
+    public static Tensor Rows(long start, long length, long keys, int? slidingWindow, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        var all = torch.ones([length, keys], ScalarType.Bool, device);
+        var forbidden = all.triu(start + 1);                                                            // the future: j > i
+        if (slidingWindow is { } window) forbidden = forbidden.logical_or(all.tril(start - window));    // too far back: i − j ≥ window
+        return forbidden.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The masks of one forward pass, one per sliding window (and one for full causal attention),
+/// each built when first asked for: the rows of queries start … start+T−1 over keys 0 … keys−1,
+/// with anything else forbidden (<paramref name="alsoForbidden"/>, e.g. a batch's left padding)
+/// added to each.
+/// </summary>
+public sealed class CausalMasks(long start, long length, long keys, Device device, Tensor? alsoForbidden = null) : IDisposable
+{
+    private readonly Dictionary<int, AttentionMask> byWindow = [];
+
+    /// <summary>The masks of a whole sequence of <paramref name="length"/> tokens.</summary>
+    public CausalMasks(long length, Device device) : this(0, length, length, device) { }
+
+    /// <param name="window">A layer's sliding window, or null for full causal attention.</param>
+    public AttentionMask For(int? window)
+    {
+        // A window at least as long as the sequence forbids nothing the causal mask allows.
+        if (window >= keys) window = null;
+        var key = window ?? 0;
+        if (!byWindow.TryGetValue(key, out var mask))
+        {
+            var plain = start == 0 && length == keys && window is null && alsoForbidden is null;
+            byWindow[key] = mask = new AttentionMask(() =>
+            {
+                var rows = CausalMask.Rows(start, length, keys, window, device);
+                return alsoForbidden is null ? rows : rows.logical_or(alsoForbidden);
+            }, plain);
+        }
+        return mask;
+    }
+
+    public void Dispose()
+    {
+        foreach (var mask in byWindow.Values) mask.Dispose();
+        byWindow.Clear();
     }
 }

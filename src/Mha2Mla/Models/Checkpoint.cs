@@ -77,9 +77,9 @@ public sealed class Checkpoint : IDisposable
     public void CopyOuterWeights(CheckpointWriter writer)
     {
         using var scope = Torch.torch.NewDisposeScope();
-        var names = new List<string> { WeightNames.Embedding, WeightNames.FinalNorm };
-        if (!Config.TieWordEmbeddings) names.Add(WeightNames.LmHead);
-        writer.WriteShard(names.Select(n => (n, Weights.Read(n, Weights.Entry(n).DType))).ToList());
+        // The names the model's outer modules give, from a layerless model over empty tensors.
+        using var shapes = new LlamaModel(Config with { NumHiddenLayers = 0 }, WeightSource.Shapes(Weights, new HashSet<string>()), Torch.Device.CPU);
+        writer.WriteShard(shapes.OuterParameters().Select(p => p.Name).Select(n => (n, Weights.Read(n, Weights.Entry(n).DType))).ToList());
     }
 
     /// <summary>Parameters in the checkpoint's tensors (a tied head is counted once, as HF does).</summary>

@@ -78,8 +78,7 @@ public class ConversionMathTests : IDisposable
         var config = Config(hidden: 16, heads: 4, kvHeads: 2);
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(7);
-        Linear Random(long rows, long cols) => new(torch.randn([rows, cols]), null);
-        var attention = new Attention(config, Random(32, 16), Random(16, 16), Random(16, 16), Random(16, 32));
+        using var attention = new LlamaAttention(config, WeightSource.RandomInit(Device.CPU, std: 1.0)); // q, k, v, o ~ N(0, 1)
         int[][] pairs = [[2], [0]];
         var rank = 3; // R = 6 (split: 3 each)
         var settings = new ConversionSettings(RopeStrategy.High, 1, rank, svd);

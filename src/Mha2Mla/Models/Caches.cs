@@ -3,6 +3,73 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Models;
 
 /// <summary>
+/// The KV cache of a whole model for a batch of sequences that share cache positions: prompts are
+/// left-padded, so sequence b's first <see cref="Padding"/>[b] positions are padding that no real
+/// token attends to, and its tokens' RoPE positions start at 0 after them. MLA layers decode in
+/// the absorbed form unless <see cref="Absorb"/> is off (then keys and values are expanded from
+/// the cached latent at every step — the same numbers, more work).
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    public IReadOnlyList<LayerCache> Layers { get; }
+    public long[] Padding { get; }
+    public long Capacity { get; }
+    public bool Absorb { get; }
+
+    /// <summary>Positions filled so far (the same for every sequence of the batch).</summary>
+    public long Length => Layers[0].Length;
+
+    public KvCache(ModelConfig config, long[] padding, long capacity, CacheFormat format, Device device, bool absorb = true)
+    {
+        (Padding, Capacity, Absorb) = (padding, capacity, absorb);
+        var batch = padding.Length;
+        var (kv, dh) = (config.NumKeyValueHeads, config.HeadDim);
+        Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(LayerCache (l) => config.Mla is { } mla
+            ? new LatentCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device))
+            : new KeyValueCache(new CacheBuffer(format, batch, kv, capacity, dh, device), new CacheBuffer(format, batch, kv, capacity, dh, device))).ToList();
+    }
+
+    /// <summary>Bytes the cache's tensors hold per token of capacity per sequence, over all layers.</summary>
+    public double BytesPerToken => Layers.Sum(l => (double)l.AllocatedBytes) / (Capacity * Padding.Length);
+
+    public long AllocatedBytes => Layers.Sum(l => l.AllocatedBytes);
+
+    public void Dispose()
+    {
+        foreach (var layer in Layers) layer.Dispose();
+    }
+}
+
+/// <summary>What one layer caches per token.</summary>
+public abstract class LayerCache : IDisposable
+{
+    protected abstract IEnumerable<CacheBuffer> Buffers { get; }
+    public long Length => Buffers.First().Length;
+    public long AllocatedBytes => Buffers.Sum(b => b.AllocatedBytes);
+
+    public void Dispose()
+    {
+        foreach (var buffer in Buffers) buffer.Dispose();
+    }
+}
+
+/// <summary>Grouped-query attention's cache: the rotated keys and the values, (B, n_kv, T, d_h) each.</summary>
+public sealed class KeyValueCache(CacheBuffer keys, CacheBuffer values) : LayerCache
+{
+    public CacheBuffer Keys { get; } = keys;
+    public CacheBuffer Values { get; } = values;
+    protected override IEnumerable<CacheBuffer> Buffers => [Keys, Values];
+}
+
+/// <summary>MLA's cache: the latent c_kv (B, 1, T, R) and the rotated keys of the kept pairs (B, n_kv, T, 2r).</summary>
+public sealed class LatentCache(CacheBuffer latent, CacheBuffer rotatedKeys) : LayerCache
+{
+    public CacheBuffer Latent { get; } = latent;
+    public CacheBuffer RotatedKeys { get; } = rotatedKeys;
+    protected override IEnumerable<CacheBuffer> Buffers => [Latent, RotatedKeys];
+}
+
+/// <summary>
 /// One stream of cached vectors, (B, heads, T, width), preallocated for a maximum length and
 /// stored in a <see cref="CacheFormat"/>. New tokens are encoded as they are appended; attention
 /// reads them back decoded to its compute dtype — exactly what a decoder holding this cache would see.
@@ -90,5 +157,37 @@ public sealed class CacheBuffer : IDisposable
     {
         storage.Dispose();
         scales?.Dispose();
+    }
+}
+
+/// <summary>
+/// How a KV cache stores its entries: a float dtype, or int8 / int4 with one fp32 scale per
+/// token per group of <see cref="GroupSize"/> consecutive elements (symmetric, round to
+/// nearest; int4 packs two values a byte). The group is the largest divisor of a cached
+/// vector's width that is at most GroupSize.
+/// </summary>
+public sealed record CacheFormat(string Name, int GroupSize = 32)
+{
+    public static readonly string[] Names = ["f32", "bf16", "f16", "int8", "int4"];
+    public static readonly CacheFormat F32 = new("f32");
+
+    public bool Quantized => Name is "int8" or "int4";
+    /// <summary>Largest quantized magnitude: 127 (int8) or 7 (int4).</summary>
+    public int QuantMax => Name == "int8" ? 127 : 7;
+
+    public static CacheFormat Parse(string name, int groupSize = 32)
+    {
+        if (!Names.Contains(name)) throw new InvalidInputException($"--kv-cache-dtype '{name}' is not one of {string.Join(", ", Names)}");
+        if (groupSize < 1) throw new InvalidInputException($"--kv-group-size must be at least 1, not {groupSize}");
+        return new CacheFormat(name, groupSize);
+    }
+
+    /// <summary>The group a vector of <paramref name="width"/> elements is quantized in (any width: odd
+    /// ones, the uneven latents of --kv-budget; int4's packing pads the vector, not the group).</summary>
+    public int GroupFor(int width)
+    {
+        var group = Math.Max(1, Math.Min(GroupSize, width));
+        while (width % group != 0) group--;
+        return group;
     }
 }

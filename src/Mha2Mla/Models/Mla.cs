@@ -1,0 +1,129 @@
+using Mha2Mla.Torch;
+
+namespace Mha2Mla.Models;
+
+// Multi-head Latent Attention as mha2mla's conversions write it (docs/mla-format.md): the block
+// that replaces LlamaAttention in a converted decoder layer, and the head layout it reads its
+// query and key rows in. The rest of the model is Llama's (Llama.cs).
+
+/// <summary>
+/// Multi-head Latent Attention in training form (MHA2MLA, DeepSeek-V2): the cache holds a latent
+/// c = W_down·x (R wide) and rotated keys on r kept frequency pairs per KV head. Keys and values
+/// are rebuilt from the latent: k = [RoPE(W_k_rope·x) ; W_up_k·c], v = W_up_v·c. Query heads hold
+/// their dimensions in <see cref="HeadLayout"/> order (q_proj rows were permuted to match), so
+/// q·k = q_rope·k_rope + q_nope·k_nope, scaled by 1/√d_h as in the original model.
+/// With a latent norm (DeepSeek's kv_a_layernorm) c = RMSNorm(W_down·x): the cache holds the
+/// normed latent and everything downstream reads it.
+/// </summary>
+public sealed class MlaAttention : Attention
+{
+    private readonly ModelConfig config;
+    private readonly int ropeWidth;
+    private readonly Tensor keyRopeDims;   // (n_kv·2r) indices into the full RoPE tables
+    private readonly Tensor queryRopeDims; // (n_h·2r): each query head uses its KV head's pairs
+
+    public Linear Q { get; }
+    public Linear KvDown { get; }
+    public Linear KRope { get; }
+    public Linear KUp { get; }
+    public Linear VUp { get; }
+    public Linear O { get; }
+    public RmsNorm? LatentNorm { get; }
+
+    /// <summary>ε of the latent norm: transformers' DeepseekV3RMSNorm default, which kv_a_layernorm uses.</summary>
+    public const double LatentNormEps = 1e-6;
+
+    /// <param name="pairs">The RoPE pairs each KV head keeps (config.json's mla.pairs[layer]).</param>
+    /// <param name="latent">The latent width R.</param>
+    public MlaAttention(ModelConfig config, int[][] pairs, int latent, bool latentNorm, WeightSource source)
+    {
+        this.config = config;
+        ropeWidth = 2 * pairs[0].Length;
+        var (d, dh, kv, heads) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads);
+        Q = Child("q_proj", source, s => new Linear(s, heads * dh, d, config.QkvBias));
+        KvDown = Child("kv_down_proj", source, s => new Linear(s, latent, d, bias: false));
+        KRope = Child("k_rope_proj", source, s => new Linear(s, kv * ropeWidth, d, config.QkvBias));
+        KUp = Child("k_up_proj", source, s => new Linear(s, kv * (dh - ropeWidth), latent, config.QkvBias));
+        VUp = Child("v_up_proj", source, s => new Linear(s, kv * dh, latent, config.QkvBias));
+        O = Child("o_proj", source, s => new Linear(s, d, heads * dh, config.OutputBias));
+        LatentNorm = latentNorm ? Child("kv_latent_norm", source, s => new RmsNorm(s, latent, LatentNormEps)) : null;
+
+        var perKvHead = pairs.Select(p => HeadLayout.RopeDims(dh, p).Select(i => (long)i).ToArray()).ToArray();
+        // On the weights' device once, not copied there at every forward.
+        using var scope = torch.NewDisposeScope();
+        var device = Q.Weight.device;
+        keyRopeDims = torch.tensor(perKvHead.SelectMany(i => i).ToArray()).to(device).DetachFromDisposeScope();
+        queryRopeDims = torch.tensor(Enumerable.Range(0, heads).SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).to(device).DetachFromDisposeScope();
+    }
+
+    public override Tensor Forward(Tensor x, AttentionInputs inputs)
+    {
+        var (batch, length) = (x.size(0), x.size(1));
+        var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
+
+        var query = Q.Forward(x).view(batch, length, heads, headDim).transpose(1, 2);
+        var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), inputs.Cos, inputs.Sin, queryRopeDims, heads);
+        var queryNope = query.narrow(-1, ropeWidth, headDim - ropeWidth);
+        var latent = KvDown.Forward(x);                                                               // (B, T, R)
+        if (LatentNorm is not null) latent = LatentNorm.Forward(latent);
+        var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), inputs.Cos, inputs.Sin, keyRopeDims, kvHeads);
+        if (inputs.Cache is LatentCache cache)
+        {
+            // The cache holds only the latent and the rotated keys of the kept pairs.
+            cache.Latent.Append(latent.unsqueeze(1));
+            cache.RotatedKeys.Append(keyRope);
+            (latent, keyRope) = (cache.Latent.Read(latent.dtype).select(1, 0), cache.RotatedKeys.Read(keyRope.dtype));
+        }
+        var attended = inputs.Absorb
+            ? Absorbed(config, queryRope, queryNope, latent, keyRope, KUp, VUp, inputs.Mask.Forbidden)
+            : Expanded(queryRope, queryNope, latent, keyRope, inputs.Mask, inputs.Kernel);
+        return O.Forward(attended);
+    }
+
+    // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c.
+    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, AttentionMask mask, AttentionKernel kernel)
+    {
+        var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
+        var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim - ropeWidth).transpose(1, 2);
+        var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
+        return ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask, kernel);
+    }
+
+    // x (B, heads, T, 2r) rotated at each head's own frequencies, picked out of the full tables (b, 1, T, d_h).
+    private Tensor Rotate(Tensor x, Tensor cos, Tensor sin, Tensor dims, int heads)
+    {
+        var (tables, length) = (cos.size(0), cos.size(2));
+        Tensor Table(Tensor full) => full.index_select(3, dims).view(tables, length, heads, ropeWidth).transpose(1, 2);
+        return x * Table(cos) + RotaryEmbedding.RotateHalf(x) * Table(sin);
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        keyRopeDims.Dispose();
+        queryRopeDims.Dispose();
+    }
+}
+
+/// <summary>
+/// How MLA lays out one head's d_h dimensions: the kept RoPE pairs first, in rotate_half form
+/// ([k₀ … k_{r−1}, k₀+d_h/2 … k_{r−1}+d_h/2]), then the position-free dimensions in their
+/// original order. Position i of the new layout holds original dimension Order[i].
+/// </summary>
+public static class HeadLayout
+{
+    public static int[] RopeFirst(int headDim, IReadOnlyList<int> pairs)
+    {
+        var rope = RopeDims(headDim, pairs);
+        var kept = rope.ToHashSet();
+        return [.. rope, .. Enumerable.Range(0, headDim).Where(d => !kept.Contains(d))];
+    }
+
+    /// <summary>The 2r original dimensions the kept pairs rotate: [k₀ … k_{r−1}, k₀+d_h/2 … k_{r−1}+d_h/2].</summary>
+    public static int[] RopeDims(int headDim, IReadOnlyList<int> pairs) =>
+        [.. pairs, .. pairs.Select(k => k + headDim / 2)];
+
+    /// <summary>Row indices that reorder a (heads·d_h)-row projection head by head.</summary>
+    public static long[] Rows(int headDim, IReadOnlyList<int[]> orderPerHead) =>
+        orderPerHead.SelectMany((order, head) => order.Select(d => (long)(head * headDim + d))).ToArray();
+}
