@@ -3,7 +3,7 @@
 //   dotnet run scripts/demo/UnigramBaseline.cs -- models/demo TRAIN.txt HELDOUT.txt
 #:project ../../src/Mha2Mla/Mha2Mla.csproj
 #:property PublishAot=false
-using Mha2Mla.Models;
+using Mha2Mla.Checkpoints;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
 

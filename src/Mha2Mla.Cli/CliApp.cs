@@ -44,7 +44,7 @@ public static class CliApp
         {
             var named = child is System.CommandLine.Parsing.ArgumentResult
                 || child is System.CommandLine.Parsing.OptionResult { Option.Name: var name } && InputOptions.Contains(name);
-            if (named) foreach (var token in child.Tokens) Checkpoints.NamedInputs.Add(token.Value);
+            if (named) foreach (var token in child.Tokens) Storage.NamedInputs.Add(token.Value);
         }
     }
 
@@ -54,7 +54,7 @@ public static class CliApp
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var root = BuildRoot();
-        Checkpoints.NamedInputs.Clear(); // a run in the same process as an earlier one (tests) names its own inputs
+        Storage.NamedInputs.Clear(); // a run in the same process as an earlier one (tests) names its own inputs
         try
         {
             args = Recipe.Expand(args, root);

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 
 namespace Mha2Mla.Cli;
 

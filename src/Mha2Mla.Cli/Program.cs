@@ -1,5 +1,4 @@
 using Mha2Mla.Cli;
-using Mha2Mla.Diagnostics;
 
-Engine.PreferPassiveThreadWaits(); // before libtorch loads
+Mha2Mla.Runtime.PreferPassiveThreadWaits(); // before libtorch loads
 return CliApp.Run(args);

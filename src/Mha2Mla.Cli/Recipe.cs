@@ -30,7 +30,7 @@ public static class Recipe
         if (index < 0) return args;
         if (index + 1 >= args.Length) throw new InvalidInputException("--config needs a recipe file (YAML)");
         var path = args[index + 1];
-        Checkpoints.NamedInputs.Add(path);
+        Storage.NamedInputs.Add(path);
         var commandName = args.FirstOrDefault(a => !a.StartsWith('-'));
         var subcommand = root.Subcommands.FirstOrDefault(c => c.Name == commandName);
         var known = subcommand is null ? null : subcommand.Options.Concat(root.Options.Where(o => o.Recursive))

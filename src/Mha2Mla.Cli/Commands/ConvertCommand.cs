@@ -60,9 +60,9 @@ public static class ConvertCommand
 
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            Engine.ReturnLargeBuffersToTheSystem();
-            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.ReturnLargeBuffersToTheSystem();
+            var device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var job = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output),
                 new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
                     SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null,

@@ -14,7 +14,7 @@ public static class DoctorCommand
             "A GEMM far below ~50 GFLOP/s on CPU usually means the reference BLAS: install libopenblas0-pthread.");
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
             var report = EngineReport.Measure();
             if (parsed.GetValue(CommonOptions.Json))
             {

@@ -1,10 +1,11 @@
 using System.CommandLine;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Data;
 using Mha2Mla.Diagnostics;
 using Mha2Mla.Evaluation;
 using Mha2Mla.Models;
 using Serilog;
+using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Cli.Commands;
 
@@ -27,9 +28,9 @@ public static class EvalCommand
         foreach (var option in data.All.Concat(cache.All)) command.Options.Add(option);
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            Engine.KeepFreedBuffersForReuse();
-            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.KeepFreedBuffersForReuse();
+            var device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
             using var checkpoint = Checkpoint.Open(modelPath);
             var dataOptions = checkpoint.Config.WithDefaultSeqLen(data.Read(parsed));

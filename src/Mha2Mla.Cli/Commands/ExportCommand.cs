@@ -29,7 +29,7 @@ public static class ExportCommand
         };
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
             var report = DeepSeekV3Export.Run(new ExportJob
             {
                 Model = parsed.GetRequiredValue(model),

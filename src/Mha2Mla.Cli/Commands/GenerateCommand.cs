@@ -4,6 +4,7 @@ using Mha2Mla.Decoding;
 using Mha2Mla.Diagnostics;
 using Mha2Mla.Models;
 using Serilog;
+using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Cli.Commands;
 
@@ -39,9 +40,9 @@ public static class GenerateCommand
 
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            Engine.KeepFreedBuffersForReuse();
-            var device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.KeepFreedBuffersForReuse();
+            var device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var (promptText, promptFile) = (parsed.GetValue(prompt), parsed.GetValue(prompts));
             if ((promptText is null) == (promptFile is null)) throw new InvalidInputException("generate needs exactly one of --prompt TEXT or --prompts FILE");
             var preTokenized = promptFile is not null && promptFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase);

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Models;
-using Mha2Mla.Reports;
+using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Cli.Commands;
 

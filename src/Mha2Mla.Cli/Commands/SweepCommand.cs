@@ -37,8 +37,8 @@ public static class SweepCommand
 
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            Engine.ReturnLargeBuffersToTheSystem();
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.ReturnLargeBuffersToTheSystem();
             var points = SweepPoint.Grid(
                 List(parsed.GetValue(strategies), "--rope-strategy", RopeSelection.Parse),
                 List(parsed.GetValue(pairs), "--rope-pairs", Integer("--rope-pairs")),

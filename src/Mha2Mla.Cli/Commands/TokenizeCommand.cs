@@ -29,7 +29,7 @@ public static class TokenizeCommand
             if (given != 1) throw new InvalidInputException("tokenize needs exactly one of --text, --strings or --decode");
             var source = parsed.GetRequiredValue(tokenizerPath);
             // A tokenizer.json, or anything that names a model: a directory, a hub id, 'demo'.
-            var tokenizer = TokenizerReader.Read(File.Exists(source) ? source : Checkpoints.ModelSource.Resolve(source));
+            var tokenizer = TokenizerReader.Read(File.Exists(source) ? source : Storage.ModelSource.Resolve(source));
             var json = parsed.GetValue(CommonOptions.Json);
             var special = !parsed.GetValue(noSpecial);
 

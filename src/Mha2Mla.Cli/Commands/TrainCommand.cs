@@ -35,8 +35,8 @@ public static class TrainCommand
 
         command.SetAction(parsed =>
         {
-            Engine.UseThreads(parsed.GetValue(CommonOptions.Threads));
-            Engine.KeepFreedBuffersForReuse();
+            Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
+            Runtime.KeepFreedBuffersForReuse();
             var options = t.Read(parsed);
             var result = ProgressDisplay.Run("train", options.Steps, "steps", report => new TrainingJob
             {
@@ -49,7 +49,7 @@ public static class TrainCommand
                 Resume = parsed.GetValue(resume),
                 Overwrite = parsed.GetValue(overwrite),
                 SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
-                Device = Engine.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
+                Device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
                 Log = message => Log.Information("{Message}", message),
                 OnStep = m => LogStep(m, options, report),
             }.Run());

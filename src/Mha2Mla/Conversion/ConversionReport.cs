@@ -4,9 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mha2Mla.Data;
 using Mha2Mla.Models;
-using Mha2Mla.Reports;
 using Mha2Mla.Torch;
 using Mha2Mla.Training;
+using Mha2Mla.Diagnostics;
 
 namespace Mha2Mla.Conversion;
 
@@ -42,7 +42,7 @@ public sealed record ConversionReport
         var after = mla.CacheElementsPerToken(original);
         var (layers, bytes) = ((double)original.NumHiddenLayers, (long)cacheType.ElementSize());
         return new KvCacheReport(new Pair(before, after), new Average(before / layers, after / layers), new Pair(before * bytes, after * bytes),
-            Mha2Mla.Checkpoints.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
+            Mha2Mla.Storage.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
     }
 
     public static readonly JsonSerializerOptions Json = new()

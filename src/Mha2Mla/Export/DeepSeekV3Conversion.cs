@@ -1,7 +1,8 @@
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Conversion;
 using Mha2Mla.Models;
 using Mha2Mla.Training;
+using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Export;
 

@@ -1,4 +1,4 @@
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Torch;
 
 namespace Mha2Mla.Models;

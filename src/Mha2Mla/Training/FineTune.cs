@@ -1,4 +1,4 @@
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Data;
 using Mha2Mla.Diagnostics;
 using Mha2Mla.Models;
@@ -22,7 +22,7 @@ public static class FineTune
         CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "", OutputDirectory? run = null)
     {
         options.Validate();
-        Engine.KeepFreedBuffersForReuse();   // every step repeats the last one's allocations (a streaming convert that fine-tunes switches here)
+        Runtime.KeepFreedBuffersForReuse();   // every step repeats the last one's allocations (a streaming convert that fine-tunes switches here)
         options = options with { ComputeType = ComputePrecision.Resolve(options.ComputeType, model.Device) };
         var sequences = model.Config.WithDefaultSeqLen(data.Data) with { Seed = options.Seed };
         var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);

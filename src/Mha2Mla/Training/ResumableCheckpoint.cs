@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;
 

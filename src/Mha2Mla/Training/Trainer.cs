@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Data;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;

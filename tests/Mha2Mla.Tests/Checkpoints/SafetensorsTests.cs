@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Tests.Support;
 using Mha2Mla.Torch;
 

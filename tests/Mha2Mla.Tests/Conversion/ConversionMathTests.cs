@@ -3,6 +3,7 @@ using Mha2Mla.Conversion;
 using Mha2Mla.Models;
 using Mha2Mla.Tests.Support;
 using Mha2Mla.Torch;
+using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Tests.Conversion;
 
@@ -233,7 +234,7 @@ public class ConversionMathTests : IDisposable
         var (b, t, v) = (logits.size(0), logits.size(1), logits.size(2));
         torch.nn.functional.cross_entropy(logits.narrow(1, 0, t - 1).reshape(b * (t - 1), v), input.narrow(1, 1, t - 1).reshape(b * (t - 1))).backward();
 
-        using var expected = Mha2Mla.Checkpoints.SafetensorsFile.Open(gradsFile);
+        using var expected = Mha2Mla.Storage.SafetensorsFile.Open(gradsFile);
         var names = llama.NamedParameters().Select(p => p.Name).ToList();
         Assert.Contains("model.layers.0.self_attn.kv_down_proj.weight", names);
         Assert.Equal(expected.Tensors.Keys.Order(), names.Order());

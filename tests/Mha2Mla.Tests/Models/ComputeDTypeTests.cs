@@ -91,7 +91,7 @@ public class ComputeDTypeTests : IDisposable
         Assert.Equal(Theirs("bf16"), bf16, 1e-4);
         Assert.True(Math.Abs(bf16 - fp32) is > 1e-5 and < 0.05, $"bf16 loss {bf16} vs fp32 {fp32}");
         // The weights written stay full precision: master weights are fp32 under autocast.
-        using var store = global::Mha2Mla.Checkpoints.WeightStore.Open(dir.File("out-bf16"));
+        using var store = global::Mha2Mla.Storage.WeightStore.Open(dir.File("out-bf16"));
         Assert.Equal("F32", store.StorageDType());
     }
 

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// Finds a model named by its hub id (<c>org/name</c> or <c>org/name@revision</c>) in the local

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 
-namespace Mha2Mla.Models;
+using Mha2Mla.Models;
+
+namespace Mha2Mla.Checkpoints;
 
 /// <summary>
 /// A Hugging Face checkpoint directory read as a model: config.json (what the model is) plus its

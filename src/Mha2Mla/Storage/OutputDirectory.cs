@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// The commit protocol of every command that writes a directory OUT. Before any work: OUT is

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>What travels with the weights: config.json's contents and the files copied beside them.</summary>
 /// <param name="Format">The index's metadata.format (e.g. "mha2mla-mla-v2"), or null for a plain checkpoint.</param>

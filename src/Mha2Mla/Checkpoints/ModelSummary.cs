@@ -1,8 +1,8 @@
-using Mha2Mla.Checkpoints;
+using Mha2Mla.Storage;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Reports;
+namespace Mha2Mla.Checkpoints;
 
 /// <summary>KV-cache cost of a model: elements and bytes per token, per layer and in total.</summary>
 public sealed record KvCacheSize(

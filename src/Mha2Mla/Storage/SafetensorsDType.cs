@@ -1,6 +1,6 @@
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>The safetensors dtype names and which of them mha2mla reads.</summary>
 public static class SafetensorsDType

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// The weights of a Hugging Face checkpoint directory: one <c>model.safetensors</c>, or shards

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Reports;
+namespace Mha2Mla.Diagnostics;
 
 /// <summary>Wall time, peak resident memory and, on a GPU, peak GPU memory of one stage of work.</summary>
 /// <param name="PeakGpuBytes">What libtorch allocated on the GPU at most during the stage; null on CPU.</param>

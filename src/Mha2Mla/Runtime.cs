@@ -1,9 +1,9 @@
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Diagnostics;
+namespace Mha2Mla;
 
 /// <summary>Engine set-up shared by every command: compute threads and the device.</summary>
-public static class Engine
+public static class Runtime
 {
     /// <summary>
     /// Sets libtorch's intra-op threads; null (--threads not given) means one per core. More than
@@ -16,7 +16,7 @@ public static class Engine
         var threads = requested ?? Environment.ProcessorCount;
         if (threads > cap)
         {
-            Warnings.Emit($"--threads {requested} is more than 4 per core; using {cap}");
+            Diagnostics.Warnings.Emit($"--threads {requested} is more than 4 per core; using {cap}");
             threads = cap;
         }
         torch.set_num_threads(threads);

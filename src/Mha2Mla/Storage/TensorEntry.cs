@@ -1,6 +1,6 @@
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>One tensor described by a safetensors header; offsets are relative to the data region.</summary>
 public sealed record TensorEntry(string Name, ScalarType DType, long[] Shape, long Begin, long End)

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// Every path the user named as an input on this run — the model, data, calibration and eval

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// One .safetensors file, memory-mapped read-only. Reading a tensor copies just its bytes out of

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// Writes a .safetensors file. The file is written under a temporary name in the same directory,

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// Resolves a MODEL argument: a checkpoint directory (links followed), a hub id

@@ -1,7 +1,7 @@
 using Mha2Mla.Tests.Support;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Tests.Engine;
+namespace Mha2Mla.Tests.Torch;
 
 public class TensorTests
 {
@@ -57,7 +57,7 @@ public class TensorTests
     public void AskingForCudaWhereThereIsNoneIsAnInputError()
     {
         if (torch.cuda.is_available()) return; // on a CUDA build this is a valid request
-        var error = Assert.Throws<InvalidInputException>(() => Diagnostics.Engine.ResolveDevice("cuda"));
+        var error = Assert.Throws<InvalidInputException>(() => Runtime.ResolveDevice("cuda"));
         Assert.Contains("--device cpu", error.Message);
     }
 }

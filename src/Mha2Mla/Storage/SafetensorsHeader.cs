@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>
 /// Parses and validates a safetensors header. Every rule the format states is checked here, so

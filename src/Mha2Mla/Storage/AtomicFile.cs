@@ -1,4 +1,4 @@
-namespace Mha2Mla.Checkpoints;
+namespace Mha2Mla.Storage;
 
 /// <summary>Small files written under a temporary name and renamed into place: never seen half written.</summary>
 public static class AtomicFile
