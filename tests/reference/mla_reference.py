@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent plain-PyTorch implementation of DESIGN.md section 2, for checking `mha2mla convert`.
+"""An independent plain-PyTorch implementation of docs/design.md (The math), for checking `mha2mla convert`.
 
 It never reads mha2mla's output. From the ORIGINAL checkpoint it chooses the RoPE pairs
 (high / low / uniform / 2-norm on calibration sequences), then evaluates the model the design

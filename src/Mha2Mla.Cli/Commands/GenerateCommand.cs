@@ -31,7 +31,7 @@ public static class GenerateCommand
 
         var command = new Command("generate",
             "Generate text with a KV cache. For an MLA model the cache holds only the latent c_kv and the rotated keys of the kept RoPE pairs, " +
-            "and decoding absorbs W_up_k into the query and W_up_v into the output (DESIGN.md §2). Prints text as it is produced " +
+            "and decoding absorbs W_up_k into the query and W_up_v into the output (docs/design.md, Absorbed decoding). Prints text as it is produced " +
             "(--json: one object with the completions, token counts, prefill time, decode tokens/s and the cache's bytes).")
         {
             model, prompt, prompts, maxNew, temperature, topK, topP, seed, batch, expanded, CommonOptions.Device, dtype,

@@ -42,7 +42,7 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
     }
 }
 
-/// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (DESIGN.md §2), or per-layer latents under a budget.</summary>
+/// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.</summary>
 /// <param name="KvRank">d_kv, the same in every layer; null with a <paramref name="Budget"/>.</param>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
 public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int? KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,

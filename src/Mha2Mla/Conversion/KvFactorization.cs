@@ -4,7 +4,7 @@ using Mha2Mla.Torch;
 namespace Mha2Mla.Conversion;
 
 /// <summary>
-/// Turns one layer's GQA attention into MLA (DESIGN.md §2). The kept RoPE rows of W_k become
+/// Turns one layer's GQA attention into MLA (docs/design.md). The kept RoPE rows of W_k become
 /// W_k_rope; the position-free key rows and W_v are factored by a truncated SVD,
 /// M = [W_k,nope ; W_v] ≈ U_R Σ_R V_Rᵀ, into W_down = V_Rᵀ and W_up = U_R Σ_R (split into the
 /// key and value parts); "split" factors W_k,nope and W_v separately at rank R/2 each. Biases

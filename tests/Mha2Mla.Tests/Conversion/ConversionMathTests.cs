@@ -8,7 +8,7 @@ using Mha2Mla.Checkpoints;
 namespace Mha2Mla.Tests.Conversion;
 
 /// <summary>
-/// The pieces of DESIGN.md §2 one by one, reached directly: the head layout, the choice of pairs,
+/// The pieces of docs/design.md one by one, reached directly: the head layout, the choice of pairs,
 /// the 2-norm statistics and the factorization, each against values worked out here from the
 /// definitions or against plain PyTorch; then whole converted models on logits and gradients.
 /// </summary>

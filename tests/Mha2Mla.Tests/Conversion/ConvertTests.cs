@@ -4,7 +4,7 @@ using Mha2Mla.Tests.Support;
 namespace Mha2Mla.Tests.Conversion;
 
 /// <summary>
-/// `mha2mla convert` against DESIGN.md §2: the sanity law, an independent plain-PyTorch
+/// `mha2mla convert` against docs/design.md: the sanity law, an independent plain-PyTorch
 /// implementation (tests/reference/mla_reference.py) for every strategy and SVD mode, the
 /// plain-PyTorch reader of the output format, and the KV-cache formula.
 /// </summary>
