@@ -1,6 +1,7 @@
 using Mha2Mla.Storage;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Checkpoints;
 

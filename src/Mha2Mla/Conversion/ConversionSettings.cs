@@ -1,4 +1,4 @@
-using Mha2Mla.Models;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Conversion;
 

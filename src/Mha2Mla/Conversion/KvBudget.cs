@@ -1,5 +1,5 @@
 using System.Globalization;
-using Mha2Mla.Models;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Conversion;
 

@@ -7,6 +7,7 @@ using Mha2Mla.Evaluation;
 using Mha2Mla.Models;
 using Mha2Mla.Torch;
 using Mha2Mla.Checkpoints;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Export;
 

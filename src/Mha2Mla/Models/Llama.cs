@@ -1,5 +1,6 @@
 using Mha2Mla.Storage;
 using Mha2Mla.Torch;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Models;
 

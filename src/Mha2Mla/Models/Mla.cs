@@ -1,4 +1,5 @@
 using Mha2Mla.Torch;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Models;
 

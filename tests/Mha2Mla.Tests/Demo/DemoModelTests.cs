@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Mha2Mla.Storage;
-using Mha2Mla.Models;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
 using Mha2Mla.Tests.Support;

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Mha2Mla.Models;
 using Mha2Mla.Tests.Support;
+using Mha2Mla.Configs;
 
 namespace Mha2Mla.Tests.Models;
 

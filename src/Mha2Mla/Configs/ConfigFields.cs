@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>Typed access to one JSON object of a config.json, with errors that name the file and field.</summary>
 internal sealed class Fields(string path, JsonElement root, string prefix = "")

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// How a model's rotary frequencies are computed, as transformers 5 standardizes config.json's

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// config.json's "mla" section: how a checkpoint's attention was converted to Multi-head Latent

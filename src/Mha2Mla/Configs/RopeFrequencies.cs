@@ -1,4 +1,4 @@
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// θ_k for each frequency pair k &lt; d_h/2 under each RoPE type, by the rules of transformers'

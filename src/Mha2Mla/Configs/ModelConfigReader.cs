@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// Reads config.json into a <see cref="ModelConfig"/>. Defaults are exactly those of Hugging Face's

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// The architecture of a Llama-family model, read from config.json by <see cref="ModelConfigReader"/>.

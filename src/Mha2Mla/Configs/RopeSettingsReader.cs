@@ -1,6 +1,6 @@
 using Mha2Mla.Diagnostics;
 
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// Reads RoPE settings exactly as transformers 5 does (RotaryEmbeddingConfigMixin): the v4

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Models;
+namespace Mha2Mla.Configs;
 
 /// <summary>
 /// Which layers attend through a sliding window, as transformers configures each family:
