@@ -15,7 +15,8 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = "A Hugging Face checkpoint directory (config.json + *.safetensors), a hub id (org/name[@revision]) in the local hub cache, or 'demo'" };
-        var data = new DataArguments();
+        var format = new DataArguments();
+        var data = new DataSetArguments("--data", "Data", required: true, limit: true);
         var dtype = DTypeOptions.Compute(DTypeOptions.InferenceCompute);
         var command = new Command("eval",
             "Measure a checkpoint's perplexity. Each sequence is scored on its own; the loss covers every position after the first, " +
@@ -25,7 +26,7 @@ public static class EvalCommand
         };
         var cache = new CacheOptions();
         cache.DType.Description = "Attend through a KV cache stored this way, exactly as decoding would (the perplexity cost of a quantized cache); default: exact fp32";
-        foreach (var option in data.All.Concat(cache.All)) command.Options.Add(option);
+        foreach (var option in data.All.Concat(format.All).Concat(cache.All)) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
@@ -33,7 +34,7 @@ public static class EvalCommand
             var device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var modelPath = parsed.GetRequiredValue(model);
             using var checkpoint = Checkpoint.Open(modelPath);
-            var dataOptions = checkpoint.Config.WithDefaultSeqLen(data.Read(parsed));
+            var dataOptions = checkpoint.Config.WithDefaultSeqLen(format.Read(parsed, data)!);
             var dataPath = dataOptions.Path;
             var sequences = checkpoint.ReadSequences(dataOptions);
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;

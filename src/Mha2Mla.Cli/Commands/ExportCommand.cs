@@ -25,8 +25,9 @@ public static class ExportCommand
             "biases and fixed RoPE frequencies (default, linear, llama3); a source without --latent-norm needs --calib-data (the export then " +
             "differs from it). Writes export_report.json beside the weights.")
         {
-            model, output, format, shared.CalibData, shared.CalibSamples, shared.CalibSeqLen, shared.EvalData, shared.SeqLen, shared.TextField, shared.SaveDType, overwrite,
+            model, output, format, shared.SaveDType, overwrite,
         };
+        foreach (var option in shared.Calibration.All.Concat(shared.Evaluation.All).Concat(shared.Data.All)) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
@@ -34,8 +35,8 @@ public static class ExportCommand
             {
                 Model = parsed.GetRequiredValue(model),
                 Output = parsed.GetRequiredValue(output),
-                Calibration = shared.Calibration(parsed),
-                Evaluation = shared.Evaluation(parsed),
+                Calibration = shared.Data.Read(parsed, shared.Calibration),
+                Evaluation = shared.Data.Read(parsed, shared.Evaluation),
                 SaveDType = DTypeOptions.Parse(parsed.GetValue(shared.SaveDType)),
                 Overwrite = parsed.GetValue(overwrite),
             }, message => Log.Information("{Message}", message));

@@ -19,7 +19,8 @@ public static class TrainCommand
         var init = new Option<string?>("--init") { Description = "Start from a random Llama initialization of this config.json instead of MODEL" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "With --init: the tokenizer.json for text data (copied into OUT)" };
         var output = new Option<string>("--output", "-o") { Description = "Output directory: the trained checkpoint, metrics.jsonl, checkpoints/", Required = true };
-        var data = new DataArguments();
+        var format = new DataArguments();
+        var data = new DataSetArguments("--data", "Data", required: true, limit: true);
         var t = new TrainingArguments();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in OUT from its newest checkpoint (same options)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start afresh in an existing OUT (its checkpoints and metrics are replaced)" };
@@ -31,7 +32,7 @@ public static class TrainCommand
         {
             model, init, tokenizer, output, CommonOptions.Device, resume, overwrite, saveDType,
         };
-        foreach (var option in data.All.Concat(t.All)) command.Options.Add(option);
+        foreach (var option in data.All.Concat(format.All).Concat(t.All)) command.Options.Add(option);
 
         command.SetAction(parsed =>
         {
@@ -44,7 +45,7 @@ public static class TrainCommand
                 InitConfig = parsed.GetValue(init),
                 Tokenizer = parsed.GetValue(tokenizer),
                 Output = parsed.GetRequiredValue(output),
-                Data = data.Read(parsed) with { Seed = options.Seed },
+                Data = format.Read(parsed, data)! with { Seed = options.Seed },
                 Options = options,
                 Resume = parsed.GetValue(resume),
                 Overwrite = parsed.GetValue(overwrite),

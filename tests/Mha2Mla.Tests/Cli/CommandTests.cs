@@ -115,5 +115,42 @@ public class CommandTests : IDisposable
         Assert.Contains("--data", Support.Cli.Run("eval", "--help").Stdout);
     }
 
+    [Fact]
+    public void EveryCommandThatReadsDataTakesTheSameFormatFlags()
+    {
+        foreach (var command in new[] { "eval", "train", "convert", "sweep", "export" })
+        {
+            var help = Support.Cli.Run(command, "--help").Stdout;
+            Assert.Contains("--data-dtype", help);
+            Assert.Contains("--text-field", help);
+        }
+    }
+
+    [Fact]
+    public void ConvertReadsUint32CalibrationTokensWithDataDtype()
+    {
+        // The latent norm's weight is the latent's RMS on the calibration windows, so the written
+        // weights show which tokens calibration read: a uint32 .bin under --data-dtype uint32 must
+        // give exactly what the same ids as .json give, and the default (uint16) must not.
+        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2));
+        var ids = Enumerable.Range(0, 24).Select(i => (i * 7 + 3) % 97).ToArray();
+        var json = dir.File("calib.json");
+        File.WriteAllText(json, JsonSerializer.Serialize(new[] { ids }));
+        var bin = dir.File("calib.bin");
+        File.WriteAllBytes(bin, ids.SelectMany(i => BitConverter.GetBytes((uint)i)).ToArray());
+
+        string FirstShard(string name, string data, params string[] extra)
+        {
+            var output = dir.File(name);
+            var result = Support.Cli.Run(["convert", model, "-o", output, "--rope-strategy", "2-norm", "--latent-norm", "--calib-data", data,
+                "--calib-seq-len", "24", "--calib-samples", "1", "--save-dtype", "f32", .. extra]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Directory.GetFiles(output, "*.safetensors").Order().First())));
+        }
+        var fromJson = FirstShard("from-json", json);
+        Assert.Equal(fromJson, FirstShard("from-uint32", bin, "--data-dtype", "uint32"));
+        Assert.NotEqual(fromJson, FirstShard("from-uint16", bin));
+    }
+
     public void Dispose() => dir.Dispose();
 }
