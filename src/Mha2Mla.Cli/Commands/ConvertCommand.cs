@@ -64,9 +64,8 @@ public static class ConvertCommand
             Runtime.ReturnLargeBuffersToTheSystem();
             var device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!);
             var job = shared.Read(parsed, parsed.GetRequiredValue(model), parsed.GetRequiredValue(output),
-                new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), parsed.GetValue(rank),
-                    SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(budget) is { } b ? KvBudget.Parse(b) : null,
-                    parsed.GetValue(latentNorm), parsed.GetValue(ropeShared)),
+                new ConversionRequest(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
+                    SvdModes.Parse(parsed.GetValue(svd)!), parsed.GetValue(shared.Damping), parsed.GetValue(latentNorm), parsed.GetValue(ropeShared)),
                 parsed.GetValue(overwrite)) with { Device = device };
             void Message(string message) => Log.Information("{Message}", message);
             if (parsed.GetValue(format) == Export.DeepSeekV3Export.Format)
@@ -74,7 +73,7 @@ public static class ConvertCommand
                 var (conversion, export) = Export.DeepSeekV3Conversion.Run(job, Message, ConversionArguments.FineTuneLog(job.FineTune));
                 Log.Information("Wrote {Out}: DeepSeek-V3, kv_lora_rank {Rank}, rope {Rope}", export.Output, export.KvLoraRank, export.Rope["rope_type"]!.GetValue<string>());
                 if (parsed.GetValue(CommonOptions.Json))
-                    Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { conversion, export }, ConversionReport.Json));
+                    JsonOutput.Write(new { conversion, export });
                 return ExitCodes.Success;
             }
             var report = new ConversionPipeline(job) { Log = Message, OnStep = ConversionArguments.FineTuneLog(job.FineTune) }.Run();
@@ -82,9 +81,18 @@ public static class ConvertCommand
             Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before:0.##} -> {After:0.##} elements per token per layer)",
                 report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);
             if (parsed.GetValue(CommonOptions.Json))
-                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(report, ConversionReport.Json));
+                JsonOutput.Write(report);
             return ExitCodes.Success;
         });
         return command;
     }
+
+    // --kv-rank and --kv-budget are two ways to say one thing.
+    private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch
+    {
+        ({ }, { }) => throw new InvalidInputException("--kv-rank and --kv-budget both set the latent width; give one (--kv-budget chooses a width per layer)"),
+        ({ } d, null) => new UniformRank(d),
+        (null, { } b) => KvBudget.Parse(b),
+        _ => null,
+    };
 }

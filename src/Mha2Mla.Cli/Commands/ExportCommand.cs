@@ -42,7 +42,7 @@ public static class ExportCommand
             }, message => Log.Information("{Message}", message));
             Log.Information("Wrote {Out}: DeepSeek-V3, kv_lora_rank {Rank}, rope {Rope} ({RopeDim} dims)", report.Output, report.KvLoraRank,
                 report.Rope["rope_type"]!.GetValue<string>(), report.QkRopeHeadDim);
-            if (parsed.GetValue(CommonOptions.Json)) Console.Out.WriteLine(JsonSerializer.Serialize(report, DeepSeekV3Export.ReportJson));
+            if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(report);
             return ExitCodes.Success;
         });
         return command;

@@ -59,7 +59,7 @@ public static class SweepCommand
 
             Log.Information("Wrote {Dir}: results.csv, results.json, sweep.svg ({Count} points)", template.Output, results.Count);
             if (parsed.GetValue(CommonOptions.Json))
-                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(results, SweepResult.Json));
+                JsonOutput.Write(results);
             return ExitCodes.Success;
         });
         return command;

@@ -71,8 +71,7 @@ public sealed class ConversionPipeline(ConversionJob job)
                 return Evaluate(model, evaluation, "original");
             });
 
-        var width = settings.Budget is { } budget ? $"--kv-budget {budget.Text}" : $"d_kv = {settings.KvRank}";
-        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, {width}, {settings.SvdName} SVD)");
+        Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, {settings.Width.Description}, {settings.SvdName} SVD)");
         var keepInMemory = evaluation is not null || job.FineTune.Steps > 0;
         var writer = new CheckpointWriter(temporary, diskType);
         var layers = new List<DecoderLayer>();
@@ -93,7 +92,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             throw;
         }
         var files = source.Files();
-        files.Config["mla"] = JsonSerializer.SerializeToNode(mla, MlaJson);
+        files.Config["mla"] = JsonSerializer.SerializeToNode(mla, JsonFormat.Options);
 
         if (!keepInMemory)
         {
@@ -118,7 +117,7 @@ public sealed class ConversionPipeline(ConversionJob job)
         {
             Model = source.Directory,
             Output = output,
-            Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, settings.KvRank, settings.Budget?.Text, mla.LatentDims, settings.SvdName,
+            Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, mla.KvRank, mla.KvBudget, mla.LatentDims, settings.SvdName,
                 calibrationData, evaluationData, trainingData, job.ResolvedFineTune,
                 job.Device.ToString(), ComputePrecision.Name(job.ResolvedComputeType)),
             Rope = new ConversionReport.RopeReport(mla.Pairs),
@@ -151,5 +150,4 @@ public sealed class ConversionPipeline(ConversionJob job)
     }
 
 
-    private static readonly JsonSerializerOptions MlaJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }

@@ -46,13 +46,6 @@ public sealed record ConversionReport
             Mha2Mla.Storage.SafetensorsDType.Name(cacheType), 100.0 * (1 - (double)after / before));
     }
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
     public const string JsonName = "mha2mla_report.json";
     public const string MarkdownName = "REPORT.md";
     public const string FineTuneMetricsName = "finetune_metrics.jsonl";
@@ -62,7 +55,7 @@ public sealed record ConversionReport
 
     public void Write(string directory)
     {
-        File.WriteAllText(Path.Combine(directory, JsonName), JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(Path.Combine(directory, JsonName), JsonSerializer.Serialize(this, JsonFormat.Options));
         File.WriteAllText(Path.Combine(directory, MarkdownName), Markdown());
     }
 
@@ -70,7 +63,7 @@ public sealed record ConversionReport
     public static ConversionReport? Read(string directory)
     {
         var file = Path.Combine(directory, JsonName);
-        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(UserFiles.ReadText(file), Json) : null;
+        return File.Exists(file) ? JsonSerializer.Deserialize<ConversionReport>(UserFiles.ReadText(file), JsonFormat.Options) : null;
     }
 
     private string Markdown()

@@ -22,20 +22,17 @@ public static class SvdModes
 }
 
 /// <summary>
-/// What a conversion was asked for; r and d_kv left null take the paper's defaults for the model
-/// (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks. A KV budget
-/// replaces d_kv: each layer's width is then chosen by <see cref="RankAllocation"/>.
+/// What a conversion was asked for; r and the latent width left null take the paper's defaults for
+/// the model (r = d_h/16, d_kv = d_h/8), which <see cref="Resolve"/> fills in and checks.
 /// </summary>
 /// <param name="LatentNorm">Put an RMSNorm on the latent (DeepSeek's kv_a_layernorm), its weight the calibration tokens' latent RMS.</param>
 /// <param name="RopeShared">2-norm: one set of pairs per KV head for every layer (scores summed over layers), as DeepSeek needs.</param>
-public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, int? KvRank = null, SvdMode Svd = SvdMode.Joint,
-    double Damping = ConversionSettings.DefaultDamping, KvBudget? Budget = null, bool LatentNorm = false, bool RopeShared = false)
+public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, LatentWidth? Width = null, SvdMode Svd = SvdMode.Joint,
+    double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
-        if (Budget is not null && KvRank is not null)
-            throw new InvalidInputException("--kv-rank and --kv-budget both set the latent width; give one (--kv-budget chooses a width per layer)");
-        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Budget is null ? KvRank ?? Math.Max(1, config.HeadDim / 8) : null, Svd, Damping, Budget,
+        var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Width ?? LatentWidth.Default(config), Svd, Damping,
             LatentNorm, RopeShared);
         settings.Validate(config);
         return settings;
@@ -43,10 +40,9 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
 }
 
 /// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.</summary>
-/// <param name="KvRank">d_kv, the same in every layer; null with a <paramref name="Budget"/>.</param>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
-public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, int? KvRank, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
-    KvBudget? Budget = null, bool LatentNorm = false, bool RopeShared = false)
+public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, LatentWidth Width, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
+    bool LatentNorm = false, bool RopeShared = false)
 {
     public const double DefaultDamping = 1e-3;
     /// <summary>Beyond this the damping term swamps the covariance (activation SVD becomes weight SVD) and, far beyond, overflows to infinity.</summary>
@@ -61,9 +57,6 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
     /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight).</summary>
     public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm;
 
-    /// <summary>The uniform latent width n_kv·d_kv (not defined under a budget).</summary>
-    public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * (KvRank ?? throw new InvalidOperationException("per-layer widths come from the budget"));
-
     /// <summary>The elements a per-layer width grows by: n_kv (one per KV head), twice that for split (keys and values alike).</summary>
     public int WidthStep(ModelConfig config) => config.NumKeyValueHeads * (Svd == SvdMode.Split ? 2 : 1);
 
@@ -77,14 +70,14 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, in
         var valueRows = kv * dh;
         if (!(Damping >= 0 && Damping <= MaxDamping))
             throw new InvalidInputException($"--svd-damping must be between 0 and {MaxDamping} (a multiple of the covariance's mean diagonal; 1e-3 by default), not {Damping}");
-        if (Budget is not null) return; // the allocation checks the budget against the layers' ranks
-        var latent = LatentDim(config);
-        if (KvRank < 1) throw new InvalidInputException($"--kv-rank must be at least 1, not {KvRank}");
+        if (Width is not UniformRank { KvRank: var kvRank } uniform) return; // the allocation checks a budget against the layers' ranks
+        var latent = uniform.LatentDim(config);
+        if (kvRank < 1) throw new InvalidInputException($"--kv-rank must be at least 1, not {kvRank}");
         if (Svd != SvdMode.Split)
         {
             var rank = Math.Min(nopeRows + valueRows, d);
             if (latent > rank)
-                throw new InvalidInputException($"--kv-rank {KvRank} makes a latent of {latent} (n_kv·d_kv), beyond the rank of [W_k,nope; W_v] ({rank}); the largest is --kv-rank {rank / kv}");
+                throw new InvalidInputException($"--kv-rank {kvRank} makes a latent of {latent} (n_kv·d_kv), beyond the rank of [W_k,nope; W_v] ({rank}); the largest is --kv-rank {rank / kv}");
         }
         else
         {

@@ -36,12 +36,15 @@ public static class Converter
             throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
 
         var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
-        using var ownCache = cache is null && (settings.Budget is not null || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
+        using var ownCache = cache is null && (settings.Width is KvBudget || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
         cache ??= ownCache;
         var shared = shareScores ? SharedPairs(source, settings, calibration, cache!, on, log) : null;
-        var widths = settings.Budget is { } budget
-            ? BudgetWidths(source, settings, calibration, cache!, shared, budget, on, log)
-            : Enumerable.Repeat(settings.LatentDim(config), config.NumHiddenLayers).ToArray();
+        var widths = settings.Width switch
+        {
+            KvBudget budget => BudgetWidths(source, settings, calibration, cache!, shared, budget, on, log),
+            UniformRank uniform => Enumerable.Repeat(uniform.LatentDim(config), config.NumHiddenLayers).ToArray(),
+            _ => throw new ArgumentException($"no latent width of kind {settings.Width.GetType().Name}"),
+        };
 
         var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, covariance) =>
         {
@@ -59,8 +62,8 @@ public static class Converter
             original.ReplaceAttention(mla);
             onLayer(l, original);
         });
-        return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, settings.KvRank, widths,
-            settings.StrategyName, settings.SvdName, kept, settings.Budget?.Text, settings.LatentNorm, settings.RopeShared);
+        return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
+            settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared);
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.

@@ -16,7 +16,7 @@ public static class DeepSeekV3Conversion
     public static (ConversionReport Conversion, ExportReport Export) Run(ConversionJob job, Action<string>? log = null, Action<StepMetrics>? onStep = null)
     {
         job = job with { Settings = job.Settings with { LatentNorm = true, RopeShared = true } };
-        if (job.Settings.Budget is not null)
+        if (job.Settings.Width is KvBudget)
             throw new InvalidInputException("--format deepseek-v3 needs one latent width in every layer (DeepSeek's kv_lora_rank): use --kv-rank, not --kv-budget");
         var model = ModelSource.Resolve(job.Model);
         using (var source = Checkpoint.Open(model))

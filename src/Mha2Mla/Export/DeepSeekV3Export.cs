@@ -107,11 +107,10 @@ public static class DeepSeekV3Export
         var report = new ExportReport(source.Directory, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
             mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
             (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
-        AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, ReportJson));
+        AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
         return report;
     }
 
-    public static readonly JsonSerializerOptions ReportJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
     /// <summary>What DeepSeek-V3's attention cannot hold of the original model, each with the reason (checked before converting, too).</summary>
     public static void CheckSource(ModelConfig config)

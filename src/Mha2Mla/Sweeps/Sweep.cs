@@ -80,7 +80,7 @@ public sealed class Sweep(SweepJob job)
         // What the data files hold, not only their names: a resumed sweep over edited data would mix two datasets.
         data_contents = new[] { job.Template.Calibration, job.Template.Evaluation, job.Template.Training }
             .Select(d => d is null ? null : Data.DataFiles.Fingerprint(d.Path)),
-    }, SweepResult.Json);
+    }, JsonFormat.Options);
 
     // --keep-checkpoints false: a point keeps its reports only (big grids of big models).
     private static void KeepOnlyReports(string directory)
@@ -92,7 +92,7 @@ public sealed class Sweep(SweepJob job)
     private void WriteResults(string directory, IReadOnlyList<SweepResult> results)
     {
         AtomicFile.WriteAllText(Path.Combine(directory, "results.csv"), SweepResult.Csv(results));
-        AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), JsonSerializer.Serialize(results, SweepResult.Json));
+        AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), JsonSerializer.Serialize(results, JsonFormat.Options));
         AtomicFile.WriteAllText(Path.Combine(directory, "sweep.svg"), SweepPlot.Svg(results, $"mha2mla sweep of {job.Model}"));
     }
 }

@@ -19,7 +19,6 @@ public sealed record SweepResult(
         report.Settings.LatentDims.Average(), report.KvCache.ElementsPerToken.Mla, report.KvCache.BytesPerToken.Mla, report.KvCache.ReductionPercent,
         report.Perplexity.Original, report.Perplexity.Converted, report.Perplexity.Finetuned, report.Stages.Sum(s => s.Seconds));
 
-    public static readonly JsonSerializerOptions Json = ConversionReport.Json;
 
     private static readonly string[] Columns =
     [

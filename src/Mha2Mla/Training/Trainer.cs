@@ -73,7 +73,7 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
                 tokens += stepTokens;
                 var record = new StepMetrics(step, loss, lr, gradNorm, stepTokens, stepTokens / stepClock.Elapsed.TotalSeconds, state.Seconds + clock.Elapsed.TotalSeconds);
                 var metrics = Metrics();
-                metrics.WriteLine(JsonSerializer.Serialize(record, MetricsJson));
+                metrics.WriteLine(JsonSerializer.Serialize(record, JsonFormat.Lines));
                 metrics.Flush();
                 OnStep?.Invoke(record);
                 if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
@@ -175,9 +175,4 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join("\n", kept) + "\n");
     }
 
-    private static readonly JsonSerializerOptions MetricsJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, // a diverged step is recorded too
-    };
 }

@@ -83,8 +83,9 @@ public class ConversionMathTests : IDisposable
         using var attention = new LlamaAttention(config, WeightSource.RandomInit(Device.CPU, std: 1.0)); // q, k, v, o ~ N(0, 1)
         int[][] pairs = [[2], [0]];
         var rank = 3; // R = 6 (split: 3 each)
-        var settings = new ConversionSettings(RopeStrategy.High, 1, rank, svd);
-        using var mla = KvFactorization.Factorize(config, attention, pairs, settings, settings.LatentDim(config));
+        var width = new UniformRank(rank);
+        var settings = new ConversionSettings(RopeStrategy.High, 1, width, svd);
+        using var mla = KvFactorization.Factorize(config, attention, pairs, settings, width.LatentDim(config));
 
         // Rows as the layout orders them: per KV head the kept pair (2, 6) / (0, 4), then the rest.
         var keyNopeRows = new long[] { 0, 1, 3, 4, 5, 7, 9, 10, 11, 13, 14, 15 };

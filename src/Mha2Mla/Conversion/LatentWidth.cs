@@ -4,11 +4,40 @@ using Mha2Mla.Configs;
 namespace Mha2Mla.Conversion;
 
 /// <summary>
+/// The latent width a conversion asks for, as one choice: the same rank d_kv per KV head in every
+/// layer (<see cref="UniformRank"/>, a latent of n_kv·d_kv), or a KV-cache budget the layers share
+/// (<see cref="KvBudget"/>, each layer's width chosen by <see cref="RankAllocation"/>).
+/// </summary>
+public abstract record LatentWidth
+{
+    /// <summary>The paper's default, d_kv = d_h/8.</summary>
+    public static LatentWidth Default(ModelConfig config) => new UniformRank(Math.Max(1, config.HeadDim / 8));
+
+    /// <summary>How logs and reports say it: "d_kv = 8" or "--kv-budget 12.5%".</summary>
+    public abstract string Description { get; }
+
+    /// <summary>How a sweep point's directory name says it: "dkv8" or "kv12.5pct".</summary>
+    public abstract string Tag { get; }
+}
+
+/// <summary>d_kv, the same in every layer (--kv-rank).</summary>
+public sealed record UniformRank(int KvRank) : LatentWidth
+{
+    /// <summary>The latent width n_kv·d_kv.</summary>
+    public int LatentDim(ModelConfig config) => config.NumKeyValueHeads * KvRank;
+    public override string Description => $"d_kv = {KvRank}";
+    public override string Tag => $"dkv{KvRank}";
+}
+
+/// <summary>
 /// A KV-cache budget for per-layer latent widths (--kv-budget): "12.5%" of the original cache, or
 /// "96" elements per token per layer on average (the MLA cache: latent plus rotated keys).
 /// </summary>
-public sealed record KvBudget(string Text, double? Percent, double? ElementsPerLayer)
+public sealed record KvBudget(string Text, double? Percent, double? ElementsPerLayer) : LatentWidth
 {
+    public override string Description => $"--kv-budget {Text}";
+    public override string Tag => "kv" + Text.Replace("%", "pct", StringComparison.Ordinal);
+
     public static KvBudget Parse(string text)
     {
         var t = text.Trim();
