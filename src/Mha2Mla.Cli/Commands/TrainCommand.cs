@@ -55,17 +55,7 @@ public static class TrainCommand
                 OnStep = m => LogStep(m, options, report),
             }.Run());
 
-            if (parsed.GetValue(CommonOptions.Json))
-                JsonOutput.Write(new
-                {
-                    steps = result.Steps,
-                    first_loss = result.FirstLoss,
-                    final_loss = result.FinalLoss,
-                    tokens = result.Tokens,
-                    seconds = result.Seconds,
-                    tokens_per_second = result.TokensPerSecond,
-                    output = parsed.GetRequiredValue(output),
-                });
+            if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(result);
             return ExitCodes.Success;
         });
         return command;

@@ -34,7 +34,7 @@ public sealed record KvCacheSize(
         context);
 }
 
-/// <summary>What `mha2mla inspect` reports about a checkpoint.</summary>
+/// <summary>What `mha2mla inspect` reports about a checkpoint: <see cref="Result"/> for --json, <see cref="Text"/> for people.</summary>
 public sealed record ModelSummary(
     string Path,
     ModelConfig Config,
@@ -48,4 +48,53 @@ public sealed record ModelSummary(
         return new ModelSummary(checkpoint.Directory, checkpoint.Config, checkpoint.ParameterCount(), checkpoint.Weights.StorageDType(),
             KvCacheSize.Of(checkpoint.Config, cache, context));
     }
+
+    /// <summary>What `inspect --json` prints.</summary>
+    public sealed record JsonResult(string Path, string ModelType, int Layers, long Parameters, string StorageDtype, ModelConfig Config, string Attention,
+        RopeSettings Rope, string[] LayerTypes, int? SlidingWindow, KvCacheResult KvCache);
+
+    public sealed record KvCacheResult(string Dtype, int BytesPerElement, double ElementsPerTokenPerLayer, long ElementsPerToken, double BytesPerTokenPerLayer,
+        long BytesPerToken, long Context, long BytesAtContext);
+
+    public JsonResult Result() => new(Path, Config.ModelType, Config.NumHiddenLayers, Parameters, StorageDType, Config,
+        Config.Mla is not null ? "mla" : Config.IsGroupedQuery ? "gqa" : "mha", Config.Rope, Config.LayerTypes, Config.SlidingWindow,
+        new KvCacheResult(KvCache.CacheDType, KvCache.BytesPerElement, KvCache.ElementsPerTokenPerLayer, KvCache.ElementsPerToken,
+            KvCache.BytesPerTokenPerLayer, KvCache.BytesPerToken, KvCache.Context, KvCache.BytesAtContext));
+
+    public string Text()
+    {
+        var c = Config;
+        var attention = c.IsGroupedQuery
+            ? $"GQA: {c.NumAttentionHeads} query heads, {c.NumKeyValueHeads} KV heads ({c.GroupSize} per group)"
+            : $"MHA: {c.NumAttentionHeads} heads";
+        var slidingLayers = Enumerable.Range(0, c.NumHiddenLayers).Where(i => c.WindowOf(i) is not null).ToList();
+        var window = slidingLayers.Count == 0 ? "" : slidingLayers.Count == c.NumHiddenLayers
+            ? $", sliding window {c.SlidingWindow} on every layer"
+            : $", sliding window {c.SlidingWindow} on layers {string.Join(",", slidingLayers)}";
+        var kv = KvCache;
+        var text = new System.Text.StringBuilder();
+        text.AppendLine($"model        {Path} ({c.ModelType})");
+        text.AppendLine($"shape        {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}");
+        text.AppendLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{window}");
+        text.AppendLine($"rope         {c.Rope}, max positions {c.MaxPositionEmbeddings}");
+        text.AppendLine($"parameters   {Parameters:N0} ({Parameters / 1e6:F1} M), {StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
+        if (c.Mla is { } mla)
+        {
+            var rank = mla.KvRank is { } dkv ? $"d_kv {dkv} x {c.NumKeyValueHeads} KV heads" : $"per layer under --kv-budget {mla.KvBudget}: {string.Join(",", mla.LatentDims)}";
+            text.AppendLine($"MLA          latent {mla.LatentDescription()} ({rank}), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");
+        }
+        var perLayer = kv.ElementsPerTokenPerLayer == Math.Floor(kv.ElementsPerTokenPerLayer) ? $"{kv.ElementsPerTokenPerLayer:N0}" : $"{kv.ElementsPerTokenPerLayer:N2} (mean)";
+        text.AppendLine($"KV cache     {perLayer} elements per token per layer = {Bytes((long)Math.Round(kv.BytesPerTokenPerLayer))} ({kv.CacheDType})");
+        text.AppendLine($"             {kv.ElementsPerToken:N0} elements per token, all {c.NumHiddenLayers} layers = {Bytes(kv.BytesPerToken)}");
+        text.Append($"             {Bytes(kv.BytesAtContext)} at context {kv.Context:N0}");
+        return text.ToString();
+    }
+
+    private static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:F2} KiB",
+        _ => $"{bytes} B",
+    };
 }

@@ -6,4 +6,6 @@ public sealed record StepMetrics(int Step, double Loss, double LearningRate, dou
 public sealed record TrainingResult(int Steps, double FirstLoss, double FinalLoss, long Tokens, double Seconds)
 {
     public double TokensPerSecond => Seconds > 0 ? Tokens / Seconds : 0;
+    /// <summary>Where `train` wrote the result (what --json reports); null for a conversion's fine-tune.</summary>
+    public string? Output { get; init; }
 }

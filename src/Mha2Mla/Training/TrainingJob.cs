@@ -58,7 +58,7 @@ public sealed record TrainingJob
         model.Save(output.Path, dtype, source.Files);
         output.Commit();
         Log?.Invoke($"Wrote {Output} ({SafetensorsDType.Name(dtype)}); loss {result.FirstLoss:F4} -> {result.FinalLoss:F4}, {result.TokensPerSecond:F0} tokens/s");
-        return result;
+        return result with { Output = Output };
     }
 
     /// <summary>Where the starting weights, config and tokenizer come from.</summary>
