@@ -58,4 +58,13 @@ public sealed class TrainingArguments
         LogEvery = parsed.GetValue(LogEvery),
         ComputeType = DTypeOptions.Parse(parsed.GetValue(DType)),
     };
+
+    /// <summary>`train`'s progress: the bar, and a log line every --log-every steps.</summary>
+    public static void LogStep(StepMetrics m, TrainingOptions options, Action<long> report)
+    {
+        report(m.Step);
+        if (m.Step == 1 || m.Step % options.LogEvery == 0 || m.Step == options.Steps)
+            Serilog.Log.Information("step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2} grad-norm {Norm:F3} {Rate:F0} tokens/s",
+                m.Step, options.Steps, m.Loss, m.LearningRate, m.GradNorm, m.TokensPerSecond);
+    }
 }

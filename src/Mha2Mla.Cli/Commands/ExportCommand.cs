@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using Mha2Mla.Diagnostics;
 using Mha2Mla.Export;
 using Serilog;
 

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Mha2Mla.Storage;
-using Mha2Mla.Models;
 using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Cli.Commands;

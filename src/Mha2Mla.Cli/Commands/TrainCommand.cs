@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Mha2Mla.Diagnostics;
-using Mha2Mla.Torch;
 using Mha2Mla.Training;
 using Serilog;
 
@@ -33,7 +31,6 @@ public static class TrainCommand
             model, init, tokenizer, output, CommonOptions.Device, resume, overwrite, saveDType,
         };
         foreach (var option in data.All.Concat(format.All).Concat(t.All)) command.Options.Add(option);
-
         command.SetAction(parsed =>
         {
             Runtime.UseThreads(parsed.GetValue(CommonOptions.Threads));
@@ -52,20 +49,11 @@ public static class TrainCommand
                 SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
                 Device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
                 Log = message => Log.Information("{Message}", message),
-                OnStep = m => LogStep(m, options, report),
+                OnStep = m => TrainingArguments.LogStep(m, options, report),
             }.Run());
-
             if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(result);
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    private static void LogStep(StepMetrics m, TrainingOptions options, Action<long> report)
-    {
-        report(m.Step);
-        if (m.Step == 1 || m.Step % options.LogEvery == 0 || m.Step == options.Steps)
-            Log.Information("step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2} grad-norm {Norm:F3} {Rate:F0} tokens/s",
-                m.Step, options.Steps, m.Loss, m.LearningRate, m.GradNorm, m.TokensPerSecond);
     }
 }

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Mha2Mla.Conversion;
+
+namespace Mha2Mla.Cli;
+
+/// <summary>`convert`'s conversion settings: which RoPE pairs stay, the latent width, the factorization, the latent norm.</summary>
+public sealed class ConversionSettingsArguments
+{
+    private readonly Option<string> strategy;
+    private readonly Option<int?> pairs;
+    private readonly Option<int?> rank;
+    private readonly Option<string?> budget;
+    private readonly Option<string> svd;
+    private readonly Option<bool> latentNorm;
+    private readonly Option<bool> ropeShared;
+
+    public ConversionSettingsArguments()
+    {
+        strategy = new Option<string>("--rope-strategy") { Description = "Which frequency pairs keep RoPE: 2-norm (calibrated), high, low, uniform", DefaultValueFactory = _ => "2-norm" };
+        strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform");
+        pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16)" };
+        rank = new Option<int?>("--kv-rank") { Description = "Latent rank d_kv per KV head; the latent is n_kv·d_kv wide (default d_h/8)" };
+        budget = new Option<string?>("--kv-budget")
+        {
+            Description = "Instead of --kv-rank: a KV-cache budget, as a percentage of the original cache (12.5%) or elements per token per layer " +
+                          "on average (96); each layer's latent width is chosen (in steps of n_kv) to lose the least, as --svd measures it",
+        };
+        svd = new Option<string>("--svd")
+        {
+            Description = "joint: one SVD of [W_k,nope; W_v]; split: each at rank R/2; activation: the joint factors with the least error " +
+                          "on the layers' calibration inputs (SVD-LLM/Palu; needs --calib-data)",
+            DefaultValueFactory = _ => "joint",
+        };
+        svd.AcceptOnlyFromAmong("joint", "split", "activation");
+        latentNorm = new Option<bool>("--latent-norm")
+        {
+            Description = "Put an RMSNorm on the cached latent, as DeepSeek's kv_a_layernorm (weight: the latent's RMS on the calibration data, " +
+                          "then trained by the fine-tune); what a DeepSeek-V3 export needs. Needs --calib-data",
+        };
+        ropeShared = new Option<bool>("--rope-shared")
+        {
+            Description = "2-norm: keep the same pairs in every layer (each KV head's scores summed over layers), as a DeepSeek-V3 export needs; high, low and uniform are shared already",
+        };
+    }
+
+    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared];
+
+    public ConversionRequest Read(ParseResult parsed, double damping) =>
+        new(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
+            SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared));
+
+    // --kv-rank and --kv-budget are two ways to say one thing.
+    private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch
+    {
+        ({ }, { }) => throw new InvalidInputException("--kv-rank and --kv-budget both set the latent width; give one (--kv-budget chooses a width per layer)"),
+        ({ } d, null) => new UniformRank(d),
+        (null, { } b) => KvBudget.Parse(b),
+        _ => null,
+    };
+}
