@@ -21,18 +21,8 @@ import sys
 
 import torch
 
-here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [here, os.path.join(here, "..", "..", "scripts")]  # beside it in the test output; scripts/ in a checkout
-from mla_perplexity import load_weights  # reads safetensors files only
-
-
-def rms_norm(x, w, eps):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-
-
-def rotate_half(x):
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_weights, rms_norm, rotate_half  # noqa: E402
 
 
 def rope_tables(config, T):

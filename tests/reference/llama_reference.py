@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent plain-PyTorch Llama (Llama / Mistral / Qwen2), written from Hugging Face's
 modeling_llama.py conventions, that the C# model is checked against. It shares no code with
-mha2mla: its own safetensors reader and writer, its own RoPE, its own attention.
+mha2mla: its own safetensors reader and writer (common.py), its own RoPE, its own attention.
 
   make DIR --config JSON [--dtype bf16|f32|f16] [--shards N] [--seed S]   random checkpoint
   logits DIR --ids FILE.json --out FILE.f32                              raw fp32 logits
@@ -15,59 +15,11 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-NAMES = {v: k for k, v in DTYPES.items()}
-
-
-# ---- safetensors ---------------------------------------------------------------------------
-def save_safetensors(path, tensors, dtype):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.to(dtype).contiguous()
-        raw = t.view(torch.int16 if t.element_size() == 2 else torch.int32).numpy().tobytes()
-        header[name] = {"dtype": NAMES[dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        raw = bytearray(data[8 + n + begin:8 + n + end])
-        t = torch.frombuffer(raw, dtype=DTYPES[info["dtype"]]) if raw else torch.empty(0, dtype=DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).float()
-    return out
-
-
-def load_weights(directory):
-    index = os.path.join(directory, "model.safetensors.index.json")
-    if os.path.exists(index):
-        files = sorted(set(json.load(open(index))["weight_map"].values()))
-    else:
-        files = ["model.safetensors"]
-    weights = {}
-    for f in files:
-        weights.update(load_safetensors(os.path.join(directory, f)))
-    return weights
+from common import DTYPES, NAMES, layer_windows, load_safetensors, load_weights, rms_norm, rotate_half, save_safetensors  # noqa: F401 (re-exported)
 
 
 # ---- random checkpoint ---------------------------------------------------------------------
@@ -189,33 +141,6 @@ def inverse_frequencies(config, dh, seq_len=0):
         positions = base ** (torch.arange(0, dh, 2).float() / dh)
         return (1.0 / (factor * positions)) * (1 - keep) + (1.0 / positions) * keep, attention
     raise ValueError(kind)
-
-
-def layer_windows(config):
-    """Each layer's sliding window (None: full causal attention), as transformers configures it."""
-    layers, kind = config["num_hidden_layers"], config["model_type"]
-    if kind == "mistral":
-        window = config.get("sliding_window", 4096)
-        types = config.get("layer_types") or ["sliding_attention"] * layers
-    elif kind == "qwen2":
-        window = config.get("sliding_window", 4096) if config.get("use_sliding_window", False) else None
-        first = config.get("max_window_layers", 28)
-        types = config.get("layer_types") or [
-            "sliding_attention" if window is not None and i >= first else "full_attention" for i in range(layers)]
-    else:
-        window, types = None, ["full_attention"] * layers
-    return [window if t == "sliding_attention" else None for t in types]
-
-
-def rotate_half(x):
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def rms_norm(x, w, eps):
-    # transformers' LlamaRMSNorm: statistics in fp32, narrowed back before the weight.
-    wide = x.float()
-    return w * (wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 def forward(config, W, ids, attention="eager"):

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mha2Mla.Tests.Support;
 
-namespace Mha2Mla.Tests.Models;
+namespace Mha2Mla.Tests.Configs;
 
 /// <summary>
 /// config.json as transformers 4 writes it (rope_theta + rope_scaling, torch_dtype) and as
@@ -99,13 +99,13 @@ public class ConfigGenerationTests : IDisposable
         var current = Make($"{name}-v5", v5, seed); // the same seed: the same weights
         var plain = Make($"{name}-plain", V4((string)v4["model_type"]!, []).With("use_sliding_window", false), seed);
 
-        var ours4 = ParityTests.CSharpLogits(old, Ids);
-        var ours5 = ParityTests.CSharpLogits(current, Ids);
+        var ours4 = Mha2Mla.Tests.Models.ParityTests.CSharpLogits(old, Ids);
+        var ours5 = Mha2Mla.Tests.Models.ParityTests.CSharpLogits(current, Ids);
         Assert.Equal(ours4, ours5);
         AssertClose(Reference.Logits(old, Ids, dir.Path), ours4, 1e-4, $"{name} (transformers 4 config)");
         AssertClose(Reference.Logits(current, Ids, dir.Path), ours5, 1e-4, $"{name} (transformers 5 config)");
         // The setting is really read: without it the logits differ.
-        var worst = ParityTests.CSharpLogits(plain, Ids).Zip(ours4, (a, b) => Math.Abs(a - b)).Max();
+        var worst = Mha2Mla.Tests.Models.ParityTests.CSharpLogits(plain, Ids).Zip(ours4, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(worst > 1e-3, $"{name}: the setting changes nothing ({worst:E2})");
     }
 

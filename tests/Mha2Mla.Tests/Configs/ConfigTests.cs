@@ -2,7 +2,7 @@ using System.Text.Json;
 using Mha2Mla.Tests.Support;
 using Mha2Mla.Configs;
 
-namespace Mha2Mla.Tests.Models;
+namespace Mha2Mla.Tests.Configs;
 
 public class ConfigTests : IDisposable
 {

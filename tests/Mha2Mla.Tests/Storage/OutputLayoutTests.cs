@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mha2Mla.Tests.Support;
 
-namespace Mha2Mla.Tests.Checkpoints;
+namespace Mha2Mla.Tests.Storage;
 
 /// <summary>
 /// Every directory any command writes — convert with and without a fine-tune, train (of an

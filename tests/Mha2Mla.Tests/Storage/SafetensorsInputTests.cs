@@ -2,13 +2,13 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Mha2Mla.Tests.Support;
 
-namespace Mha2Mla.Tests.Cli;
+namespace Mha2Mla.Tests.Storage;
 
 /// <summary>
 /// Every broken input a user can hand us ends in exit code 2 and one line saying what is wrong:
 /// never a crash, never a stack trace. Each test breaks a valid checkpoint in one way.
 /// </summary>
-public class BadInputTests : IClassFixture<BadInputTests.Pristine>
+public class SafetensorsInputTests : IClassFixture<SafetensorsInputTests.Pristine>
 {
     /// <summary>One valid checkpoint (made by the reference), copied and broken per test.</summary>
     public sealed class Pristine : IDisposable
@@ -30,7 +30,7 @@ public class BadInputTests : IClassFixture<BadInputTests.Pristine>
     private readonly Pristine pristine;
     private readonly TempDir scratch = new();
 
-    public BadInputTests(Pristine pristine) => this.pristine = pristine;
+    public SafetensorsInputTests(Pristine pristine) => this.pristine = pristine;
 
     private string CopyModel()
     {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Mha2Mla.Tests.Support;
 
-namespace Mha2Mla.Tests.Checkpoints;
+namespace Mha2Mla.Tests.Storage;
 
 /// <summary>
 /// MODEL as a Hugging Face user has it: a hub cache laid out as huggingface_hub writes it

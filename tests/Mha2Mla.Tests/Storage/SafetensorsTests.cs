@@ -3,7 +3,7 @@ using Mha2Mla.Storage;
 using Mha2Mla.Tests.Support;
 using Mha2Mla.Torch;
 
-namespace Mha2Mla.Tests.Checkpoints;
+namespace Mha2Mla.Tests.Storage;
 
 public class SafetensorsTests
 {
