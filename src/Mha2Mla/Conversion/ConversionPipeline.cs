@@ -28,8 +28,8 @@ public sealed class ConversionPipeline(ConversionJob job)
     /// <summary>The original model's perplexity on this job's evaluation data, when already measured (a sweep measures it once).</summary>
     public double? OriginalPerplexity { get; init; }
 
-    /// <summary>The output the report names, where the result travels on (convert --format deepseek-v3); default: OUT.</summary>
-    public string? ReportedOutput { get; init; }
+    /// <summary>How the converted model is written: mha2mla's MLA checkpoint unless told (convert --format deepseek-v3).</summary>
+    public ModelOutput Format { get; init; } = new MlaOutput();
 
     /// <summary>Calibration statistics shared with other conversions of this model on this calibration data.</summary>
     public CalibrationCache? Calibration { get; init; }
@@ -38,7 +38,7 @@ public sealed class ConversionPipeline(ConversionJob job)
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [modelDirectory]);
-        var report = Build(modelDirectory, output.WorkDirectory, ReportedOutput ?? output.Path);
+        var report = Build(modelDirectory, output.WorkDirectory, output.Path);
         output.Commit();
         return report;
     }
@@ -81,7 +81,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             mla = meter.Measure("convert", () => Converter.Convert(source, settings, calibration, (index, layer) =>
             {
                 if (keepInMemory) layers.Add(layer);
-                else using (layer) writer.WriteShard(layer.NamedParameters(LlamaModel.LayerName(index)).ToList());
+                else using (layer) WriteLayer(writer, index, layer, diskType);
                 Diagnostics.CrashPoints.Here("after-first-layer");
                 Log?.Invoke($"layer {index + 1}/{config.NumHiddenLayers} converted");
             }, Log, Calibration, job.Device));
@@ -97,7 +97,7 @@ public sealed class ConversionPipeline(ConversionJob job)
         if (!keepInMemory)
         {
             source.CopyOuterWeights(writer);
-            writer.Finish(files with { Format = mla.IndexFormat });
+            Format.Finish(writer, config with { Mla = mla }, files, temporary, source.Directory, output);
         }
         else
         {
@@ -110,7 +110,12 @@ public sealed class ConversionPipeline(ConversionJob job)
                 model.RoundWeightsTo(diskType);
                 if (evaluation is not null) finetuned = meter.Measure("eval_finetuned", () => Evaluate(model, evaluation, "fine-tuned"));
             }
-            meter.Measure("write", () => model.Save(temporary, diskType, files));
+            meter.Measure("write", () =>
+            {
+                for (var l = 0; l < model.Layers.Count; l++) WriteLayer(writer, l, model.Layers[l], diskType);
+                writer.WriteShard(model.OuterParameters().ToList());
+                Format.Finish(writer, model.Config, files, temporary, source.Directory, output);
+            });
         }
 
         var report = new ConversionReport
@@ -127,6 +132,15 @@ public sealed class ConversionPipeline(ConversionJob job)
         };
         report.Write(temporary);
         return report;
+    }
+
+    // A converted layer in the output's layout, rounded first to what the file will hold (so a layout
+    // that rescales rows, as DeepSeek-V3's q_proj, maps exactly the weights an MLA checkpoint would hold).
+    private void WriteLayer(CheckpointWriter writer, int index, DecoderLayer layer, ScalarType dtype)
+    {
+        using var scope = torch.NewDisposeScope();
+        layer.RoundWeightsTo(dtype);
+        writer.WriteShard(Format.Layer(index, layer).ToList());
     }
 
     // The converted model keeps fp32 weights for its fine-tune, so it is evaluated under autocast.

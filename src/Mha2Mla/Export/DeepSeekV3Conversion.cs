@@ -7,9 +7,9 @@ namespace Mha2Mla.Export;
 
 /// <summary>
 /// `mha2mla convert --format deepseek-v3`: convert with what DeepSeek-V3 needs (a latent norm,
-/// pairs shared by every layer, one latent width), fine-tune as asked, then export. The MLA
-/// checkpoint in between lives inside OUT's temporary sibling, so a killed run leaves nothing
-/// behind that the next one does not remove; OUT gets the export and the conversion's reports.
+/// pairs shared by every layer, one latent width) and fine-tune as asked, in the one conversion
+/// pipeline, whose last stage writes DeepSeek-V3 (<see cref="DeepSeekV3Output"/>) instead of
+/// mha2mla's MLA layout: no MLA checkpoint in between. OUT gets the export and the conversion's reports.
 /// </summary>
 public static class DeepSeekV3Conversion
 {
@@ -19,23 +19,14 @@ public static class DeepSeekV3Conversion
         if (job.Settings.Width is KvBudget)
             throw new InvalidInputException("--format deepseek-v3 needs one latent width in every layer (DeepSeek's kv_lora_rank): use --kv-rank, not --kv-budget");
         var model = ModelSource.Resolve(job.Model);
+        DeepSeekV3Output format;
         using (var source = Checkpoint.Open(model))
         {
             DeepSeekV3Export.CheckSource(source.Config);
-            job.Validate(source.Config);
+            var settings = job.Validate(source.Config);
+            format = new DeepSeekV3Output(source.Config, settings.RopePairs, ((UniformRank)settings.Width).LatentDim(source.Config));
         }
-        using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [model]);
-        var mla = Path.Combine(output.WorkDirectory, "mla");
-        var conversion = new ConversionPipeline(job with { Model = model, Output = mla, Overwrite = false }) { Log = log, OnStep = onStep, ReportedOutput = output.Path }.Run();
-        log?.Invoke("Exporting as DeepSeek-V3");
-        ExportReport export;
-        using (var converted = Checkpoint.Open(mla))
-            export = DeepSeekV3Export.Write(converted, output.WorkDirectory, output.Path,
-                new ExportJob { Model = mla, Output = output.Path, SaveDType = job.SaveDType }, log);
-        foreach (var report in ConversionReport.FileNames)
-            if (File.Exists(Path.Combine(mla, report))) File.Move(Path.Combine(mla, report), Path.Combine(output.WorkDirectory, report));
-        Directory.Delete(mla, recursive: true);
-        output.Commit();
-        return (conversion, export);
+        var conversion = new ConversionPipeline(job with { Model = model }) { Log = log, OnStep = onStep, Format = format }.Run();
+        return (conversion, format.Report!);
     }
 }

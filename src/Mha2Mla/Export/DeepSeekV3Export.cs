@@ -71,9 +71,6 @@ public static class DeepSeekV3Export
         var (config, mla) = (source.Config, source.Config.Mla!);
 
         var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0]);
-        var frequencies = RopeFrequencies.Inverse(config);
-        var wanted = mla.Pairs[0].SelectMany(head => head.Select(k => (double)frequencies[k])).ToArray();
-        var rope = DeepSeekV3Layout.Rope(wanted, config.Rope.Theta, layout.RopeDim, config.MaxPositionEmbeddings);
         var warnings = new List<string>();
         double[]? calibrated = null;
         if (!mla.LatentNorm)
@@ -101,10 +98,22 @@ public static class DeepSeekV3Export
             if (l == 0) Diagnostics.CrashPoints.Here("after-first-layer");
         }
         source.CopyOuterWeights(writer);
-        var files = source.Files();
-        writer.Finish(files with { Config = Config(files.Config, config, layout, rope) });
+        return Finish(writer, config, source.Files(), layout, directory, source.Directory, output, perplexity, warnings);
+    }
 
-        var report = new ExportReport(source.Directory, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
+    /// <summary>
+    /// After the layers and the outer weights: the DeepSeek-V3 config.json (the rotary table of the
+    /// kept pairs), the companions and export_report.json. Shared by `export` and `convert --format deepseek-v3`.
+    /// </summary>
+    internal static ExportReport Finish(CheckpointWriter writer, ModelConfig config, CheckpointFiles files, DeepSeekV3Layout layout, string directory,
+        string source, string output, double? perplexity, IReadOnlyList<string> warnings)
+    {
+        var mla = config.Mla!;
+        var frequencies = RopeFrequencies.Inverse(config);
+        var wanted = mla.Pairs[0].SelectMany(head => head.Select(k => (double)frequencies[k])).ToArray();
+        var rope = DeepSeekV3Layout.Rope(wanted, config.Rope.Theta, layout.RopeDim, config.MaxPositionEmbeddings);
+        writer.Finish(files with { Config = Config(files.Config, config, layout, rope), Format = null });
+        var report = new ExportReport(source, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
             mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
             (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
         AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
@@ -130,7 +139,7 @@ public static class DeepSeekV3Export
     // Layer l of the MLA model under DeepSeek-V3's names: q_proj, kv_a_proj_with_mqa, kv_a_layernorm and
     // kv_b_proj are the MLA projections' rows rearranged (DeepSeekV3Layout); o_proj, the MLP and
     // the norms keep the names both architectures give them.
-    private static List<(string Name, Tensor Value)> Layer(DecoderLayer layer, int l, DeepSeekV3Layout layout, double? calibratedNorm)
+    internal static List<(string Name, Tensor Value)> Layer(DecoderLayer layer, int l, DeepSeekV3Layout layout, double? calibratedNorm)
     {
         var attention = (MlaAttention)layer.Attention;
         string Name(string rest) => $"{LlamaModel.LayerName(l)}.self_attn.{rest}";

@@ -316,20 +316,6 @@ public sealed class LlamaModel : Module
         writer.Finish(files with { Format = Config.Mla?.IndexFormat });
     }
 
-    /// <summary>
-    /// Rounds every weight to <paramref name="dtype"/> and back, in place, so that what runs is
-    /// exactly what a checkpoint of that dtype will hold.
-    /// </summary>
-    public void RoundWeightsTo(ScalarType dtype)
-    {
-        using var noGrad = torch.no_grad();
-        foreach (var (_, weight) in NamedParameters())
-        {
-            using var rounded = weight.to(dtype);
-            weight.copy_(rounded);
-        }
-    }
-
     /// <summary>Logits (B, T, vocab) for token ids (B, T).</summary>
     public Tensor Forward(Tensor inputIds)
     {

@@ -31,6 +31,20 @@ public abstract class Module : IDisposable
     public virtual IEnumerable<(string Name, Tensor Value)> NamedParameters(string prefix = "") =>
         children.SelectMany(c => c.Child.NamedParameters(Join(prefix, c.Name)));
 
+    /// <summary>
+    /// Rounds every weight to <paramref name="dtype"/> and back, in place, so that what runs (or is
+    /// mapped onto another layout) is exactly what a checkpoint of that dtype will hold.
+    /// </summary>
+    public void RoundWeightsTo(ScalarType dtype)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, weight) in NamedParameters())
+        {
+            using var rounded = weight.to(dtype);
+            weight.copy_(rounded);
+        }
+    }
+
     protected static string Join(string prefix, string name) => prefix.Length == 0 ? name : $"{prefix}.{name}";
 
     public virtual void Dispose()
