@@ -20,7 +20,8 @@ filter=()
 [[ -z ${MHA2MLA_TEST_FILTER:-} ]] || filter=(--filter "$MHA2MLA_TEST_FILTER")
 log=$(mktemp)
 set +e
-dotnet test Mha2Mla.sln -c Release --no-build --nologo -v q "${filter[@]}" 2>&1 | tee "$log"
+# -v q keeps the build quiet; the console logger at "minimal" still prints each failure with its message.
+dotnet test Mha2Mla.sln -c Release --no-build --nologo -v q --logger "console;verbosity=minimal" "${filter[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 count() { grep -oE "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
