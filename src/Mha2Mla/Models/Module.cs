@@ -24,9 +24,6 @@ public abstract class Module : IDisposable
         return child;
     }
 
-    /// <summary>The registered children in registration order (state_dict order).</summary>
-    public IEnumerable<(string Name, Module Child)> NamedChildren => children;
-
     /// <summary>Every tensor under its checkpoint name, <paramref name="prefix"/> first ("model.layers.3" gives "model.layers.3.mlp.up_proj.weight").</summary>
     public virtual IEnumerable<(string Name, Tensor Value)> NamedParameters(string prefix = "") =>
         children.SelectMany(c => c.Child.NamedParameters(Join(prefix, c.Name)));
@@ -64,8 +61,6 @@ public sealed class Linear : Module
         Weight = source.Take("weight", outFeatures, inFeatures);
         Bias = bias ? source.Take("bias", outFeatures) : null;
     }
-
-    public Linear(Tensor weight, Tensor? bias) => (Weight, Bias) = (weight, bias);
 
     public Tensor Forward(Tensor x) => torch.nn.functional.linear(x, Weight, Bias);
 
