@@ -13,16 +13,15 @@ namespace Mha2Mla.Conversion;
 /// </summary>
 public sealed class CalibrationStates : IDisposable
 {
-    private readonly ModelConfig config;
     private readonly RotaryEmbedding rope;
     private readonly List<Tensor> hidden;
-    private readonly Dictionary<long, CausalMasks> masks = [];
+    private readonly Dictionary<long, AttentionMask> masks = [];
 
     /// <summary>The states entering layer 0. The embedding is read in its disk dtype (half the memory of fp32) and only the samples' rows are widened.</summary>
     public CalibrationStates(Checkpoint source, IReadOnlyList<int[]> samples, Device? device = null)
     {
         Device = device ?? Device.CPU;
-        (config, rope) = (source.Config, new RotaryEmbedding(source.Config, Device));
+        rope = new RotaryEmbedding(source.Config, Device);
         var weights = source.Weights;
         using var embedding = weights.Read(LlamaModel.EmbeddingName, weights.Entry(LlamaModel.EmbeddingName).DType);
         hidden = samples.Select(ids =>
@@ -40,14 +39,14 @@ public sealed class CalibrationStates : IDisposable
     /// <summary>Sample <paramref name="i"/>'s state entering the next layer.</summary>
     public Tensor this[int i] => hidden[i];
 
-    /// <summary>Moves sample <paramref name="i"/>'s state through decoder layer <paramref name="index"/>.</summary>
-    public void Advance(int i, DecoderLayer layer, int index)
+    /// <summary>Moves sample <paramref name="i"/>'s state through <paramref name="layer"/>.</summary>
+    public void Advance(int i, DecoderLayer layer)
     {
         using var scope = torch.NewDisposeScope();
         var (x, length) = (hidden[i], hidden[i].size(1));
         var (cos, sin) = rope.Tables(length);
-        if (!masks.TryGetValue(length, out var byLength)) masks[length] = byLength = new CausalMasks(length, Device);
-        hidden[i] = layer.Forward(x, new AttentionInputs(cos, sin, byLength.For(config.WindowOf(index)))).DetachFromDisposeScope();
+        if (!masks.TryGetValue(length, out var mask)) masks[length] = mask = new AttentionMask(length, Device);
+        hidden[i] = layer.Forward(x, cos, sin, mask).DetachFromDisposeScope();
         x.Dispose();
     }
 

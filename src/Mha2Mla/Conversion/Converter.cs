@@ -179,7 +179,7 @@ public static class Converter
                     attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
                     attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
             }
-            states.Advance(i, layer, index);
+            states.Advance(i, layer);
         }
         var scores = statistics.Scores();
         if (scores.Any(head => head.Any(score => !double.IsFinite(score))))

@@ -219,7 +219,7 @@ public static class DeepSeekV3Export
                     var latent = ((MlaAttention)layer.Attention).KvDown.Forward(layer.InputNorm.Forward(states[i]));
                     (sum, count) = (sum + latent.pow(2).sum().item(), count + latent.numel());
                 }
-                states.Advance(i, layer, l);
+                states.Advance(i, layer);
             }
             result[l] = Math.Sqrt(sum / count);
         }

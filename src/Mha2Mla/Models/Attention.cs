@@ -11,22 +11,31 @@ namespace Mha2Mla.Models;
 /// </summary>
 public abstract class Attention : Module
 {
+    /// <summary>The layer's sliding window (Mistral, Qwen2's sliding layers), or null for full causal attention; set by its <see cref="DecoderLayer"/>.</summary>
+    public int? SlidingWindow { get; internal set; }
+
+    /// <summary>How the scores are computed (fused SDPA where libtorch has it); set by the model, a setting rather than a weight.</summary>
+    public AttentionKernel Kernel { get; internal set; } = AttentionKernel.Default;
+
     /// <param name="x">(B, T, d) hidden states of the new tokens.</param>
-    /// <param name="inputs">RoPE tables, mask, and the layer's cache (new keys are appended to it, and attention reads all of it).</param>
-    public abstract Tensor Forward(Tensor x, AttentionInputs inputs);
+    /// <param name="cos">RoPE tables at the new tokens' positions, (1 or B, 1, T, d_h); <paramref name="sin"/> alike.</param>
+    /// <param name="mask">What each query may attend to.</param>
+    /// <param name="cache">The layer's cache, if any: new keys are appended to it, and attention reads all of it.</param>
+    public abstract Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, LayerCache? cache = null);
 
     /// <summary>
     /// softmax(q·kᵀ/√d_h + mask)·v for q (B, n_h, T, d_h) and k, v (B, n_kv, T_keys, ·), each KV
     /// head serving its group of query heads; returns (B, T, n_h·d_v). Below fp32 the softmax
     /// runs in fp32, as transformers' eager attention and the fused kernels do.
     /// </summary>
-    protected static Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, AttentionMask mask, AttentionKernel kernel)
+    protected Tensor ScaledDotProduct(ModelConfig config, Tensor query, Tensor key, Tensor value, AttentionMask mask)
     {
         var (batch, length) = (query.size(0), query.size(2));
         key = RepeatKv(config, key);
         value = RepeatKv(config, value);
-        var attended = Resolve(kernel) == AttentionKernel.Sdpa
-            ? torch.nn.functional.scaled_dot_product_attention(query, key, value, mask.PlainCausal ? null : mask.Allowed, is_causal: mask.PlainCausal)
+        var plain = mask.IsPlainCausal(SlidingWindow);
+        var attended = Resolve(Kernel) == AttentionKernel.Sdpa
+            ? torch.nn.functional.scaled_dot_product_attention(query, key, value, plain ? null : mask.Allowed(SlidingWindow), is_causal: plain)
             : Explicit(query, key, value, mask);
         return attended.transpose(1, 2).reshape(batch, length, config.NumAttentionHeads * value.size(-1));
     }
@@ -42,7 +51,7 @@ public abstract class Attention : Module
     /// <param name="queryRope">(B, n_h, T, 2r) rotated queries; <paramref name="queryNope"/> (B, n_h, T, d_h − 2r) the rest.</param>
     /// <param name="latent">(B, T_keys, R); <paramref name="keyRope"/> (B, n_kv, T_keys, 2r).</param>
     /// <returns>(B, T, n_h·d_h)</returns>
-    protected static Tensor Absorbed(ModelConfig config, Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Linear upKey, Linear upValue, Tensor forbidden)
+    protected Tensor Absorbed(ModelConfig config, Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Linear upKey, Linear upValue, AttentionMask mask)
     {
         var (batch, length, keys, ropeWidth) = (queryRope.size(0), queryRope.size(2), latent.size(1), queryRope.size(3));
         var (heads, kvHeads, group, headDim, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, config.HeadDim, latent.size(2));
@@ -54,7 +63,7 @@ public abstract class Attention : Module
         using var scores = queryLatent.matmul(latentT.transpose(3, 4));
         scores.add_(queryRope.reshape(batch, kvHeads, group, length, ropeWidth).matmul(keyRope.unsqueeze(2).transpose(3, 4)));
         var flat = scores.view(batch, heads, length, keys);
-        flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(forbidden, double.NegativeInfinity);
+        flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask.Forbidden(SlidingWindow), double.NegativeInfinity);
         using var weights = Softmax(flat);
         var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
         var output = context.matmul(upValue.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4)); // (B, n_kv, g, T, d_h)
@@ -72,15 +81,15 @@ public abstract class Attention : Module
     // Causal attention never looks ahead, so each block of queries needs only the keys up to its
     // own end: the upper triangle of the scores is skipped, about half their work and memory at
     // long context (what the fused kernels do too). Other masks take the dense form.
-    private static Tensor Explicit(Tensor query, Tensor key, Tensor value, AttentionMask mask)
+    private Tensor Explicit(Tensor query, Tensor key, Tensor value, AttentionMask mask)
     {
         var length = query.size(2);
-        if (!mask.PlainCausal || length <= CausalBlock) return Dense(query, key, value, mask.Forbidden);
+        if (!mask.IsPlainCausal(SlidingWindow) || length <= CausalBlock) return Dense(query, key, value, mask.Forbidden(SlidingWindow));
         var blocks = new List<Tensor>();
         for (long start = 0; start < length; start += CausalBlock)
         {
             var (rows, keys) = (Math.Min(CausalBlock, length - start), Math.Min(start + CausalBlock, length));
-            using var forbidden = CausalMask.Rows(start, rows, keys, null, query.device);
+            using var forbidden = AttentionMask.CausalRows(start, rows, keys, null, query.device);
             blocks.Add(Dense(query.narrow(2, start, rows), key.narrow(2, 0, keys), value.narrow(2, 0, keys), forbidden));
         }
         return torch.cat(blocks, 2);
@@ -117,14 +126,6 @@ public abstract class Attention : Module
     }
 }
 
-/// <summary>
-/// What an attention block needs beside the hidden states of the new tokens: RoPE tables at
-/// their positions, (1 or B, 1, T, d_h); what each query may attend to; this layer's cache, if
-/// any; and which attention form runs.
-/// </summary>
-public sealed record AttentionInputs(Tensor Cos, Tensor Sin, AttentionMask Mask, LayerCache? Cache = null, bool Absorb = false,
-    AttentionKernel Kernel = AttentionKernel.Default);
-
 /// <summary>How softmax(q·kᵀ/√d_h + mask)·v is computed.</summary>
 public enum AttentionKernel
 {
@@ -137,94 +138,63 @@ public enum AttentionKernel
 }
 
 /// <summary>
-/// What one layer's queries may attend to. Plain causal attention (queries 0 … T−1 over the same
-/// T keys, nothing else forbidden) needs no tensor at all on the fused kernels (SDPA's
-/// is_causal), so the (T, T_keys) tensors are built only when an attention form asks for them,
-/// once each, and owned here.
+/// What the queries of one forward pass may attend to: the rows of queries start … start+T−1
+/// over keys 0 … keys−1, causal, within a layer's sliding window if it has one, with anything
+/// else forbidden (<paramref name="alsoForbidden"/>, e.g. a batch's left padding) added. Plain
+/// causal attention (queries 0 … T−1 over the same T keys, nothing else forbidden) needs no
+/// tensor at all on the fused kernels (SDPA's is_causal), so the (T, T_keys) tensors are built
+/// only when an attention form asks for them, once per window, and owned here.
 /// </summary>
-public sealed class AttentionMask(Func<Tensor> buildForbidden, bool plainCausal) : IDisposable
+public sealed class AttentionMask(long start, long length, long keys, Device device, Tensor? alsoForbidden = null) : IDisposable
 {
-    private Tensor? forbidden;
-    private Tensor? allowed;
+    private readonly Dictionary<int, Tensor> forbidden = [];
+    private readonly Dictionary<int, Tensor> allowed = [];
 
-    /// <summary>True when this is exactly the causal mask over the same tokens.</summary>
-    public bool PlainCausal { get; } = plainCausal;
+    /// <summary>The mask of a whole sequence of <paramref name="length"/> tokens.</summary>
+    public AttentionMask(long length, Device device) : this(0, length, length, device) { }
+
+    /// <summary>True when a layer with this window sees exactly the causal mask over the same tokens.</summary>
+    public bool IsPlainCausal(int? window) => start == 0 && length == keys && Effective(window) is null && alsoForbidden is null;
 
     /// <summary>True where attention is forbidden (the explicit form's masked_fill convention).</summary>
-    public Tensor Forbidden => forbidden ??= Detached(buildForbidden);
+    public Tensor Forbidden(int? window) => Cached(forbidden, window, () =>
+    {
+        var rows = CausalRows(start, length, keys, Effective(window), device);
+        return alsoForbidden is null ? rows : rows.logical_or(alsoForbidden);
+    });
 
     /// <summary>True where attention is allowed (PyTorch's scaled_dot_product_attention convention).</summary>
-    public Tensor Allowed => allowed ??= Detached(() => Forbidden.logical_not());
-
-    // Whatever dispose scope asks first, the mask lives as long as this object.
-    private static Tensor Detached(Func<Tensor> build)
-    {
-        using var scope = torch.NewDisposeScope();
-        return build().DetachFromDisposeScope();
-    }
-
-    public void Dispose()
-    {
-        forbidden?.Dispose();
-        allowed?.Dispose();
-        (forbidden, allowed) = (null, null);
-    }
-}
-
-/// <summary>The (T, T) boolean mask that is true where position i may not attend to position j.</summary>
-public static class CausalMask
-{
-    /// <param name="slidingWindow">Mistral's window: also forbid j ≤ i − window.</param>
-    public static Tensor Create(long length, int? slidingWindow, Device device) => Rows(0, length, length, slidingWindow, device);
+    public Tensor Allowed(int? window) => Cached(allowed, window, () => Forbidden(window).logical_not());
 
     /// <summary>
-    /// Only the rows of queries start … start+T−1 over keys 0 … keys−1: what a step with a KV
-    /// cache needs (one row when decoding), never the whole square.
+    /// The (T, keys) causal rows of queries start … start+T−1: true where query i may not attend
+    /// to key j (j > i, or with a window, i − j ≥ window). A decode step needs one row, never the square.
     /// </summary>
-    public static Tensor Rows(long start, long length, long keys, int? slidingWindow, Device device)
+    internal static Tensor CausalRows(long start, long length, long keys, int? window, Device device)
     {
         using var scope = torch.NewDisposeScope();
         var all = torch.ones([length, keys], ScalarType.Bool, device);
         var forbidden = all.triu(start + 1);                                                            // the future: j > i
-        if (slidingWindow is { } window) forbidden = forbidden.logical_or(all.tril(start - window));    // too far back: i − j ≥ window
+        if (window is { } w) forbidden = forbidden.logical_or(all.tril(start - w));                     // too far back: i − j ≥ window
         return forbidden.MoveToOuterDisposeScope();
     }
-}
 
-/// <summary>
-/// The masks of one forward pass, one per sliding window (and one for full causal attention),
-/// each built when first asked for: the rows of queries start … start+T−1 over keys 0 … keys−1,
-/// with anything else forbidden (<paramref name="alsoForbidden"/>, e.g. a batch's left padding)
-/// added to each.
-/// </summary>
-public sealed class CausalMasks(long start, long length, long keys, Device device, Tensor? alsoForbidden = null) : IDisposable
-{
-    private readonly Dictionary<int, AttentionMask> byWindow = [];
+    // A window at least as long as the keys forbids nothing the causal mask allows.
+    private int? Effective(int? window) => window >= keys ? null : window;
 
-    /// <summary>The masks of a whole sequence of <paramref name="length"/> tokens.</summary>
-    public CausalMasks(long length, Device device) : this(0, length, length, device) { }
-
-    /// <param name="window">A layer's sliding window, or null for full causal attention.</param>
-    public AttentionMask For(int? window)
+    // Whatever dispose scope asks first, each tensor lives as long as this object.
+    private Tensor Cached(Dictionary<int, Tensor> built, int? window, Func<Tensor> build)
     {
-        // A window at least as long as the sequence forbids nothing the causal mask allows.
-        if (window >= keys) window = null;
-        var key = window ?? 0;
-        if (!byWindow.TryGetValue(key, out var mask))
-        {
-            var plain = start == 0 && length == keys && window is null && alsoForbidden is null;
-            byWindow[key] = mask = new AttentionMask(() =>
-            {
-                var rows = CausalMask.Rows(start, length, keys, window, device);
-                return alsoForbidden is null ? rows : rows.logical_or(alsoForbidden);
-            }, plain);
-        }
-        return mask;
+        var key = Effective(window) ?? 0;
+        if (built.TryGetValue(key, out var tensor)) return tensor;
+        using var scope = torch.NewDisposeScope();
+        return built[key] = build().DetachFromDisposeScope();
     }
 
     public void Dispose()
     {
-        foreach (var mask in byWindow.Values) mask.Dispose();
-        byWindow.Clear();
+        foreach (var tensor in forbidden.Values.Concat(allowed.Values)) tensor.Dispose();
+        forbidden.Clear();
+        allowed.Clear();
     }
 }

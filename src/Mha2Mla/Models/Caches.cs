@@ -26,7 +26,7 @@ public sealed class KvCache : IDisposable
         var batch = padding.Length;
         var (kv, dh) = (config.NumKeyValueHeads, config.HeadDim);
         Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(LayerCache (l) => config.Mla is { } mla
-            ? new LatentCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device))
+            ? new LatentCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device), absorb)
             : new KeyValueCache(new CacheBuffer(format, batch, kv, capacity, dh, device), new CacheBuffer(format, batch, kv, capacity, dh, device))).ToList();
     }
 
@@ -62,9 +62,13 @@ public sealed class KeyValueCache(CacheBuffer keys, CacheBuffer values) : LayerC
     protected override IEnumerable<CacheBuffer> Buffers => [Keys, Values];
 }
 
-/// <summary>MLA's cache: the latent c_kv (B, 1, T, R) and the rotated keys of the kept pairs (B, n_kv, T, 2r).</summary>
-public sealed class LatentCache(CacheBuffer latent, CacheBuffer rotatedKeys) : LayerCache
+/// <summary>
+/// MLA's cache: the latent c_kv (B, 1, T, R) and the rotated keys of the kept pairs (B, n_kv, T, 2r).
+/// <paramref name="absorb"/>: attend in the absorbed form over the latent (else keys and values are rebuilt from it).
+/// </summary>
+public sealed class LatentCache(CacheBuffer latent, CacheBuffer rotatedKeys, bool absorb) : LayerCache
 {
+    public bool Absorb { get; } = absorb;
     public CacheBuffer Latent { get; } = latent;
     public CacheBuffer RotatedKeys { get; } = rotatedKeys;
     protected override IEnumerable<CacheBuffer> Buffers => [Latent, RotatedKeys];

@@ -130,7 +130,7 @@ public sealed class LlamaAttention : Attention
         O = Child("o_proj", source, s => new Linear(s, d, qWidth, config.OutputBias));
     }
 
-    public override Tensor Forward(Tensor x, AttentionInputs inputs)
+    public override Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, LayerCache? cache = null)
     {
         var (batch, length) = (x.size(0), x.size(1));
         var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
@@ -139,22 +139,23 @@ public sealed class LlamaAttention : Attention
         var key = K.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
         var value = V.Forward(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
 
-        query = RotaryEmbedding.Apply(query, inputs.Cos, inputs.Sin);
-        key = RotaryEmbedding.Apply(key, inputs.Cos, inputs.Sin);
-        if (inputs.Cache is KeyValueCache cache)
+        query = RotaryEmbedding.Apply(query, cos, sin);
+        key = RotaryEmbedding.Apply(key, cos, sin);
+        if (cache is KeyValueCache cached)
         {
             // The cache holds the rotated keys and the values of every earlier token; attend over all of it.
-            cache.Keys.Append(key);
-            cache.Values.Append(value);
-            (key, value) = (cache.Keys.Read(key.dtype), cache.Values.Read(value.dtype));
+            cached.Keys.Append(key);
+            cached.Values.Append(value);
+            (key, value) = (cached.Keys.Read(key.dtype), cached.Values.Read(value.dtype));
         }
-        return O.Forward(ScaledDotProduct(config, query, key, value, inputs.Mask, inputs.Kernel));
+        return O.Forward(ScaledDotProduct(config, query, key, value, mask));
     }
 }
 
 /// <summary>Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
 public sealed class DecoderLayer : Module
 {
+    private readonly int? slidingWindow;
     public Attention Attention { get; private set; }
     public Mlp Mlp { get; }
     public RmsNorm InputNorm { get; }
@@ -163,9 +164,11 @@ public sealed class DecoderLayer : Module
     /// <summary>Decoder layer <paramref name="index"/> with the attention the config describes: GQA, or MLA once converted.</summary>
     public DecoderLayer(ModelConfig config, int index, WeightSource source)
     {
+        slidingWindow = config.WindowOf(index);
         Attention = Child<Attention>("self_attn", source, s => config.Mla is { } mla
             ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s)
             : new LlamaAttention(config, s));
+        Attention.SlidingWindow = slidingWindow;
         Mlp = Child("mlp", source, s => new Mlp(config, s));
         InputNorm = Child("input_layernorm", source, s => new RmsNorm(s, config.HiddenSize, config.RmsNormEps));
         PostAttentionNorm = Child("post_attention_layernorm", source, s => new RmsNorm(s, config.HiddenSize, config.RmsNormEps));
@@ -176,11 +179,12 @@ public sealed class DecoderLayer : Module
     {
         Attention.Dispose();
         Attention = Register("self_attn", attention);
+        Attention.SlidingWindow = slidingWindow;
     }
 
-    public Tensor Forward(Tensor x, AttentionInputs inputs)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, LayerCache? cache = null)
     {
-        var h = x + Attention.Forward(InputNorm.Forward(x), inputs);
+        var h = x + Attention.Forward(InputNorm.Forward(x), cos, sin, mask, cache);
         return h + Mlp.Forward(PostAttentionNorm.Forward(h));
     }
 }
@@ -208,7 +212,11 @@ public sealed class LlamaModel : Module
     public Tensor LmHead { get; }
     public RotaryEmbedding Rope { get; }
     /// <summary>How attention is computed (fused SDPA where libtorch has it); a setting, not part of the model.</summary>
-    public AttentionKernel AttentionKernel { get; set; } = AttentionKernel.Default;
+    public AttentionKernel AttentionKernel
+    {
+        get => Layers.Count > 0 ? Layers[0].Attention.Kernel : AttentionKernel.Default;
+        set { foreach (var layer in Layers) layer.Attention.Kernel = value; }
+    }
 
     /// <param name="layers">Decoder layers made elsewhere (a conversion's), which the model owns from now on; null reads them from <paramref name="source"/>.</param>
     public LlamaModel(ModelConfig config, WeightSource source, Device device, IReadOnlyList<DecoderLayer>? layers = null)
@@ -321,8 +329,8 @@ public sealed class LlamaModel : Module
     {
         var length = inputIds.size(1);
         var (cos, sin) = InWeightType(Rope.Tables(length));
-        using var masks = new CausalMasks(length, Device);
-        return Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), Kernel: AttentionKernel));
+        using var mask = new AttentionMask(length, Device);
+        return Run(inputIds, cos, sin, mask);
     }
 
     /// <summary>
@@ -352,8 +360,8 @@ public sealed class LlamaModel : Module
         // Real queries never see padding; padding queries see only earlier padding (a finite, unused row).
         var padding = torch.tensor<bool>(padKeys, [batch, 1, 1, keys]).to(Device)
             .logical_and(torch.tensor<bool>(realQueries, [batch, 1, length, 1]).to(Device));
-        using var masks = new CausalMasks(start, length, keys, Device, padding);
-        var logits = Run(inputIds, i => new AttentionInputs(cos, sin, masks.For(Config.WindowOf(i)), cache.Layers[i], cache.Absorb, AttentionKernel));
+        using var mask = new AttentionMask(start, length, keys, Device, padding);
+        var logits = Run(inputIds, cos, sin, mask, cache);
         return logits.MoveToOuterDisposeScope();
     }
 
@@ -364,14 +372,14 @@ public sealed class LlamaModel : Module
         return dtype == ScalarType.Float32 ? tables : (tables.Cos.to(dtype), tables.Sin.to(dtype));
     }
 
-    private Tensor Run(Tensor inputIds, Func<int, AttentionInputs> inputsFor)
+    private Tensor Run(Tensor inputIds, Tensor cos, Tensor sin, AttentionMask mask, KvCache? cache = null)
     {
         var x = torch.nn.functional.embedding(inputIds, Embedding);
         for (var i = 0; i < Layers.Count; i++)
         {
             // One scope per layer: its intermediates are freed before the next layer runs.
             using var scope = torch.NewDisposeScope();
-            var next = scope.MoveToOuter(Layers[i].Forward(x, inputsFor(i)));
+            var next = scope.MoveToOuter(Layers[i].Forward(x, cos, sin, mask, cache?.Layers[i]));
             x.Dispose();
             x = next;
         }

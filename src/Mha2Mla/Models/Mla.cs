@@ -57,37 +57,37 @@ public sealed class MlaAttention : Attention
         queryRopeDims = torch.tensor(Enumerable.Range(0, heads).SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).to(device).DetachFromDisposeScope();
     }
 
-    public override Tensor Forward(Tensor x, AttentionInputs inputs)
+    public override Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, LayerCache? cache = null)
     {
         var (batch, length) = (x.size(0), x.size(1));
         var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
 
         var query = Q.Forward(x).view(batch, length, heads, headDim).transpose(1, 2);
-        var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), inputs.Cos, inputs.Sin, queryRopeDims, heads);
+        var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), cos, sin, queryRopeDims, heads);
         var queryNope = query.narrow(-1, ropeWidth, headDim - ropeWidth);
         var latent = KvDown.Forward(x);                                                               // (B, T, R)
         if (LatentNorm is not null) latent = LatentNorm.Forward(latent);
-        var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), inputs.Cos, inputs.Sin, keyRopeDims, kvHeads);
-        if (inputs.Cache is LatentCache cache)
+        var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), cos, sin, keyRopeDims, kvHeads);
+        if (cache is LatentCache cached)
         {
             // The cache holds only the latent and the rotated keys of the kept pairs.
-            cache.Latent.Append(latent.unsqueeze(1));
-            cache.RotatedKeys.Append(keyRope);
-            (latent, keyRope) = (cache.Latent.Read(latent.dtype).select(1, 0), cache.RotatedKeys.Read(keyRope.dtype));
+            cached.Latent.Append(latent.unsqueeze(1));
+            cached.RotatedKeys.Append(keyRope);
+            (latent, keyRope) = (cached.Latent.Read(latent.dtype).select(1, 0), cached.RotatedKeys.Read(keyRope.dtype));
         }
-        var attended = inputs.Absorb
-            ? Absorbed(config, queryRope, queryNope, latent, keyRope, KUp, VUp, inputs.Mask.Forbidden)
-            : Expanded(queryRope, queryNope, latent, keyRope, inputs.Mask, inputs.Kernel);
+        var attended = cache is LatentCache { Absorb: true }
+            ? Absorbed(config, queryRope, queryNope, latent, keyRope, KUp, VUp, mask)
+            : Expanded(queryRope, queryNope, latent, keyRope, mask);
         return O.Forward(attended);
     }
 
     // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c.
-    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, AttentionMask mask, AttentionKernel kernel)
+    private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, AttentionMask mask)
     {
         var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
         var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim - ropeWidth).transpose(1, 2);
         var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
-        return ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask, kernel);
+        return ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask);
     }
 
     // x (B, heads, T, 2r) rotated at each head's own frequencies, picked out of the full tables (b, 1, T, d_h).

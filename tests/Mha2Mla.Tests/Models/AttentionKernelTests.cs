@@ -87,16 +87,15 @@ public class AttentionKernelTests : IDisposable
     [Fact]
     public void OnlyMasksThatArePlainCausalSkipTheTensor()
     {
-        using var whole = new CausalMasks(6, Device.CPU);
-        Assert.True(whole.For(null).PlainCausal);
-        Assert.True(whole.For(6).PlainCausal);      // a window as long as the sequence forbids nothing more
-        Assert.False(whole.For(5).PlainCausal);
-        using var rows = new CausalMasks(4, 2, 6, Device.CPU);
-        Assert.False(rows.For(null).PlainCausal);   // a decode step's rows: bottom-right, not SDPA's top-left
+        using var whole = new AttentionMask(6, Device.CPU);
+        Assert.True(whole.IsPlainCausal(null));
+        Assert.True(whole.IsPlainCausal(6));      // a window as long as the sequence forbids nothing more
+        Assert.False(whole.IsPlainCausal(5));
+        using var rows = new AttentionMask(4, 2, 6, Device.CPU);
+        Assert.False(rows.IsPlainCausal(null));   // a decode step's rows: bottom-right, not SDPA's top-left
         // Built from the same rule either way: allowed is exactly not forbidden.
-        var mask = whole.For(5);
-        Assert.Equal(mask.Forbidden.logical_not().data<bool>(), mask.Allowed.data<bool>());
-        Assert.Equal(new[] { true, false, false, false, false, false }, mask.Forbidden.data<bool>()[30..]);   // row 5: key 0 is 5 back
+        Assert.Equal(whole.Forbidden(5).logical_not().data<bool>(), whole.Allowed(5).data<bool>());
+        Assert.Equal(new[] { true, false, false, false, false, false }, whole.Forbidden(5).data<bool>()[30..]);   // row 5: key 0 is 5 back
     }
 
     private static void AssertClose(float[] expected, float[] actual, string model)
