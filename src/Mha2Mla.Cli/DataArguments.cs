@@ -30,7 +30,7 @@ public sealed class DataArguments
             TextField = parsed.GetValue(TextField)!,
             TokenFileDType = parsed.GetValue(DType) == "uint32" ? TokenFileDType.UInt32 : TokenFileDType.UInt16,
             MaxSequences = max,
-        }.Check(set.SeqLen.Name, set.MaxSequences?.Name ?? "");
+        };
     }
 
     /// <summary>The description every data flag starts with.</summary>

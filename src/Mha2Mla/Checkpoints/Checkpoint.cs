@@ -69,9 +69,9 @@ public sealed class Checkpoint : IDisposable
     public static CheckpointFiles FilesOf(string directory) =>
         new(UserFiles.ReadJsonObject(Path.Combine(directory, "config.json")), ModelSource.Companions(directory));
 
-    /// <summary>The token sequences of <paramref name="data"/> for this model: its tokenizer for text, its vocabulary to check ids, its default window length.</summary>
+    /// <summary>The token sequences of <paramref name="data"/> (resolved for this model, <see cref="Data.DataOptions.Resolve"/>): its tokenizer for text, its vocabulary to check ids.</summary>
     public List<int[]> ReadSequences(Data.DataOptions data) =>
-        Data.SequenceReader.Read(Config.WithDefaultSeqLen(data), LoadTokenizer, Config.VocabSize).ToList();
+        Data.SequenceReader.Read(data, LoadTokenizer, Config.VocabSize).ToList();
 
     /// <summary>
     /// Writes the embedding, final norm and (untied) head into <paramref name="writer"/> as one

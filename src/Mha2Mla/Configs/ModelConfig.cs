@@ -33,8 +33,6 @@ public sealed record ModelConfig
     /// <summary>Tokens per sequence when a command is not told: 2048, or max_position_embeddings if smaller.</summary>
     public int DefaultSequenceLength => Math.Min(2048, MaxPositionEmbeddings);
 
-    /// <summary><paramref name="data"/> with <see cref="DefaultSequenceLength"/> where no --seq-len was given.</summary>
-    public Data.DataOptions WithDefaultSeqLen(Data.DataOptions data) => data with { SeqLen = data.SeqLen ?? DefaultSequenceLength };
 
     /// <summary>Layer <paramref name="layer"/>'s attention window, or null where it sees every earlier token.</summary>
     public int? WindowOf(int layer) => layer < LayerTypes.Length && LayerTypes[layer] == "sliding_attention" ? SlidingWindow : null;

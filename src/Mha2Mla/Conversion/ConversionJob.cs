@@ -23,14 +23,12 @@ public sealed record ConversionJob
     public Torch.ScalarType? ComputeType { get; init; }
     public Torch.Device Device { get; init; } = Torch.Device.CPU;
 
-    /// <summary>The compute dtype this job runs in.</summary>
-    public Torch.ScalarType ResolvedComputeType => ComputePrecision.Resolve(ComputeType, Device);
-
-    /// <summary>The fine-tune as it runs (and is reported): <see cref="FineTune"/> in this job's compute dtype.</summary>
-    public TrainingOptions ResolvedFineTune => FineTune with { ComputeType = ResolvedComputeType };
-
-    /// <summary>Checks the whole job against the model before any work and returns the settings to run.</summary>
-    public ConversionSettings Validate(ModelConfig config)
+    /// <summary>
+    /// The job as it runs on <paramref name="config"/>'s model: every default filled in and every
+    /// value checked before any work, in this one place (the data sets' windows, the fine-tune's
+    /// options, the compute dtype, the conversion settings).
+    /// </summary>
+    public ConversionPlan Plan(ModelConfig config)
     {
         if (config.Mla is not null) throw new InvalidInputException("the model is already MLA; convert the original checkpoint");
         var settings = Settings.Resolve(config);
@@ -40,20 +38,31 @@ public sealed record ConversionJob
             throw new InvalidInputException("--latent-norm sets the norm's weight from the latent's RMS on calibration data: give --calib-data");
         if (settings.Svd == SvdMode.Activation && Calibration is null)
             throw new InvalidInputException("--svd activation fits the factors to the layers' inputs on calibration data: give --calib-data (or choose --svd joint or split)");
-        foreach (var (data, lengthFlag, countFlag) in new[] { (Calibration, "--calib-seq-len", "--calib-samples"), (Evaluation, "--seq-len", "--max-sequences"), (Training, "--seq-len", "--max-sequences") })
+        DataOptions? Resolve(DataOptions? data, string lengthFlag, string countFlag)
         {
-            data?.Check(lengthFlag, countFlag);
+            var resolved = data?.Resolve(config, lengthFlag, countFlag);
             if (data?.SeqLen > config.MaxPositionEmbeddings)
                 Diagnostics.Warnings.Emit($"{lengthFlag} {data.SeqLen} is more than the model's max_position_embeddings ({config.MaxPositionEmbeddings}); positions past it are extrapolated");
+            return resolved;
         }
+        var (calibration, evaluation, training) = (Resolve(Calibration, "--calib-seq-len", "--calib-samples"),
+            Resolve(Evaluation, "--seq-len", "--max-sequences"), Resolve(Training, "--seq-len", "--max-sequences"));
         if (FineTune.Steps < 0) throw new InvalidInputException($"--steps must not be negative, not {FineTune.Steps}");
-        var fineTune = ResolvedFineTune;   // refuses f16 on CPU before any work
+        var computeType = ComputePrecision.Resolve(ComputeType, Device);   // refuses f16 on CPU before any work
+        var fineTune = FineTune with { ComputeType = computeType };
         if (FineTune.Steps > 0)
         {
-            fineTune.Validate();
+            fineTune = fineTune.Resolve(Device);
             if (Training is null)
                 throw new InvalidInputException("--steps > 0 fine-tunes the converted model and needs --train-data (or pass --steps 0)");
         }
-        return settings;
+        return new ConversionPlan(settings, calibration, evaluation, training, fineTune, computeType);
     }
 }
+
+/// <summary>
+/// A conversion as it runs: the settings, each data set with its window, the fine-tune (0 steps:
+/// none) and the dtype the evaluations and the fine-tune compute in, all resolved for the model.
+/// </summary>
+public sealed record ConversionPlan(ConversionSettings Settings, DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training,
+    TrainingOptions FineTune, Torch.ScalarType ComputeType);

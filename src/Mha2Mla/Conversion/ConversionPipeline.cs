@@ -56,23 +56,22 @@ public sealed class ConversionPipeline(ConversionJob job)
         };
         using var source = Checkpoint.Open(modelDirectory);
         var config = source.Config;
-        var settings = job.Validate(config);
-        DataOptions? ForModel(DataOptions? data) => data is null ? null : config.WithDefaultSeqLen(data);
-        var (calibrationData, evaluationData, trainingData) = (ForModel(job.Calibration), ForModel(job.Evaluation), ForModel(job.Training));
-        var calibration = calibrationData is null ? null : source.ReadSequences(calibrationData);
-        var evaluation = evaluationData is null ? null : source.ReadSequences(evaluationData);
+        var plan = job.Plan(config);
+        var settings = plan.Settings;
+        var calibration = plan.Calibration is null ? null : source.ReadSequences(plan.Calibration);
+        var evaluation = plan.Evaluation is null ? null : source.ReadSequences(plan.Evaluation);
         var diskType = job.SaveDType ?? source.Weights.OutputType();
 
         double? original = OriginalPerplexity, converted = null, finetuned = null;
         if (evaluation is not null && original is null)
             original = meter.Measure("eval_original", () =>
             {
-                using var model = LlamaModel.Load(source.Weights, config, job.Device, job.ResolvedComputeType);
-                return Evaluate(model, evaluation, "original");
+                using var model = LlamaModel.Load(source.Weights, config, job.Device, plan.ComputeType);
+                return Evaluate(model, evaluation, "original", plan.ComputeType);
             });
 
         Log?.Invoke($"Converting {config.NumHiddenLayers} layers ({settings.StrategyName}, r = {settings.RopePairs}, {settings.Width.Description}, {settings.SvdName} SVD)");
-        var keepInMemory = evaluation is not null || job.FineTune.Steps > 0;
+        var keepInMemory = evaluation is not null || plan.FineTune.Steps > 0;
         var writer = new CheckpointWriter(temporary, diskType);
         var layers = new List<DecoderLayer>();
         MlaSettings mla;
@@ -103,12 +102,12 @@ public sealed class ConversionPipeline(ConversionJob job)
         {
             using var model = LlamaModel.WithLayers(source.Weights, config with { Mla = mla }, job.Device, layers);
             model.RoundWeightsTo(diskType); // what is measured is exactly what is written
-            if (evaluation is not null) converted = meter.Measure("eval_converted", () => Evaluate(model, evaluation, "converted"));
-            if (job.FineTune.Steps > 0)
+            if (evaluation is not null) converted = meter.Measure("eval_converted", () => Evaluate(model, evaluation, "converted", plan.ComputeType));
+            if (plan.FineTune.Steps > 0)
             {
-                meter.Measure("finetune", () => RecoveryFineTune(model, source, trainingData!, files, temporary));
+                meter.Measure("finetune", () => RecoveryFineTune(model, source, plan.Training!, plan.FineTune, files, temporary));
                 model.RoundWeightsTo(diskType);
-                if (evaluation is not null) finetuned = meter.Measure("eval_finetuned", () => Evaluate(model, evaluation, "fine-tuned"));
+                if (evaluation is not null) finetuned = meter.Measure("eval_finetuned", () => Evaluate(model, evaluation, "fine-tuned", plan.ComputeType));
             }
             meter.Measure("write", () =>
             {
@@ -123,8 +122,8 @@ public sealed class ConversionPipeline(ConversionJob job)
             Model = source.Directory,
             Output = output,
             Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, mla.KvRank, mla.KvBudget, mla.LatentDims, settings.SvdName,
-                calibrationData, evaluationData, trainingData, job.ResolvedFineTune,
-                job.Device.ToString(), ComputePrecision.Name(job.ResolvedComputeType)),
+                plan.Calibration, plan.Evaluation, plan.Training, plan.FineTune,
+                job.Device.ToString(), ComputePrecision.Name(plan.ComputeType)),
             Rope = new ConversionReport.RopeReport(mla.Pairs),
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
             Perplexity = new ConversionReport.PerplexityReport(original, converted, finetuned),
@@ -144,24 +143,22 @@ public sealed class ConversionPipeline(ConversionJob job)
     }
 
     // The converted model keeps fp32 weights for its fine-tune, so it is evaluated under autocast.
-    private double Evaluate(LlamaModel model, List<int[]> sequences, string what)
+    private double Evaluate(LlamaModel model, List<int[]> sequences, string what, ScalarType computeType)
     {
         PerplexityResult result;
-        using (ComputePrecision.Autocast(model.Device, job.ResolvedComputeType))
+        using (ComputePrecision.Autocast(model.Device, computeType))
             result = Perplexity.Evaluate(model, sequences);
         Log?.Invoke($"perplexity ({what}): {result.Perplexity:F4} over {result.Tokens} tokens");
         return result.Perplexity;
     }
 
     // The recovery fine-tune, in place; its metrics are kept as finetune_metrics.jsonl.
-    private void RecoveryFineTune(LlamaModel model, Checkpoint source, DataOptions data, CheckpointFiles files, string directory)
+    private void RecoveryFineTune(LlamaModel model, Checkpoint source, DataOptions data, TrainingOptions options, CheckpointFiles files, string directory)
     {
         var work = Path.Combine(directory, "finetune");
-        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), job.ResolvedFineTune, work, files, onStep: OnStep);
+        var result = FineTune.Run(model, new TrainingData(data, source.LoadTokenizer, source.Config.VocabSize), options, work, files, onStep: OnStep);
         Log?.Invoke($"fine-tune: loss {result.FirstLoss:F4} -> {result.FinalLoss:F4} over {result.Steps} steps");
         File.Move(Path.Combine(work, "metrics.jsonl"), Path.Combine(directory, ConversionReport.FineTuneMetricsName));
         Directory.Delete(work, recursive: true);
     }
-
-
 }

@@ -15,11 +15,16 @@ public sealed record DataOptions
     /// <summary>Sequences held back for shuffling: a window, so files of any size stream.</summary>
     public int ShuffleBuffer { get; init; } = 10_000;
 
-    /// <summary>Refuses a window or a count that cannot give one next-token target, naming the command's flags.</summary>
-    public DataOptions Check(string seqLenFlag = "--seq-len", string countFlag = "--max-sequences")
+    /// <summary>
+    /// The options as a command runs them on <paramref name="config"/>'s model: the window filled
+    /// in (<see cref="Configs.ModelConfig.DefaultSequenceLength"/> when absent), a window or a count
+    /// that cannot give one next-token target refused, naming the command's flags. The one place
+    /// data options are checked and defaulted.
+    /// </summary>
+    public DataOptions Resolve(Configs.ModelConfig config, string seqLenFlag = "--seq-len", string countFlag = "--max-sequences")
     {
         if (SeqLen is <= 1) throw new InvalidInputException($"{seqLenFlag} must be at least 2, not {SeqLen}");
         if (MaxSequences is < 1) throw new InvalidInputException($"{countFlag} must be at least 1, not {MaxSequences}");
-        return this;
+        return this with { SeqLen = SeqLen ?? config.DefaultSequenceLength };
     }
 }

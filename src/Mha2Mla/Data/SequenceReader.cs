@@ -20,7 +20,7 @@ public static class SequenceReader
 {
     public static IEnumerable<int[]> Read(DataOptions options, Func<Tokenizer>? tokenizer, int vocabSize)
     {
-        if (options.SeqLen is <= 1) throw new InvalidInputException($"--seq-len must be at least 2, not {options.SeqLen}");
+        if (options.SeqLen is <= 1) throw new ArgumentOutOfRangeException(nameof(options), $"a window of {options.SeqLen} tokens has no next-token target; DataOptions.Resolve refuses it");
         var files = DataFiles.Expand(options.Path);
         var sequences = Validate(Cut(files.SelectMany(f => DocumentReader.Read(f, options.TextField, options.TokenFileDType)),
             options, tokenizer), options.Path, vocabSize);

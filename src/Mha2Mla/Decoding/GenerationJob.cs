@@ -68,6 +68,7 @@ public static class GenerationJob
                 Absorb = options.Absorb,
                 Eos = EosTokens.Read(checkpoint.Directory, vocab),
             };
+            decoding.Check(checkpoint.Config, ids);
             return new GenerationPlan(checkpoint, tokenizer, texts, ids, decoding, options with { ComputeType = ComputePrecision.Resolve(options.ComputeType, options.Device) });
         }
         catch
@@ -111,21 +112,27 @@ public sealed class GenerationPlan(Checkpoint checkpoint, Tokenizer? tokenizer, 
     /// <summary>The prompts' text ("" for pre-tokenized prompts).</summary>
     public IReadOnlyList<string> Prompts { get; } = texts;
 
+    /// <summary>What was asked, with the compute dtype resolved.</summary>
+    public GenerationJobOptions Options { get; } = options;
+
+    /// <summary>How each batch is decoded, checked for this model and these prompts.</summary>
+    public GenerationOptions Decoding { get; } = decoding;
+
     /// <summary>Whether the text can be shown as it is produced: one prompt, with a tokenizer to decode it.</summary>
     public bool CanStream => Prompts.Count == 1 && tokenizer is not null;
 
     /// <param name="onText">With <see cref="CanStream"/>: each piece of new text as it is decoded.</param>
     public GenerationReport Run(Action<string>? onText = null, Action<string>? log = null)
     {
-        var dtype = options.ComputeType!.Value;
-        using var model = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, options.Device, dtype);
+        var dtype = Options.ComputeType!.Value;
+        using var model = LlamaModel.Load(checkpoint.Weights, checkpoint.Config, Options.Device, dtype);
         var completions = new List<string>();
         var results = new List<GenerationResult>();
-        for (var start = 0; start < ids.Count; start += options.Batch)
+        for (var start = 0; start < ids.Count; start += Options.Batch)
         {
-            var chunk = ids.Skip(start).Take(options.Batch).ToList();
+            var chunk = ids.Skip(start).Take(Options.Batch).ToList();
             var (shown, soFar) = ("", new List<int>());
-            var result = Generator.Generate(model, chunk, decoding, (_, token) =>
+            var result = Generator.Generate(model, chunk, Decoding, (_, token) =>
             {
                 if (onText is null || !CanStream) return;
                 // Decoding the whole completion each time keeps multi-token characters whole.
@@ -140,7 +147,7 @@ public sealed class GenerationPlan(Checkpoint checkpoint, Tokenizer? tokenizer, 
         var generated = results.Sum(r => r.GeneratedTokens);
         var decodeSeconds = results.Sum(r => r.DecodeSeconds);
         var report = new GenerationReport(completions, results.Sum(r => r.PromptTokens), generated, results.Sum(r => r.PrefillSeconds),
-            decodeSeconds > 0 ? generated / decodeSeconds : 0, results.Max(r => r.KvCacheBytes), results[0].KvCacheBytesPerToken, decoding.Cache.Name);
+            decodeSeconds > 0 ? generated / decodeSeconds : 0, results.Max(r => r.KvCacheBytes), results[0].KvCacheBytesPerToken, Decoding.Cache.Name);
         log?.Invoke($"{generated} tokens; prefill {report.PrefillSeconds:F2} s, decode {report.DecodeTokensPerSecond:F1} tokens/s; " +
                     $"KV cache {report.KvCacheBytes:N0} bytes ({report.KvCacheBytesPerToken:F1} per token)");
         return report;

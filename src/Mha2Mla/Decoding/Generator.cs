@@ -15,6 +15,21 @@ public sealed record GenerationOptions
     public bool UseCache { get; init; } = true;
     /// <summary>Tokens that end a sequence.</summary>
     public IReadOnlySet<int> Eos { get; init; } = new HashSet<int>();
+
+    /// <summary>
+    /// Refuses, before any weight is loaded, what this model cannot decode for these (non-empty)
+    /// prompts: a sampling setting out of range, no new tokens, or positions past the model's
+    /// max_position_embeddings. <see cref="GenerationJob.Plan"/> calls it; <see cref="Generator"/> trusts it.
+    /// </summary>
+    public void Check(Configs.ModelConfig config, IReadOnlyList<int[]> prompts)
+    {
+        Sampling.Check();
+        if (MaxNewTokens < 1) throw new InvalidInputException($"--max-new-tokens must be at least 1, not {MaxNewTokens}");
+        var (longest, max) = (prompts.Max(p => p.Length), config.MaxPositionEmbeddings);
+        if (longest > max) throw new InvalidInputException($"a prompt of {longest} tokens is longer than the model's max_position_embeddings ({max})");
+        if (longest + MaxNewTokens > max)
+            throw new InvalidInputException($"a prompt of {longest} tokens plus --max-new-tokens {MaxNewTokens} goes past max_position_embeddings ({max}); lower --max-new-tokens");
+    }
 }
 
 /// <param name="Tokens">The generated ids of each prompt (EOS excluded).</param>
@@ -31,17 +46,12 @@ public sealed record GenerationResult(IReadOnlyList<int[]> Tokens, long PromptTo
 /// </summary>
 public static class Generator
 {
+    /// <param name="prompts">Non-empty token sequences.</param>
+    /// <param name="options">Checked for this model and these prompts (<see cref="GenerationOptions.Check"/>).</param>
     /// <param name="onToken">Called with (prompt index, token) as each token is chosen.</param>
     public static GenerationResult Generate(LlamaModel model, IReadOnlyList<int[]> prompts, GenerationOptions options, Action<int, int>? onToken = null)
     {
-        options.Sampling.Validate();
-        if (options.MaxNewTokens < 1) throw new InvalidInputException($"--max-new-tokens must be at least 1, not {options.MaxNewTokens}");
-        if (prompts.Count == 0 || prompts.Any(p => p.Length == 0)) throw new InvalidInputException("a prompt is empty; give at least one token of text");
         var longest = prompts.Max(p => p.Length);
-        var max = model.Config.MaxPositionEmbeddings;
-        if (longest > max) throw new InvalidInputException($"a prompt of {longest} tokens is longer than the model's max_position_embeddings ({max})");
-        if (longest + options.MaxNewTokens > max)
-            throw new InvalidInputException($"a prompt of {longest} tokens plus --max-new-tokens {options.MaxNewTokens} goes past max_position_embeddings ({max}); lower --max-new-tokens");
 
         using var noGrad = torch.no_grad();
         var batch = prompts.Count;

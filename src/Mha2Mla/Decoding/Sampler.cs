@@ -3,7 +3,7 @@ namespace Mha2Mla.Decoding;
 /// <summary>How the next token is chosen: greedy at temperature 0, else sampled after top-k and top-p filtering.</summary>
 public sealed record SamplingOptions(double Temperature = 0, int TopK = 0, double TopP = 1.0, int Seed = 0)
 {
-    public void Validate()
+    public void Check()
     {
         if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new InvalidInputException($"--temperature must be 0 (greedy) or positive, not {Temperature}");
         if (TopK < 0) throw new InvalidInputException($"--top-k must not be negative, not {TopK}");

@@ -34,7 +34,7 @@ public static class EvaluationJob
         try
         {
             var config = checkpoint.Config;
-            var data = config.WithDefaultSeqLen(options.Data);
+            var data = options.Data.Resolve(config);
             var sequences = checkpoint.ReadSequences(data);
             var longest = sequences.Count > 0 ? sequences.Max(s => s.Length) : 0;
             if (longest > config.MaxPositionEmbeddings)

@@ -23,7 +23,7 @@ public static class DeepSeekV3Conversion
         using (var source = Checkpoint.Open(model))
         {
             DeepSeekV3Export.CheckSource(source.Config);
-            var settings = job.Validate(source.Config);
+            var settings = job.Plan(source.Config).Settings;
             format = new DeepSeekV3Output(source.Config, settings.RopePairs, ((UniformRank)settings.Width).LatentDim(source.Config));
         }
         var conversion = new ConversionPipeline(job with { Model = model }) { Log = log, OnStep = onStep, Format = format }.Run();

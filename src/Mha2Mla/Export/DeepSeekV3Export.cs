@@ -40,9 +40,8 @@ public static class DeepSeekV3Export
 
     public static ExportReport Run(ExportJob job, Action<string>? log = null)
     {
-        job.Calibration?.Check("--calib-seq-len", "--calib-samples");
-        job.Evaluation?.Check();
         using var source = Checkpoint.Open(job.Model);
+        job = job with { Calibration = job.Calibration?.Resolve(source.Config, "--calib-seq-len", "--calib-samples"), Evaluation = job.Evaluation?.Resolve(source.Config) };
         Check(job.Model, source.Config, job.Calibration is not null);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);
         var report = Write(source, output.WorkDirectory, output.Path, job, log);

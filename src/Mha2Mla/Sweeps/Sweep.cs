@@ -27,7 +27,7 @@ public sealed class Sweep(SweepJob job)
         var path = directory.Path;
         var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
         using (var source = Checkpoint.Open(modelDirectory))
-            foreach (var j in jobs) j.Validate(source.Config); // every point's settings fail now, not after hours
+            foreach (var j in jobs) j.Plan(source.Config); // every point's settings fail now, not after hours
 
         var grid = Grid();
         var gridFile = Path.Combine(path, "sweep.json");

@@ -17,14 +17,14 @@ public sealed record TrainingData(DataOptions Data, Func<Tokenizer>? Tokenizer, 
 /// </summary>
 public static class FineTune
 {
+    /// <param name="data">Data options resolved for the model (<see cref="DataOptions.Resolve"/>).</param>
+    /// <param name="options">Options resolved for the model's device (<see cref="TrainingOptions.Resolve"/>).</param>
     /// <param name="startedFrom">What the run started from (a checkpoint path, or --init CONFIG), checked on resume.</param>
     public static TrainingResult Run(LlamaModel model, TrainingData data, TrainingOptions options, string workDirectory,
         CheckpointFiles files, bool resume = false, Action<StepMetrics>? onStep = null, string startedFrom = "", OutputDirectory? run = null)
     {
-        options.Validate();
         Runtime.KeepFreedBuffersForReuse();   // every step repeats the last one's allocations (a streaming convert that fine-tunes switches here)
-        options = options with { ComputeType = ComputePrecision.Resolve(options.ComputeType, model.Device) };
-        var sequences = model.Config.WithDefaultSeqLen(data.Data) with { Seed = options.Seed };
+        var sequences = data.Data with { Seed = options.Seed };
         var batches = new BatchStream(sequences, data.Tokenizer, data.VocabSize, options.MicroBatch, model.Device);
         return new Trainer(model, batches, options, workDirectory, files) { OnStep = onStep, StartedFrom = startedFrom, Output = run }.Run(resume);
     }

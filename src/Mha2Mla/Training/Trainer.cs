@@ -26,14 +26,13 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     public OutputDirectory? Output { get; init; }
 
     // What the forward and backward passes compute in under autocast (weights and AdamW state stay fp32).
-    private readonly ScalarType computeType = ComputePrecision.Resolve(options.ComputeType, model.Device);
+    private readonly ScalarType computeType = options.ResolvedComputeType;
 
     public static IEnumerable<(string Name, Tensor Param)> TrainableParameters(LlamaModel model, bool freezeNonAttention) =>
         model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains(".self_attn.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
 
     public TrainingResult Run(bool resume)
     {
-        options.Validate();
         var checkpoint = resume ? ResumableCheckpoint.Latest(outDirectory) : null;
         if (resume && checkpoint is null)
             throw new InvalidInputException($"--resume: {ResumableCheckpoint.Root(outDirectory)} holds no complete checkpoint to resume from");

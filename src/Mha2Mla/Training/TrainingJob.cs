@@ -37,7 +37,7 @@ public sealed record TrainingJob
 
     public TrainingResult Run()
     {
-        Options.Validate();
+        var options = Options.Resolve(Device);
         if ((Model is null) == (InitConfig is null))
             throw new InvalidInputException("train needs exactly one of MODEL or --init CONFIG.json");
         var modelDirectory = Model is null ? null : ModelSource.Resolve(Model);
@@ -46,12 +46,12 @@ public sealed record TrainingJob
 
         using var source = OpenSource();
         var model = source.Model;
-        var data = new TrainingData(Data, source.Tokenizer, model.Config.VocabSize);
-        Log?.Invoke($"Training {Trainer.TrainableParameters(model, Options.FreezeNonAttention).Sum(p => p.Param.numel()):N0} parameters for {Options.Steps} steps " +
-                    $"(batch {Options.MicroBatch} x {Options.GradAccumulation}, seq-len {model.Config.WithDefaultSeqLen(Data).SeqLen}) on {Device}, " +
-                    $"computing in {ComputePrecision.Name(ComputePrecision.Resolve(Options.ComputeType, Device))}");
+        var data = new TrainingData(Data.Resolve(model.Config), source.Tokenizer, model.Config.VocabSize);
+        Log?.Invoke($"Training {Trainer.TrainableParameters(model, options.FreezeNonAttention).Sum(p => p.Param.numel()):N0} parameters for {options.Steps} steps " +
+                    $"(batch {options.MicroBatch} x {options.GradAccumulation}, seq-len {data.Data.SeqLen}) on {Device}, " +
+                    $"computing in {ComputePrecision.Name(options.ResolvedComputeType)}");
         var identity = modelDirectory ?? $"--init {Path.GetFullPath(InitConfig!)}";
-        var result = FineTune.Run(model, data, Options, output.Path, source.Files, Resume, OnStep, startedFrom: identity, run: output);
+        var result = FineTune.Run(model, data, options, output.Path, source.Files, Resume, OnStep, startedFrom: identity, run: output);
 
         var dtype = SaveDType ?? source.StorageType;
         output.BeginWriting();

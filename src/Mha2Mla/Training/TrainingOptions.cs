@@ -39,7 +39,12 @@ public sealed record TrainingOptions
     [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Torch.ScalarType>))]
     public Torch.ScalarType? ComputeType { get; init; }
 
-    public void Validate()
+    /// <summary>
+    /// The options as a run on <paramref name="device"/> uses them: <see cref="ComputeType"/>
+    /// filled in, every value checked (naming the CLI flag). The one place training options are
+    /// checked and defaulted; <see cref="FineTune"/> and <see cref="Trainer"/> take what it returns.
+    /// </summary>
+    public TrainingOptions Resolve(Torch.Device device)
     {
         void Require(bool ok, string message)
         {
@@ -60,5 +65,11 @@ public sealed record TrainingOptions
         // f16 needs loss scaling against gradient underflow, which this trainer does not do.
         Require(ComputeType is null or Torch.ScalarType.BFloat16 or Torch.ScalarType.Float32,
             "--dtype f16: training computes in bf16 or f32 (f16 would need loss scaling); use --dtype bf16");
+        return this with { ComputeType = Models.ComputePrecision.Resolve(ComputeType, device) };
     }
+
+    /// <summary>The compute dtype of options <see cref="Resolve"/> returned.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Torch.ScalarType ResolvedComputeType =>
+        ComputeType ?? throw new InvalidOperationException("training options are run only as TrainingOptions.Resolve returns them");
 }

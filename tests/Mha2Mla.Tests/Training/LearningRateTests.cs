@@ -1,3 +1,4 @@
+using Mha2Mla.Torch;
 using Mha2Mla.Training;
 
 namespace Mha2Mla.Tests.Training;
@@ -30,8 +31,8 @@ public class LearningRateTests
     [Fact]
     public void OptionsThatCannotWorkAreInputErrors()
     {
-        Assert.Throws<InvalidInputException>(() => new TrainingOptions { Steps = 0 }.Validate());
-        Assert.Throws<InvalidInputException>(() => new TrainingOptions { WarmupFraction = 0.6, DecayFraction = 0.6 }.Validate());
-        Assert.Throws<InvalidInputException>(() => new TrainingOptions { LearningRate = double.NaN }.Validate());
+        Assert.Throws<InvalidInputException>(() => new TrainingOptions { Steps = 0 }.Resolve(Device.CPU));
+        Assert.Throws<InvalidInputException>(() => new TrainingOptions { WarmupFraction = 0.6, DecayFraction = 0.6 }.Resolve(Device.CPU));
+        Assert.Throws<InvalidInputException>(() => new TrainingOptions { LearningRate = double.NaN }.Resolve(Device.CPU));
     }
 }
