@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Mha2Mla.Models;
 
 namespace Mha2Mla.Cli;

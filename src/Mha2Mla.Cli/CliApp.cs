@@ -1,7 +1,5 @@
-using System.CommandLine;
 using Mha2Mla.Cli.Commands;
 using Mha2Mla.Torch;
-using Serilog;
 
 namespace Mha2Mla.Cli;
 

@@ -1,4 +1,3 @@
-using Serilog;
 using Serilog.Events;
 
 namespace Mha2Mla.Cli;

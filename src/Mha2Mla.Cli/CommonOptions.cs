@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace Mha2Mla.Cli;
 
 /// <summary>Options every command shares.</summary>

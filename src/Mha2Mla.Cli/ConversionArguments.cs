@@ -1,6 +1,3 @@
-using System.CommandLine;
-using Mha2Mla.Conversion;
-
 namespace Mha2Mla.Cli;
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Mha2Mla.Torch;
 
 namespace Mha2Mla.Cli;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Serilog;
 using Spectre.Console;
 
 namespace Mha2Mla.Cli;

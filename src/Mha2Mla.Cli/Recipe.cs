@@ -1,4 +1,3 @@
-using System.CommandLine;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Globalization;
-using Mha2Mla.Conversion;
 using Mha2Mla.Sweeps;
 
 namespace Mha2Mla.Cli;

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Mha2Mla.Training;
 
 namespace Mha2Mla.Cli;

@@ -1,5 +1,3 @@
-using Mha2Mla.Torch;
-
 namespace Mha2Mla;
 
 /// <summary>Engine set-up shared by every command: compute threads and the device.</summary>

@@ -1,11 +1,7 @@
-using Mha2Mla.Checkpoints;
 using Mha2Mla.Conversion;
 using Mha2Mla.Data;
 using Mha2Mla.Decoding;
 using Mha2Mla.Evaluation;
-using Mha2Mla.Models;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
 using Mha2Mla.Training;
 
 namespace Mha2Mla.Tests;

@@ -1,7 +1,3 @@
-using System.CommandLine;
-using Mha2Mla.Conversion;
-using Serilog;
-
 namespace Mha2Mla.Cli.Commands;
 
 /// <summary>`mha2mla convert MODEL -o OUT`: MHA/GQA to MLA, with calibration, fine-tune and report.</summary>

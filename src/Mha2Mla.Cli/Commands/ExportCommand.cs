@@ -1,6 +1,4 @@
-using System.CommandLine;
 using Mha2Mla.Export;
-using Serilog;
 
 namespace Mha2Mla.Cli.Commands;
 

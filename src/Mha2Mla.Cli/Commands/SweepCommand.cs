@@ -1,7 +1,4 @@
-using System.CommandLine;
-using Mha2Mla.Conversion;
 using Mha2Mla.Sweeps;
-using Serilog;
 
 namespace Mha2Mla.Cli.Commands;
 

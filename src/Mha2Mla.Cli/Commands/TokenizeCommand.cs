@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Mha2Mla.Tokenization;
 
 namespace Mha2Mla.Cli.Commands;

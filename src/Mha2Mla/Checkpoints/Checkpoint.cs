@@ -1,8 +1,5 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Storage;
 
-using Mha2Mla.Models;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Checkpoints;
 

@@ -1,8 +1,3 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Checkpoints;
 
 /// <summary>KV-cache cost of a model: elements and bytes per token, per layer and in total.</summary>

@@ -1,9 +1,3 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
-using Mha2Mla.Checkpoints;
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Conversion;
 
 /// <summary>

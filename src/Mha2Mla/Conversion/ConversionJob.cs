@@ -1,7 +1,4 @@
-using Mha2Mla.Data;
-using Mha2Mla.Models;
 using Mha2Mla.Training;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Conversion;
 

@@ -2,12 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Mha2Mla.Data;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
 using Mha2Mla.Training;
 using Mha2Mla.Diagnostics;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Conversion;
 

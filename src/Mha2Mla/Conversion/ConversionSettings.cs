@@ -1,5 +1,3 @@
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Conversion;
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Conversion;
 

@@ -1,8 +1,5 @@
 using System.Text.Json;
-using Mha2Mla.Checkpoints;
-using Mha2Mla.Models;
 using Mha2Mla.Tokenization;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Decoding;
 

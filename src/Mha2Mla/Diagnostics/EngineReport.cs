@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Diagnostics;
 

@@ -1,8 +1,3 @@
-using Mha2Mla.Checkpoints;
-using Mha2Mla.Data;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Evaluation;
 
 /// <summary>What `mha2mla eval` was asked: a model, its data, where and how to compute.</summary>

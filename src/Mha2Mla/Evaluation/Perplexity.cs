@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Evaluation;
 

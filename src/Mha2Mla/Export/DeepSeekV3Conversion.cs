@@ -1,7 +1,5 @@
-using Mha2Mla.Storage;
 using Mha2Mla.Conversion;
 using Mha2Mla.Training;
-using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Export;
 

@@ -1,13 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mha2Mla.Storage;
 using Mha2Mla.Conversion;
-using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
-using Mha2Mla.Checkpoints;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Export;
 

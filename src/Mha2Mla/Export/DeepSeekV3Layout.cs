@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Export;
 

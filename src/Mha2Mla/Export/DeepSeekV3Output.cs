@@ -1,8 +1,4 @@
-using Mha2Mla.Configs;
 using Mha2Mla.Conversion;
-using Mha2Mla.Models;
-using Mha2Mla.Storage;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Export;
 

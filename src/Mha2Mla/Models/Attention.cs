@@ -1,6 +1,3 @@
-using Mha2Mla.Torch;
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Models;
 
 /// <summary>

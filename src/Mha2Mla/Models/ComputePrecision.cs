@@ -1,5 +1,3 @@
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Models;
 
 /// <summary>

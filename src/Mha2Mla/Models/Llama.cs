@@ -1,7 +1,3 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Torch;
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Models;
 
 // The Llama family (Llama, Mistral, Qwen2) as Hugging Face's modeling_llama.py builds it, top to

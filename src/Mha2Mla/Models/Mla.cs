@@ -1,6 +1,3 @@
-using Mha2Mla.Torch;
-using Mha2Mla.Configs;
-
 namespace Mha2Mla.Models;
 
 // Multi-head Latent Attention as mha2mla's conversions write it (docs/mla-format.md): the block

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Storage;
 

@@ -1,5 +1,3 @@
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Storage;
 
 /// <summary>The safetensors dtype names and which of them mha2mla reads.</summary>

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Storage;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Storage;
 

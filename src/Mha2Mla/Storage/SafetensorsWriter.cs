@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Storage;
 

@@ -1,5 +1,3 @@
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Storage;
 
 /// <summary>One tensor described by a safetensors header; offsets are relative to the data region.</summary>

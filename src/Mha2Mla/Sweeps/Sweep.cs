@@ -1,8 +1,6 @@
 using System.Text.Json;
-using Mha2Mla.Storage;
 using Mha2Mla.Conversion;
 using Mha2Mla.Training;
-using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Sweeps;
 

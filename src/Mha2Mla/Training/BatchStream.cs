@@ -1,6 +1,4 @@
-using Mha2Mla.Data;
 using Mha2Mla.Tokenization;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Training;
 

@@ -1,7 +1,4 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Data;
 using Mha2Mla.Diagnostics;
-using Mha2Mla.Models;
 using Mha2Mla.Tokenization;
 
 namespace Mha2Mla.Training;

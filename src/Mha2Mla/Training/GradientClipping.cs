@@ -1,5 +1,3 @@
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Training;
 
 /// <summary>Global-norm clipping, as torch.nn.utils.clip_grad_norm_.</summary>

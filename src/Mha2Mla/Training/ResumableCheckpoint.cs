@@ -1,7 +1,4 @@
 using System.Text.Json;
-using Mha2Mla.Storage;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Training;
 

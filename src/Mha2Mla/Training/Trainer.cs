@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Mha2Mla.Storage;
-using Mha2Mla.Data;
-using Mha2Mla.Models;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Training;
 

@@ -1,10 +1,4 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Data;
-using Mha2Mla.Models;
 using Mha2Mla.Tokenization;
-using Mha2Mla.Torch;
-using Mha2Mla.Checkpoints;
-using Mha2Mla.Configs;
 
 namespace Mha2Mla.Training;
 

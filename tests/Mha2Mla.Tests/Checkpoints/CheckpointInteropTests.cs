@@ -1,7 +1,3 @@
-using Mha2Mla.Storage;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Tests.Checkpoints;
 
 public class CheckpointInteropTests

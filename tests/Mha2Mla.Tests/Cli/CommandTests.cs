@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
-
 namespace Mha2Mla.Tests.Cli;
 
 /// <summary>inspect, eval and doctor as a user runs them, through the built CLI.</summary>

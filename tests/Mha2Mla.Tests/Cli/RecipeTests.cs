@@ -1,5 +1,4 @@
 using Mha2Mla.Cli;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Cli;
 

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
 using Mha2Mla.Tests.Tokenization;
 
 namespace Mha2Mla.Tests.Cli;

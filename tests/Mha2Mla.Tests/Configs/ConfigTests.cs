@@ -1,5 +1,3 @@
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
 using Mha2Mla.Configs;
 
 namespace Mha2Mla.Tests.Configs;

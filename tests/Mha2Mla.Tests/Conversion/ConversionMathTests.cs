@@ -1,9 +1,4 @@
-using System.Text.Json;
 using Mha2Mla.Conversion;
-using Mha2Mla.Models;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
-using Mha2Mla.Checkpoints;
 using Mha2Mla.Configs;
 
 namespace Mha2Mla.Tests.Conversion;

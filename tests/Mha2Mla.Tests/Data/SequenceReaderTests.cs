@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using Mha2Mla.Data;
-using Mha2Mla.Tests.Support;
 using Mha2Mla.Tokenization;
 
 namespace Mha2Mla.Tests.Data;

@@ -1,9 +1,5 @@
-using System.Text.Json;
-using Mha2Mla.Storage;
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Checkpoints;
 
 namespace Mha2Mla.Tests.Demo;
 

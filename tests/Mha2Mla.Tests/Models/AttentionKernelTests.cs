@@ -1,8 +1,3 @@
-using Mha2Mla.Models;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
-using Mha2Mla.Checkpoints;
-
 namespace Mha2Mla.Tests.Models;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Tests.Models;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using Mha2Mla.Tests.Support;
-
 namespace Mha2Mla.Tests.Reliability;
 
 /// <summary>

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Reliability;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Reliability;
 

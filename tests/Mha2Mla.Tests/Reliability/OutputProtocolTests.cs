@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Reliability;
 

@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Mha2Mla.Tests.Support;
-
 namespace Mha2Mla.Tests.Storage;
 
 /// <summary>

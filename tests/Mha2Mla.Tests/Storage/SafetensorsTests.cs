@@ -1,7 +1,4 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Storage;
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
 
 namespace Mha2Mla.Tests.Storage;
 

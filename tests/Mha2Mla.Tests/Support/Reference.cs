@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Mha2Mla.Tests.Support;
 
 /// <summary>

@@ -1,6 +1,4 @@
-using System.Text.Json;
 using System.Xml.Linq;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Sweeps;
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Mha2Mla.Tests.Support;
 using Mha2Mla.Tokenization;
 
 namespace Mha2Mla.Tests.Tokenization;

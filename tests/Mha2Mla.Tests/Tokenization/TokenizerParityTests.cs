@@ -1,5 +1,4 @@
 using System.Text;
-using Mha2Mla.Tests.Support;
 
 namespace Mha2Mla.Tests.Tokenization;
 

@@ -1,6 +1,3 @@
-using Mha2Mla.Tests.Support;
-using Mha2Mla.Torch;
-
 namespace Mha2Mla.Tests.Torch;
 
 public class TensorTests

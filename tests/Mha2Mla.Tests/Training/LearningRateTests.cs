@@ -1,4 +1,3 @@
-using Mha2Mla.Torch;
 using Mha2Mla.Training;
 
 namespace Mha2Mla.Tests.Training;
