@@ -44,11 +44,4 @@ public sealed class ConversionArguments
         ComputeType = DTypeOptions.Parse(parsed.GetValue(FineTune.DType)),
         Overwrite = overwrite,
     };
-
-    /// <summary>Logs the fine-tune's progress every --log-every steps.</summary>
-    public static Action<Training.StepMetrics> FineTuneLog(Training.TrainingOptions fineTune) => m =>
-    {
-        if (m.Step == 1 || m.Step % fineTune.LogEvery == 0 || m.Step == fineTune.Steps)
-            Serilog.Log.Information("fine-tune step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2}", m.Step, fineTune.Steps, m.Loss, m.LearningRate);
-    };
 }

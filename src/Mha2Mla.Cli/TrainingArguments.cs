@@ -58,12 +58,16 @@ public sealed class TrainingArguments
         ComputeType = DTypeOptions.Parse(parsed.GetValue(DType)),
     };
 
-    /// <summary>`train`'s progress: the bar, and a log line every --log-every steps.</summary>
-    public static void LogStep(StepMetrics m, TrainingOptions options, Action<long> report)
+    /// <summary>
+    /// A fine-tune's progress (train's, or convert's and sweep's recovery fine-tune, whose lines
+    /// start "fine-tune "): a log line at the first step, every --log-every steps and the last,
+    /// and each step to <paramref name="report"/> (train's bar).
+    /// </summary>
+    public static Action<StepMetrics> StepLog(TrainingOptions options, string prefix = "", Action<long>? report = null) => m =>
     {
-        report(m.Step);
+        report?.Invoke(m.Step);
         if (m.Step == 1 || m.Step % options.LogEvery == 0 || m.Step == options.Steps)
-            Serilog.Log.Information("step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2} grad-norm {Norm:F3} {Rate:F0} tokens/s",
+            Serilog.Log.Information(prefix + "step {Step}/{Steps} loss {Loss:F4} lr {Lr:E2} grad-norm {Norm:F3} {Rate:F0} tokens/s",
                 m.Step, options.Steps, m.Loss, m.LearningRate, m.GradNorm, m.TokensPerSecond);
-    }
+    };
 }

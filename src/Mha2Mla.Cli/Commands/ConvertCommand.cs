@@ -37,12 +37,12 @@ public static class ConvertCommand
             void Message(string message) => Log.Information("{Message}", message);
             if (parsed.GetValue(format) == Export.DeepSeekV3Export.Format)
             {
-                var (conversion, export) = Export.DeepSeekV3Conversion.Run(job, Message, ConversionArguments.FineTuneLog(job.FineTune));
+                var (conversion, export) = Export.DeepSeekV3Conversion.Run(job, Message, TrainingArguments.StepLog(job.FineTune, "fine-tune "));
                 Log.Information("Wrote {Out}: DeepSeek-V3, kv_lora_rank {Rank}, rope {Rope}", export.Output, export.KvLoraRank, export.Rope["rope_type"]!.GetValue<string>());
                 if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(new { conversion, export });
                 return ExitCodes.Success;
             }
-            var report = new ConversionPipeline(job) { Log = Message, OnStep = ConversionArguments.FineTuneLog(job.FineTune) }.Run();
+            var report = new ConversionPipeline(job) { Log = Message, OnStep = TrainingArguments.StepLog(job.FineTune, "fine-tune ") }.Run();
             Log.Information("Wrote {Out}: KV cache -{Reduction:F2} % ({Before:0.##} -> {After:0.##} elements per token per layer)",
                 report.Output, report.KvCache.ReductionPercent, report.KvCache.ElementsPerTokenPerLayer.Original, report.KvCache.ElementsPerTokenPerLayer.Mla);
             if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(report);

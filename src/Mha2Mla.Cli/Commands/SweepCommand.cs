@@ -39,7 +39,7 @@ public static class SweepCommand
             })
             {
                 Log = message => Log.Information("{Message}", message),
-                OnStep = ConversionArguments.FineTuneLog(template.FineTune),
+                OnStep = TrainingArguments.StepLog(template.FineTune, "fine-tune "),
             }.Run();
             Log.Information("Wrote {Dir}: results.csv, results.json, sweep.svg ({Count} points)", template.Output, results.Count);
             if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(results);

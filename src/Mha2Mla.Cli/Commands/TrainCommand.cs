@@ -47,7 +47,7 @@ public static class TrainCommand
                 SaveDType = DTypeOptions.Parse(parsed.GetValue(saveDType)),
                 Device = Runtime.ResolveDevice(parsed.GetValue(CommonOptions.Device)!),
                 Log = message => Log.Information("{Message}", message),
-                OnStep = m => TrainingArguments.LogStep(m, options, report),
+                OnStep = TrainingArguments.StepLog(options, report: report),
             }.Run());
             if (parsed.GetValue(CommonOptions.Json)) JsonOutput.Write(result);
             return ExitCodes.Success;

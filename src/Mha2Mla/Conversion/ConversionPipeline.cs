@@ -105,8 +105,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             }
             meter.Measure("write", () =>
             {
-                for (var l = 0; l < model.Layers.Count; l++) WriteLayer(writer, l, model.Layers[l], diskType);
-                writer.WriteShard(model.OuterParameters().ToList());
+                model.WriteShards(writer, Format.Layer);   // already rounded to the disk dtype
                 Format.Finish(writer, model.Config, files, temporary, source.Directory, output);
             });
         }

@@ -315,9 +315,23 @@ public sealed class LlamaModel : Module
     public void Save(string directory, ScalarType dtype, CheckpointFiles files)
     {
         var writer = new CheckpointWriter(directory, dtype);
-        for (var i = 0; i < Layers.Count; i++) writer.WriteShard(Layers[i].NamedParameters(LayerName(i)).ToList());
-        writer.WriteShard(OuterParameters().ToList());
+        WriteShards(writer, (i, layer) => layer.NamedParameters(LayerName(i)));
         writer.Finish(files with { Format = Config.Mla?.IndexFormat });
+    }
+
+    /// <summary>
+    /// One shard per decoder layer, each as <paramref name="layout"/> names and maps it (the
+    /// modules' own names, or another architecture's), then one for the outer weights, which keep
+    /// their names in every layout.
+    /// </summary>
+    public void WriteShards(CheckpointWriter writer, Func<int, DecoderLayer, IEnumerable<(string Name, Tensor Value)>> layout)
+    {
+        for (var i = 0; i < Layers.Count; i++)
+        {
+            using var scope = torch.NewDisposeScope();   // a layout may make new tensors (DeepSeek-V3's q_proj)
+            writer.WriteShard(layout(i, Layers[i]).ToList());
+        }
+        writer.WriteShard(OuterParameters().ToList());
     }
 
     /// <summary>Logits (B, T, vocab) for token ids (B, T).</summary>
