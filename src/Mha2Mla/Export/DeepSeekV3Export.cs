@@ -135,7 +135,7 @@ public static class DeepSeekV3Export
     internal static List<(string Name, Tensor Value)> Layer(DecoderLayer layer, int l, DeepSeekV3Layout layout, double? calibratedNorm)
     {
         var attention = (MlaAttention)layer.Attention;
-        string Name(string rest) => $"{LlamaModel.LayerName(l)}.self_attn.{rest}";
+        string Name(string rest) => $"{LlamaModel.LayerName(l)}.{DecoderLayer.AttentionName}.{rest}";
         Tensor Pick(Tensor[] parts, long[] rows, bool zeroRow = false)
         {
             var all = torch.cat(zeroRow ? [.. parts, torch.zeros([1, parts[0].size(1)])] : parts, 0);
@@ -149,7 +149,7 @@ public static class DeepSeekV3Export
             (Name("kv_a_layernorm.weight"), norm),
             (Name("kv_b_proj.weight"), Pick([attention.KUp.Weight, attention.VUp.Weight], layout.KvBRows())),
             .. attention.O.NamedParameters(Name("o_proj")),
-            .. layer.NamedParameters(LlamaModel.LayerName(l)).Where(p => !p.Name.Contains(".self_attn.", StringComparison.Ordinal)),
+            .. layer.NamedParameters(LlamaModel.LayerName(l)).Where(p => !p.Name.Contains($".{DecoderLayer.AttentionName}.", StringComparison.Ordinal)),
         ];
     }
 

@@ -151,6 +151,9 @@ public sealed class LlamaAttention : Attention
 /// <summary>Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
 public sealed class DecoderLayer : Module
 {
+    /// <summary>The attention block's name in a checkpoint ("model.layers.{i}.self_attn.…").</summary>
+    public const string AttentionName = "self_attn";
+
     private readonly int? slidingWindow;
     public Attention Attention { get; private set; }
     public Mlp Mlp { get; }
@@ -161,7 +164,7 @@ public sealed class DecoderLayer : Module
     public DecoderLayer(ModelConfig config, int index, WeightSource source)
     {
         slidingWindow = config.WindowOf(index);
-        Attention = Child<Attention>("self_attn", source, s => config.Mla is { } mla
+        Attention = Child<Attention>(AttentionName, source, s => config.Mla is { } mla
             ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s)
             : new LlamaAttention(config, s));
         Attention.SlidingWindow = slidingWindow;
@@ -174,7 +177,7 @@ public sealed class DecoderLayer : Module
     public void ReplaceAttention(Attention attention)
     {
         Attention.Dispose();
-        Attention = Register("self_attn", attention);
+        Attention = Register(AttentionName, attention);
         Attention.SlidingWindow = slidingWindow;
     }
 

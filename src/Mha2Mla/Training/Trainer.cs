@@ -25,7 +25,7 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
     private readonly ScalarType computeType = options.ResolvedComputeType;
 
     public static IEnumerable<(string Name, Tensor Param)> TrainableParameters(LlamaModel model, bool freezeNonAttention) =>
-        model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains(".self_attn.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
+        model.NamedParameters().Where(p => !freezeNonAttention || p.Name.Contains($".{DecoderLayer.AttentionName}.") || p.Name.EndsWith("norm.weight", StringComparison.Ordinal));
 
     public TrainingResult Run(bool resume)
     {
