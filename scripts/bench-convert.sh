@@ -10,24 +10,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 source scripts/lib/smoke.sh            # MHA2MLA_SMOKE=1: a 2-layer toy of the same shape family, 2 x 64 calibration tokens
+source scripts/bench/common.sh
 work=$(smoke_dir bench)
 model=$work/tinyllama-shaped
-config='{"model_type": "llama", "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
-  "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
-  "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": false}'
+config='{"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000}'
 samples=16 length=512
 if smoking; then
-  config=$(/usr/bin/python3 -c 'import json, sys; c = json.loads(sys.argv[1]); c.update(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=1000); print(json.dumps(c))' "$config")
+  config='{"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1000}'
   samples=2 length=64
 fi
 calib=$work/calib-${samples}x$length.json
 mkdir -p "$work"
-if [[ ! -f $model/config.json ]]; then
-  echo "bench: writing a random TinyLlama-shaped checkpoint (2.2 GB unless smoking) to $model" >&2
-  /usr/bin/python3 tests/reference/llama_reference.py make "$model" --dtype bf16 --shards 3 --seed 4 --config "$config"
-fi
-[[ -f $calib ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$calib" --count $samples --length $length \
-  --vocab "$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["vocab_size"])' "$config")"
+bench_model "$model" bf16 4 "$config" 3      # 2.2 GB unless smoking
+bench_ids "$calib" $samples $length "$(bench_vocab "$model")"
 du -sh "$model" >&2
 
 scripts/mha2mla --version >/dev/null # build outside the measurement
@@ -38,12 +33,11 @@ for i in $(seq "$runs"); do
     --calib-data "$calib" --calib-samples $samples --calib-seq-len $length --steps 0 2> "$work/convert-time-$i.txt" >/dev/null || { cat "$work/convert-time-$i.txt"; exit 1; }
   cp "$out/mha2mla_report.json" "$work/convert-report-$i.json"
 done
-/usr/bin/python3 - "$work" "$runs" <<'PY'
-import json, re, statistics, sys
+"$bench_python" - "$work" "$runs" <<'PY'
+import json, re, sys
+sys.path.insert(0, "scripts/bench")
+from stats import figure
 work, runs = sys.argv[1], int(sys.argv[2])
-def figure(values, unit, digits=1):
-    v = sorted(values)
-    return f"{statistics.median(v):.{digits}f} {unit} ({v[0]:.{digits}f}-{v[-1]:.{digits}f})"
 wall, rss, stage = [], [], []
 for i in range(1, runs + 1):
     text = open(f"{work}/convert-time-{i}.txt").read()

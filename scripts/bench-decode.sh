@@ -8,20 +8,19 @@
 #   e.g. scripts/bench-decode.sh 1.1b "1 16" "512 4096 16384" 3 16
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/bench/common.sh
 shape=${1:-30m}; batches=${2:-"1 4"}; contexts=${3:-"512 2048"}; runs=${4:-3}; new=${5:-32}; threads=${6:-$(nproc)}
 budget=$((4 * 1024 * 1024 * 1024))
 work=artifacts/bench-decode/$shape
 mkdir -p "$work"
-py=/usr/bin/python3
 
 case $shape in
-  1.1b) config='{"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000}' ;;
-  100m) config='{"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000}' ;;
-  *)    config='{"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 8000}' ;;
+  1.1b) config='{"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000' ;;
+  100m) config='{"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000' ;;
+  *)    config='{"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 8000' ;;
 esac
-full=$($py -c "import json,sys; c=json.loads(sys.argv[1]); c.update(model_type='llama', max_position_embeddings=32768, rms_norm_eps=1e-5, tie_word_embeddings=False); print(json.dumps(c))" "$config")
-vocab=$($py -c "import json,sys; print(json.loads(sys.argv[1])['vocab_size'])" "$config")
-[[ -f $work/original/config.json ]] || $py tests/reference/llama_reference.py make "$work/original" --dtype bf16 --seed 1 --config "$full"
+bench_model "$work/original" bf16 1 "$config, \"max_position_embeddings\": 32768}"
+vocab=$(bench_vocab "$work/original")
 # r = 4, d_kv = 16: -81.25 % of the cache at head_dim 64.
 [[ -f $work/mla/config.json ]] || scripts/mha2mla convert "$work/original" -o "$work/mla" --rope-strategy high --rope-pairs 4 --kv-rank 16 -q
 
@@ -30,22 +29,17 @@ printf "%-6s %-8s %-10s %-28s %-16s %s\n" batch context model "decode tokens/s" 
 for b in $batches; do
   for c in $contexts; do
     prompts=$work/prompts-${b}x${c}.json
-    [[ -f $prompts ]] || $py tests/reference/llama_reference.py ids "$prompts" --count "$b" --length "$c" --vocab "$vocab" --seed 2
+    bench_ids "$prompts" "$b" "$c" "$vocab" 2
     for variant in original mla mla-int4; do
       model=$work/${variant%-int4}; extra=(); [[ $variant == mla-int4 ]] && extra=(--kv-cache-dtype int4)
       rates=()
       for _ in $(seq "$runs"); do
         out=$(scripts/mha2mla generate "$model" --prompts "$prompts" --max-new-tokens "$new" --batch "$b" "${extra[@]}" --threads "$threads" --json -q)
-        rates+=("$($py -c "import json,sys; print(json.loads(sys.argv[1])['decode_tokens_per_second'])" "$out")")
-        per_token=$($py -c "import json,sys; print(json.loads(sys.argv[1])['kv_cache_bytes_per_token'])" "$out")
+        rates+=("$(bench_field "$out" decode_tokens_per_second)")
+        per_token=$(bench_field "$out" kv_cache_bytes_per_token)
       done
-      $py - "$b" "$c" "$variant" "$per_token" "$budget" "${rates[@]}" <<'PY'
-import statistics, sys
-b, c, variant, per_token, budget, *rates = sys.argv[1:]
-rates = sorted(float(r) for r in rates)
-fits = int(budget) / float(per_token)
-print(f"{b:<6} {c:<8} {variant:<10} {statistics.median(rates):8.1f} ({rates[0]:.1f}-{rates[-1]:.1f}){'':8} {float(per_token):<16.1f} {fits:,.0f} tokens")
-PY
+      fits=$("$bench_python" -c 'import sys; print(f"{int(sys.argv[1]) / float(sys.argv[2]):,.0f} tokens")' "$budget" "$per_token")
+      printf "%-6s %-8s %-10s %-28s %-16.1f %s\n" "$b" "$c" "$variant" "$(bench_figure "${rates[@]}")" "$per_token" "$fits"
     done
   done
 done

@@ -7,6 +7,7 @@
 # Prints the median (min-max) of RUNS runs (default 3) of each, taken alternately.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/bench/common.sh
 sequences=${1:-4}
 threads=${2:-$(nproc)}
 runs=${3:-3}
@@ -15,26 +16,18 @@ model=$work/llama-100m
 data=$work/tokens-${sequences}x2048.json
 mkdir -p "$work"
 
-if [[ ! -f $model/config.json ]]; then
-  echo "bench: making a random 100M-parameter checkpoint in $model" >&2
-  # SmolLM-like ratios: head_dim 64, 3 query heads per KV head, tied embeddings.
-  /usr/bin/python3 tests/reference/llama_reference.py make "$model" --dtype bf16 --seed 1 --config '{
-    "model_type": "llama", "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
-    "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000,
-    "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "tie_word_embeddings": true}'
-fi
-[[ -f $data ]] || /usr/bin/python3 tests/reference/llama_reference.py ids "$data" --count "$sequences" --length 2048 --vocab 32000
+# SmolLM-like ratios: head_dim 64, 3 query heads per KV head, tied embeddings.
+bench_model "$model" bf16 1 '{"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
+  "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 32000, "tie_word_embeddings": true}'
+bench_ids "$data" "$sequences" 2048 32000
 
 scripts/mha2mla inspect "$model" | head -5 >&2
-# The anchor attends as transformers does by default with this PyTorch: "sdpa" (torch's
-# scaled_dot_product_attention) from 2.0 on, "eager" before (1.13 has no public SDPA).
-attention=$(/usr/bin/python3 -c 'import torch; print("sdpa" if int(torch.__version__.split(".")[0]) >= 2 else "eager")')
+attention=$(bench_attention)
 ours=(); theirs=()
 for _ in $(seq "$runs"); do
   ours+=("$(scripts/mha2mla eval "$model" --data "$data" --threads "$threads" --json --quiet | tr -d '\n')")
-  theirs+=("$(/usr/bin/python3 tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" --attention "$attention" | tr -d '\n')")
+  theirs+=("$("$bench_python" tests/reference/llama_reference.py ppl "$model" --data "$data" --threads "$threads" --attention "$attention" | tr -d '\n')")
 done
 
-first=${ours[0]}
-title="threads $threads, $(/usr/bin/python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["tokens"], "scored tokens in", r["sequences"], "sequences of 2048")' "$first")"
-/usr/bin/python3 scripts/bench/side_by_side.py "$title" perplexity "mha2mla eval" "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') ($attention)" "${ours[@]}" -- "${theirs[@]}"
+title="threads $threads, $(bench_field "${ours[0]}" tokens) scored tokens in $(bench_field "${ours[0]}" sequences) sequences of 2048"
+bench_side_by_side "$title" perplexity "mha2mla eval" "PyTorch $(bench_torch) ($attention)" "${ours[@]}" -- "${theirs[@]}"

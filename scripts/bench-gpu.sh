@@ -23,8 +23,9 @@ mkdir -p "$work"
 "$python" -c 'import torch, transformers; p = torch.cuda.get_device_properties(0); print(f"GPU {p.name}, {p.total_memory / 2**30:.0f} GiB, PyTorch {torch.__version__}, transformers {transformers.__version__}")'
 "$cli" doctor | sed 's/^/  /'
 
-side_by_side() { "$python" scripts/bench/side_by_side.py "$@"; }
-median() { "$python" -c 'import statistics, sys; v = sorted(float(x) for x in sys.argv[1:]); print(f"{statistics.median(v):.1f} ({v[0]:.1f}-{v[-1]:.1f})")' "$@"; }
+PYTHON=$python source scripts/bench/common.sh   # the printers; the checkpoints here are transformers' own (gpu_reference.py)
+side_by_side() { bench_side_by_side "$@"; }
+median() { bench_figure "$@"; }
 gpu_peak() { "$python" -c 'import json, sys; print(f"{max(s["peak_gpu_bytes"] or 0 for s in json.load(sys.stdin)["stages"]) / 2**30:.2f}")'; }
 
 for shape in ${SHAPES:-1.1b 8b}; do

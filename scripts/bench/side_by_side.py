@@ -5,8 +5,12 @@
 Each RUN is one JSON object with "tokens_per_second" and FIELD (shown from the first run).
 """
 import json
+import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stats import figure  # noqa: E402
 
 title, field, name_a, name_b = sys.argv[1:5]
 rest = sys.argv[5:]
@@ -15,10 +19,10 @@ a_runs, b_runs = [json.loads(r) for r in rest[:split]], [json.loads(r) for r in 
 
 
 def line(name, runs):
-    rates = sorted(r["tokens_per_second"] for r in runs)
+    rates = [r["tokens_per_second"] for r in runs]
     value = runs[0][field]
     shown = f"{value:.4f}" if isinstance(value, float) else value
-    print(f"{name:14} {statistics.median(rates):8.1f} tokens/s ({rates[0]:.1f}-{rates[-1]:.1f})   {field.replace('_', ' ')} {shown}")
+    print(f"{name:14} {figure(rates, 'tokens/s'):>32}   {field.replace('_', ' ')} {shown}")
     return statistics.median(rates)
 
 

@@ -107,41 +107,26 @@ public class DecodingTests : IDisposable
     }
 
     [Fact]
-    public void AQuantizedCacheStaysCloseAndEvalMeasuresItsCost()
+    public void AQuantizedCacheStaysCloseAndEvaluationMeasuresItsCost()
     {
         var (_, mlaPath) = Models();
         var data = dir.File("eval.json");
         Reference.Run("ids", data, "--count", "3", "--length", "40", "--vocab", "97", "--seed", "4");
-        double Ppl(params string[] extra)
+        double Ppl(string? cache = null)
         {
-            var result = Support.Cli.Run(["eval", mlaPath, "--data", data, "--json", .. extra]);
-            Assert.True(result.ExitCode == 0, result.ToString());
-            return JsonDocument.Parse(result.Stdout).RootElement.GetProperty("perplexity").GetDouble();
+            using var plan = Mha2Mla.Evaluation.EvaluationJob.Plan(new Mha2Mla.Evaluation.EvaluationOptions
+            {
+                Model = mlaPath, Data = new Mha2Mla.Data.DataOptions { Path = data }, Cache = cache is null ? null : CacheFormat.Parse(cache),
+            });
+            return plan.Run().Perplexity;
         }
         var exact = Ppl();
-        var f32 = Ppl("--kv-cache-dtype", "f32");
+        var f32 = Ppl("f32");
         Assert.True(Math.Abs(f32 - exact) / exact < 1e-5, $"f32 cache {f32} vs exact {exact}"); // the cache path itself is exact (absorbed: other rounding)
-        var int8 = Ppl("--kv-cache-dtype", "int8");
-        var int4 = Ppl("--kv-cache-dtype", "int4");
+        var int8 = Ppl("int8");
+        var int4 = Ppl("int4");
         Assert.True(Math.Abs(int8 - exact) / exact < 0.01, $"int8 {int8} vs exact {exact}");
         Assert.True(int4 != exact && Math.Abs(int4 - exact) / exact < 0.2, $"int4 {int4} vs exact {exact}");
-    }
-
-    [Fact]
-    public void GenerateTalksAndRefusesBadInputInOneLine()
-    {
-        var json = Support.Cli.Run("generate", "demo", "--prompt", "The jury said", "--max-new-tokens", "5", "--json");
-        Assert.True(json.ExitCode == 0, json.ToString());
-        var output = JsonDocument.Parse(json.Stdout).RootElement;
-        Assert.Single(output.GetProperty("completions").EnumerateArray());
-        Assert.True(output.GetProperty("kv_cache_bytes").GetInt64() > 0);
-        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "", "--max-new-tokens", "5"), "--prompt is empty");
-        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--max-new-tokens", "0"), "--max-new-tokens must be at least 1");
-        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", string.Concat(Enumerable.Repeat("the jury said ", 400))), "longer than the model's max_position_embeddings");
-        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--kv-cache-dtype", "int3"), "int3");
-        var ids = dir.File("prompt-ids.json");
-        File.WriteAllText(ids, "[[1, 2, 3]]");
-        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--prompts", ids), "exactly one of --prompt TEXT or --prompts FILE");
     }
 
     public void Dispose() => dir.Dispose();

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Faults of the machine, not of mha2mla: a full disk and a read-only one are exit 2 with one

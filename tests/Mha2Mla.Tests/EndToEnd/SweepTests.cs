@@ -1,6 +1,6 @@
 using System.Xml.Linq;
 
-namespace Mha2Mla.Tests.Sweeps;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// `mha2mla sweep`: every point equals the same `convert` run alone; a sweep killed after its

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Scripts;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// scripts/mha2mla, the launcher CI jobs call many times at once from one checkout: after a

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Storage;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Every directory any command writes — convert with and without a fine-tune, train (of an

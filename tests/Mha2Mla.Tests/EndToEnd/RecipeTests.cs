@@ -1,6 +1,6 @@
 using Mha2Mla.Cli;
 
-namespace Mha2Mla.Tests.Cli;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>A recipe's entries become options before the user's, and the user's flags win — also over an alternative spelling of the same choice.</summary>
 public class RecipeTests : IDisposable

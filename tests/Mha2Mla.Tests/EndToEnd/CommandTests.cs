@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Cli;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>inspect, eval and doctor as a user runs them, through the built CLI.</summary>
 public class CommandTests : IDisposable
@@ -147,6 +147,23 @@ public class CommandTests : IDisposable
         var fromJson = FirstShard("from-json", json);
         Assert.Equal(fromJson, FirstShard("from-uint32", bin, "--data-dtype", "uint32"));
         Assert.NotEqual(fromJson, FirstShard("from-uint16", bin));
+    }
+
+    [Fact]
+    public void GenerateTalksAndRefusesBadInputInOneLine()
+    {
+        var json = Support.Cli.Run("generate", "demo", "--prompt", "The jury said", "--max-new-tokens", "5", "--json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var output = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Single(output.GetProperty("completions").EnumerateArray());
+        Assert.True(output.GetProperty("kv_cache_bytes").GetInt64() > 0);
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "", "--max-new-tokens", "5"), "--prompt is empty");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--max-new-tokens", "0"), "--max-new-tokens must be at least 1");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", string.Concat(Enumerable.Repeat("the jury said ", 400))), "longer than the model's max_position_embeddings");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--kv-cache-dtype", "int3"), "int3");
+        var ids = dir.File("prompt-ids.json");
+        File.WriteAllText(ids, "[[1, 2, 3]]");
+        Support.Cli.AssertBadInput(Support.Cli.Run("generate", "demo", "--prompt", "x", "--prompts", ids), "exactly one of --prompt TEXT or --prompts FILE");
     }
 
     public void Dispose() => dir.Dispose();

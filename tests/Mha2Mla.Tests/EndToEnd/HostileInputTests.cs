@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// The newer commands under hostile use (issue 20, rounds of inputs of our own making): each class

@@ -1,6 +1,6 @@
 using Mha2Mla.Tests.Tokenization;
 
-namespace Mha2Mla.Tests.Cli;
+namespace Mha2Mla.Tests.EndToEnd;
 
 public class TokenizeCommandTests : IDisposable
 {

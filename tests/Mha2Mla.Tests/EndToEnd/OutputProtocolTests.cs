@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// The output commit protocol (issue 10, "Data loss"): OUT spelled with a trailing slash, two

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Mha2Mla.Tests.Training;
+namespace Mha2Mla.Tests.EndToEnd;
 
 public class TrainCommandTests : IDisposable
 {

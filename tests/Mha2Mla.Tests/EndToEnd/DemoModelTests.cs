@@ -1,7 +1,7 @@
 using Mha2Mla.Data;
 using Mha2Mla.Evaluation;
 
-namespace Mha2Mla.Tests.Demo;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// The bundled demo model (models/demo, made by scripts/make-demo-model.sh): SmolLM-shaped,

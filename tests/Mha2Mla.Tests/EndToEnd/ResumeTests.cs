@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Training;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Training is resumable exactly: a run killed while writing a checkpoint (Environment.FailFast,

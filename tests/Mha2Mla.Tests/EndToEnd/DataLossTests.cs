@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Nothing the user had is lost (issue 20, "Data loss"): an input kept inside OUT is refused,

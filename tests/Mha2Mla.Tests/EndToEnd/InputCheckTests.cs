@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Issue 10's "silently wrong", "hangs" and "exit codes" cases, each reproduced: inputs checked
@@ -156,6 +156,18 @@ public class InputCheckTests : IDisposable
         var linked = Run("eval", model, "--data", link, "--json");
         Assert.True(linked.ExitCode == 0, linked.ToString());
         Assert.Equal(direct, JsonDocument.Parse(linked.Stdout).RootElement.GetProperty("tokens").GetInt64());
+    }
+
+    [Fact]
+    public void F16IsRefusedWhereItCannotRun()
+    {
+        var model = Model("f16");
+        var data = Ids("f16-ids.json", count: 2);
+        Bad(Run("eval", model, "--data", data, "--dtype", "f16"), "--dtype f16: on CPU");
+        Bad(Run("train", model, "--data", data, "-o", dir.File("t"), "--steps", "1", "--dtype", "f16"), "--dtype f16");
+        Bad(Run("convert", model, "-o", dir.File("c"), "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "4",
+            "--dtype", "f16"), "--dtype f16: on CPU");
+        Assert.False(Directory.Exists(dir.File("c")));
     }
 
     public void Dispose() => dir.Dispose();

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Export;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// `mha2mla export --format deepseek-v3` against an independent plain-PyTorch DeepSeek-V3

@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Conversion;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// `mha2mla convert` against docs/design.md: the sanity law, an independent plain-PyTorch

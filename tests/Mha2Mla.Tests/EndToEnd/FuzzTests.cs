@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Mha2Mla.Tests.Reliability;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Seeded, bounded fuzzing: random mutations of safetensors headers, config.json, tokenizer.json,

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Mha2Mla.Tests.Storage;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// Every broken input a user can hand us ends in exit code 2 and one line saying what is wrong:

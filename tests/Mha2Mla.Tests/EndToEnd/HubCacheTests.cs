@@ -1,4 +1,4 @@
-namespace Mha2Mla.Tests.Storage;
+namespace Mha2Mla.Tests.EndToEnd;
 
 /// <summary>
 /// MODEL as a Hugging Face user has it: a hub cache laid out as huggingface_hub writes it
