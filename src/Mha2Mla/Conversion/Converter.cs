@@ -13,7 +13,7 @@ namespace Mha2Mla.Conversion;
 /// </summary>
 public static class Converter
 {
-    /// <param name="settings">Resolved and validated (<see cref="ConversionJob.Validate"/>).</param>
+    /// <param name="settings">Resolved and checked for the model (<see cref="ConversionJob.Plan"/>).</param>
     /// <param name="calibration">Token sequences; needed by 2-norm, activation SVD and the latent norm.</param>
     /// <param name="log">Progress of the first passes (--rope-shared, --kv-budget).</param>
     /// <param name="cache">Calibration statistics of earlier conversions of this model on this data, reused and filled
