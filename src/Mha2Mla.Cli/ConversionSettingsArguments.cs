@@ -10,6 +10,8 @@ public sealed class ConversionSettingsArguments
     private readonly Option<string> svd;
     private readonly Option<bool> latentNorm;
     private readonly Option<bool> ropeShared;
+    private readonly Option<string> ropeScore;
+    private readonly Option<bool> kvBalance;
 
     public ConversionSettingsArguments()
     {
@@ -38,13 +40,26 @@ public sealed class ConversionSettingsArguments
         {
             Description = "2-norm: keep the same pairs in every layer (each KV head's scores summed over layers), as a DeepSeek-V3 export needs; high, low and uniform are shared already",
         };
+        ropeScore = new Option<string>("--rope-score")
+        {
+            Description = "2-norm: how a pair's mean query and key norms combine into its score: product (the MHA2MLA authors' code today) " +
+                          "or sum (their code and rank files before June 2025)",
+            DefaultValueFactory = _ => "product",
+        };
+        ropeScore.AcceptOnlyFromAmong("product", "sum");
+        kvBalance = new Option<bool>("--kv-balance")
+        {
+            Description = "Before the factorization, divide the position-free key rows by α and multiply the matching query rows by α (every score " +
+                          "unchanged) so that keys and values have equal norm on the calibration inputs (TransMLA's BKV); α per layer in the report. Needs --calib-data",
+        };
     }
 
-    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared];
+    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared, ropeScore, kvBalance];
 
     public ConversionRequest Read(ParseResult parsed, double damping) =>
         new(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
-            SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared));
+            SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared),
+            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance));
 
     // --kv-rank and --kv-budget are two ways to say one thing.
     private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch

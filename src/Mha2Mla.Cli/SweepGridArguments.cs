@@ -6,7 +6,7 @@ namespace Mha2Mla.Cli;
 /// <summary>`sweep`'s grid: comma-separated lists of the settings `convert` takes one of.</summary>
 public sealed class SweepGridArguments
 {
-    private readonly Option<string?> strategies, pairs, ranks, budgets, svds;
+    private readonly Option<string?> strategies, pairs, ranks, budgets, svds, scores, balances;
 
     public SweepGridArguments()
     {
@@ -15,9 +15,11 @@ public sealed class SweepGridArguments
         ranks = new Option<string?>("--kv-rank") { Description = "Latent ranks d_kv per KV head to try, e.g. 4,8,16 (default d_h/8 when no --kv-budget)" };
         budgets = new Option<string?>("--kv-budget") { Description = "KV budgets to try, e.g. 12.5%,25% or 64,96 (per-layer widths; see convert --help)" };
         svds = new Option<string?>("--svd") { Description = "Factorizations to try: joint, split, activation (default joint)" };
+        scores = new Option<string?>("--rope-score") { Description = "2-norm's score combinations to try: product, sum (default product; other strategies take no score)" };
+        balances = new Option<string?>("--kv-balance") { Description = "K/V balancing to try: off, on (e.g. off,on; default off; on needs --calib-data)" };
     }
 
-    public IEnumerable<Option> All => [strategies, pairs, ranks, budgets, svds];
+    public IEnumerable<Option> All => [strategies, pairs, ranks, budgets, svds, scores, balances];
 
     /// <summary>Every combination of the lists (<see cref="SweepPoint.Grid"/>).</summary>
     public IReadOnlyList<SweepPoint> Read(ParseResult parsed) => SweepPoint.Grid(
@@ -25,7 +27,16 @@ public sealed class SweepGridArguments
         List(parsed.GetValue(pairs), "--rope-pairs", Integer("--rope-pairs")),
         List(parsed.GetValue(svds), "--svd", SvdModes.Parse),
         List(parsed.GetValue(ranks), "--kv-rank", Integer("--kv-rank")),
-        List(parsed.GetValue(budgets), "--kv-budget", KvBudget.Parse));
+        List(parsed.GetValue(budgets), "--kv-budget", KvBudget.Parse),
+        List(parsed.GetValue(scores), "--rope-score", RopeSelection.ParseScore),
+        List(parsed.GetValue(balances), "--kv-balance", OnOff("--kv-balance")));
+
+    private static Func<string, bool> OnOff(string flag) => text => text switch
+    {
+        "on" or "true" => true,
+        "off" or "false" => false,
+        _ => throw new InvalidInputException($"{flag}: '{text}' is not on or off"),
+    };
 
     // "4,8,16": an empty item ("4,,8", "4,") is a typo, not a value to skip (a point listed twice is the grid's to refuse).
     private static List<T> List<T>(string? text, string flag, Func<string, T> parse)

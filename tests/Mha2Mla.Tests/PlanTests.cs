@@ -72,6 +72,10 @@ public class PlanTests : IDisposable
         Assert.Contains("--calib-samples must be at least 1", refused.Message);
         refused = Assert.Throws<InvalidInputException>(() => (job with { FineTune = new TrainingOptions { Steps = 2, KeepLast = 0 } }).Plan(checkpoint.Config));
         Assert.Contains("--keep must be at least 1", refused.Message);
+        refused = Assert.Throws<InvalidInputException>(() => (job with { Calibration = null, Settings = new ConversionRequest(RopeStrategy.High, KvBalance: true) }).Plan(checkpoint.Config));
+        Assert.Contains("--kv-balance measures the key and value norms on calibration data", refused.Message);
+        refused = Assert.Throws<InvalidInputException>(() => (job with { Settings = new ConversionRequest(RopeStrategy.Uniform, Score: RopeScore.Sum) }).Plan(checkpoint.Config));
+        Assert.Contains("--rope-score ranks pairs for --rope-strategy 2-norm", refused.Message);
     }
 
     [Fact]

@@ -103,7 +103,7 @@ def calibration_pass(config, W, calib):
             yield i, q, k, h
 
 
-def two_norm_pairs(config, W, calib, r, shared=False):
+def two_norm_pairs(config, W, calib, r, shared=False, combine="product"):
     nh, nkv, dh = dims(config)
     half, g = dh // 2, nh // nkv
     L = config["num_hidden_layers"]
@@ -114,7 +114,10 @@ def two_norm_pairs(config, W, calib, r, shared=False):
         q_sum[i] += (q[..., :half] ** 2 + q[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
         k_sum[i] += (k[..., :half] ** 2 + k[..., half:] ** 2).sqrt().double().sum(dim=(0, 2))
     def layer_score(i, j):
-        return (q_sum[i, j * g:(j + 1) * g] / tokens).sum(0) * (k_sum[i, j] / tokens)
+        # Each query head h of the group scores pair k with the group's key; the group's scores add up.
+        q_mean, k_mean = q_sum[i, j * g:(j + 1) * g] / tokens, k_sum[i, j] / tokens
+        per_head = q_mean + k_mean if combine == "sum" else q_mean * k_mean
+        return per_head.sum(0)
     pairs = []
     for i in range(L):
         layer = []
@@ -147,9 +150,21 @@ def activation_aware(m, C, r, damping):
     return (u[:, :r] * s[:r]) @ vh[:r] @ torch.linalg.inv(S)
 
 
-def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3, widths=None):
+def balance_factors(config, W, pairs, covariances):
+    """K/V balancing: per layer, alpha = ||W_k,nope X^T||_F / ||W_v X^T||_F over the calibration
+    inputs X (X^T X / n = C), so that W_k,nope / alpha and W_v have equal norm on them."""
+    alphas = []
+    for i, C in enumerate(covariances):
+        k, v = kv_matrices(W, config, pairs, i)
+        alphas.append(math.sqrt(torch.trace(k @ C @ k.T).item() / torch.trace(v @ C @ v.T).item()))
+    return alphas
+
+
+def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3, widths=None, alphas=None):
     """Replace W_k's position-free rows and W_v by their rank-R reconstruction, layer by layer
-    (R = n_kv * rank, or widths[i] per layer)."""
+    (R = n_kv * rank, or widths[i] per layer). With alphas (K/V balancing) the keys are
+    reconstructed as alpha * lowrank(W_k,nope / alpha; W_v): the query rows carry alpha, so every
+    score is the balanced MLA's."""
     nh, nkv, dh = dims(config)
     half = dh // 2
     W = dict(W)
@@ -158,6 +173,8 @@ def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3, widths
         p = f"model.layers.{i}.self_attn."
         wk, wv = W[p + "k_proj.weight"].clone(), W[p + "v_proj.weight"]
         nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % half not in layer[j]]
+        alpha = alphas[i] if alphas else 1.0
+        wk[nope] = wk[nope] / alpha
 
         def truncate(m, r):
             u, s, vh = torch.linalg.svd(m.double(), full_matrices=False)
@@ -171,21 +188,21 @@ def low_rank(W, config, pairs, rank, svd, covariances=None, damping=1e-3, widths
             wk_nope, wv_new = approx[:len(nope)], approx[len(nope):]
         else:
             wk_nope, wv_new = truncate(wk[nope], R // 2), truncate(wv, R // 2)
-        wk[nope] = wk_nope.float()
+        wk[nope] = wk_nope.float() * alpha
         W[p + "k_proj.weight"] = wk
         W[p + "v_proj.weight"] = wv_new.float()
     return W
 
 
 def kv_matrices(W, config, pairs, i):
-    """Layer i's position-free key rows and value rows (original row order)."""
+    """Layer i's position-free key rows and value rows (original row order), fp64."""
     _, nkv, dh = dims(config)
     p = f"model.layers.{i}.self_attn."
     nope = [j * dh + d for j in range(nkv) for d in range(dh) if d % (dh // 2) not in pairs[i][j]]
     return W[p + "k_proj.weight"][nope].double(), W[p + "v_proj.weight"].double()
 
 
-def budget_widths(config, W, pairs, svd, total, covariances=None, damping=1e-3):
+def budget_widths(config, W, pairs, svd, total, covariances=None, damping=1e-3, alphas=None):
     """The per-layer latent widths (steps of n_kv; split: 2 n_kv, half to keys, half to values)
     whose kept squared singular values are largest in sum for `total` latent elements: an exact
     dynamic programme over layers, each layer at least one step (no greedy)."""
@@ -194,6 +211,8 @@ def budget_widths(config, W, pairs, svd, total, covariances=None, damping=1e-3):
     kept = []   # kept[i][s]: energy kept by layer i at s steps
     for i in range(config["num_hidden_layers"]):
         k, v = kv_matrices(W, config, pairs, i)
+        if alphas:
+            k = k / alphas[i]
         if svd == "split":
             sk, sv = torch.linalg.svdvals(k) ** 2, torch.linalg.svdvals(v) ** 2
             n = min(len(sk), len(sv)) // nkv
@@ -276,6 +295,8 @@ def main():
     c.add_argument("--eval", required=True)
     c.add_argument("--calib")
     c.add_argument("--shared", action="store_true", help="2-norm: the same pairs in every layer (scores summed over layers)")
+    c.add_argument("--score", default="product", choices=["product", "sum"], help="2-norm: how a pair's query and key norms combine")
+    c.add_argument("--kv-balance", action="store_true", help="balance the position-free keys against the values before factoring")
     c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
     c.add_argument("--logits-out")
     e = sub.add_parser("errors", help="per layer: ||(M - approx) X^T||_F for joint and activation-aware truncation at each rank")
@@ -332,10 +353,11 @@ def main():
     _, nkv, dh = dims(config)
     with torch.no_grad():
         if args.strategy == "2-norm":
-            pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs, args.shared)
+            pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs, args.shared, args.score)
         else:
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
-        covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" else None
+        covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" or args.kv_balance else None
+        alphas = balance_factors(config, W, pairs, covariances) if args.kv_balance else None
         widths = None
         if args.kv_budget:
             nh, nkv, dh = dims(config)
@@ -343,13 +365,13 @@ def main():
             b = args.kv_budget
             cache = float(b[:-1]) / 100 * 2 * nkv * dh * L if b.endswith("%") else float(b) * L
             total = math.floor(cache + 1e-9) - L * nkv * 2 * args.pairs
-            widths, _ = budget_widths(config, W, pairs, args.svd, total, covariances)
-        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd, covariances, widths=widths)
+            widths, _ = budget_widths(config, W, pairs, args.svd, total, covariances, alphas=alphas)
+        W2 = low_rank(W, config, pairs, args.kv_rank, args.svd, covariances, widths=widths, alphas=alphas)
         ppl = perplexity(config, W2, json.load(open(args.eval)), pairs)
         if args.logits_ids:
             rows = [converted_logits(config, W2, seq, pairs) for seq in json.load(open(args.logits_ids))]
             torch.cat(rows).float().numpy().tofile(args.logits_out)
-    json.dump({"pairs": pairs, "perplexity": ppl, "latent_dims": widths}, sys.stdout)
+    json.dump({"pairs": pairs, "perplexity": ppl, "latent_dims": widths, "kv_balance": alphas}, sys.stdout)
     print()
 
 

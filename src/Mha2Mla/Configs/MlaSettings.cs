@@ -8,10 +8,11 @@ namespace Mha2Mla.Configs;
 /// KV budget (then KvRank is null and KvBudget says what was asked). LatentNorm: an RMSNorm on
 /// the latent (weights self_attn.kv_latent_norm.weight), as DeepSeek's kv_a_layernorm.
 /// Version 2 added latent_dims, kv_budget, latent_norm and rope_shared; version 1 (one
-/// latent_dim for every layer, no norm) still loads.
+/// latent_dim for every layer, no norm) still loads. RopeScore and KvBalance (each layer's α, or
+/// null) say how the weights were made; a reader needs neither (the weights carry them).
 /// </summary>
 public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
-    string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false)
+    string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null)
 {
     public const int CurrentVersion = 2;
 

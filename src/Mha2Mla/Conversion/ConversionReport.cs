@@ -22,8 +22,11 @@ public sealed record ConversionReport
     /// <param name="KvRank">d_kv, or null where --kv-budget chose each layer's width (LatentDims).</param>
     /// <param name="Device">Where the conversion ran.</param>
     /// <param name="ComputeDtype">What the evaluations and the fine-tune computed in (calibration and SVDs: fp32).</param>
+    /// <param name="RopeScore">2-norm's combination of query and key norms (product or sum); null for the other strategies.</param>
+    /// <param name="KvBalance">--kv-balance: each layer's α (position-free keys divided by it, queries multiplied); null without.</param>
     public sealed record SettingsReport(string RopeStrategy, int RopePairs, int? KvRank, string? KvBudget, int[] LatentDims, string Svd,
-        DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune, string Device, string ComputeDtype);
+        DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune, string Device, string ComputeDtype,
+        string? RopeScore = null, double[]? KvBalance = null);
 
     public sealed record RopeReport(int[][][] Pairs);
     public sealed record Pair(long Original, long Mla);

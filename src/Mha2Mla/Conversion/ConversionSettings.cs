@@ -25,13 +25,17 @@ public static class SvdModes
 /// </summary>
 /// <param name="LatentNorm">Put an RMSNorm on the latent (DeepSeek's kv_a_layernorm), its weight the calibration tokens' latent RMS.</param>
 /// <param name="RopeShared">2-norm: one set of pairs per KV head for every layer (scores summed over layers), as DeepSeek needs.</param>
+/// <param name="Score">2-norm: how a pair's query and key norms combine.</param>
+/// <param name="KvBalance">Scale the position-free keys by 1/α (queries by α) so keys and values have equal norm on the calibration inputs before the factorization.</param>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, LatentWidth? Width = null, SvdMode Svd = SvdMode.Joint,
-    double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false)
+    double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
+        if (Score != RopeScore.Product && Strategy != RopeStrategy.TwoNorm)
+            throw new InvalidInputException($"--rope-score ranks pairs for --rope-strategy 2-norm; {RopeSelection.Name(Strategy)} chooses them without scores (drop --rope-score)");
         var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Width ?? LatentWidth.Default(config), Svd, Damping,
-            LatentNorm, RopeShared);
+            LatentNorm, RopeShared, Score, KvBalance);
         settings.Validate(config);
         return settings;
     }
@@ -40,7 +44,7 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
 /// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.</summary>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
 public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, LatentWidth Width, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
-    bool LatentNorm = false, bool RopeShared = false)
+    bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false)
 {
     public const double DefaultDamping = 1e-3;
     /// <summary>Beyond this the damping term swamps the covariance (activation SVD becomes weight SVD) and, far beyond, overflows to infinity.</summary>
@@ -52,8 +56,8 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
     /// <summary>Whether the conversion runs the original model on calibration data (2-norm statistics, activation-aware factors).</summary>
     public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || NeedsCovariance;
 
-    /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight).</summary>
-    public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm;
+    /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight, K/V balancing).</summary>
+    public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm || KvBalance;
 
     /// <summary>The elements a per-layer width grows by: n_kv (one per KV head), twice that for split (keys and values alike).</summary>
     public int WidthStep(ModelConfig config) => config.NumKeyValueHeads * (Svd == SvdMode.Split ? 2 : 1);

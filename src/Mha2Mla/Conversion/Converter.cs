@@ -40,12 +40,14 @@ public static class Converter
             _ => throw new ArgumentException($"no latent width of kind {settings.Width.GetType().Name}"),
         };
 
+        var balance = settings.KvBalance ? new double[config.NumHiddenLayers] : null;
         var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, covariance) =>
         {
             MlaAttention mla;
             try
             {
-                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], covariance);
+                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, covariance!);
+                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], covariance, alpha);
             }
             catch
             {
@@ -57,7 +59,8 @@ public static class Converter
             onLayer(l, original);
         });
         return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
-            settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared);
+            settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared,
+            settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance);
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
@@ -69,9 +72,9 @@ public static class Converter
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} scored for --rope-shared");
         });
+        var scores = Enumerable.Range(0, config.NumHiddenLayers).Select(l => Scores(cache[l].Norms, settings.Score, l)).ToArray();
         var shared = Enumerable.Range(0, config.NumKeyValueHeads).Select(j => RopeSelection.TopPairs(
-            Enumerable.Range(0, config.HeadDim / 2).Select(k => Enumerable.Range(0, config.NumHiddenLayers).Sum(l => cache[l].Scores[j][k])).ToArray(),
-            settings.RopePairs)).ToArray();
+            Enumerable.Range(0, config.HeadDim / 2).Select(k => scores.Sum(layer => layer[j][k])).ToArray(), settings.RopePairs)).ToArray();
         log?.Invoke($"--rope-shared: pairs {string.Join(" | ", shared.Select(p => string.Join(",", p)))} in every layer");
         return shared;
     }
@@ -84,7 +87,8 @@ public static class Converter
         var gains = new double[config.NumHiddenLayers][];
         Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, covariance) =>
         {
-            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance);
+            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, covariance!) : 1.0;
+            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance, alpha);
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
         });
@@ -121,15 +125,15 @@ public static class Converter
             var original = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
             var attention = (LlamaAttention)original.Attention;
             using var scope = torch.NewDisposeScope();
-            (double[][] Scores, Tensor? Covariance)? calibrated;
+            (PairNormStatistics Norms, Tensor? Covariance)? calibrated;
             try
             {
                 if (cached) calibrated = cache![l];
                 else if (states is null) calibrated = null;
                 else
                 {
-                    calibrated = Calibrate(config, l, original, attention, states, covariance || cache?.KeepCovariance == true);
-                    cache?.Put(l, calibrated.Value.Scores, calibrated.Value.Covariance);
+                    calibrated = Calibrate(config, original, attention, states, covariance || cache?.KeepCovariance == true);
+                    cache?.Put(l, calibrated.Value.Norms, calibrated.Value.Covariance);
                 }
             }
             catch
@@ -138,19 +142,28 @@ public static class Converter
                 throw;
             }
             pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
-                ? calibrated!.Value.Scores.Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
+                ? Scores(calibrated!.Value.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
                 : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
             visit(l, attention, original, pairs[l], calibrated?.Covariance);
         }
         return pairs;
     }
 
+    // A layer's 2-norm scores, refused where the activations overflowed.
+    private static double[][] Scores(PairNormStatistics norms, RopeScore combine, int index)
+    {
+        var scores = norms.Scores(combine);
+        if (scores.Any(head => head.Any(score => !double.IsFinite(score))))
+            throw new InvalidInputException($"the calibration statistics of layer {index} are not finite (the activations overflowed on the calibration data); check the weights, or choose --rope-strategy high, low or uniform");
+        return scores;
+    }
+
     /// <summary>
-    /// Measures this layer on the calibration states — the 2-norm scores of its pairs and, when
+    /// Measures this layer on the calibration states — the norms of its pairs and, when
     /// asked, XᵀX/n of the normed inputs of its K/V projections (fp64, d × d: it accumulates while
     /// the samples stream, whatever their number) — then moves the states through the layer.
     /// </summary>
-    private static (double[][] Scores, Tensor? Covariance) Calibrate(ModelConfig config, int index, DecoderLayer layer, LlamaAttention attention,
+    private static (PairNormStatistics Norms, Tensor? Covariance) Calibrate(ModelConfig config, DecoderLayer layer, LlamaAttention attention,
         CalibrationStates states, bool covariance)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
@@ -175,9 +188,6 @@ public static class Converter
             }
             states.Advance(i, layer);
         }
-        var scores = statistics.Scores();
-        if (scores.Any(head => head.Any(score => !double.IsFinite(score))))
-            throw new InvalidInputException($"the calibration statistics of layer {index} are not finite (the activations overflowed on the calibration data); check the weights, or choose --rope-strategy high, low or uniform");
-        return (scores, sum is null ? null : sum / tokens);
+        return (statistics, sum is null ? null : sum / tokens);
     }
 }

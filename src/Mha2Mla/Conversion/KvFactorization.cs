@@ -9,13 +9,19 @@ namespace Mha2Mla.Conversion;
 /// "activation" factors M to minimize the error on the layer's inputs X instead: with
 /// C = XᵀX/n + λ·mean(diag C)·I = S·Sᵀ (Cholesky), the SVD M·S = U Σ Vᵀ gives W_up = U_R Σ_R and
 /// W_down = V_Rᵀ S⁻¹, the best rank-R factors of M measured as ‖(M − W_up W_down)·Xᵀ‖_F.
+/// With K/V balancing (TransMLA's BKV) the position-free key rows are divided by α before the
+/// factorization and the matching query rows multiplied by α, so every score q·k is unchanged
+/// while keys and values weigh alike in the factorization: α² = ‖W_k,nope·Xᵀ‖²_F / ‖W_v·Xᵀ‖²_F on
+/// the calibration inputs (<see cref="BalanceFactor"/>).
 /// The SVD runs in fp64.
 /// </summary>
 public static class KvFactorization
 {
     /// <param name="latent">The layer's latent width R.</param>
     /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
-    public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null)
+    /// <param name="balance">α: the position-free keys are factored as W_k,nope/α and the queries' position-free rows scaled by α (1: as they are).</param>
+    public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null,
+        double balance = 1.0)
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
@@ -30,9 +36,12 @@ public static class KvFactorization
         try
         {
             var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders)).to(device);
-            mla.Q.Set(Keep(attention.Q.Weight.index_select(0, queryRows)), attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows)));
+            // Each query head in MLA layout is [2r rope | d_h − 2r position-free]: the latter scale by α.
+            var queryScale = torch.tensor(Enumerable.Range(0, heads).SelectMany(_ => Enumerable.Range(0, dh).Select(i => i < 2 * r ? 1f : (float)balance)).ToArray()).to(device);
+            mla.Q.Set(Keep(attention.Q.Weight.index_select(0, queryRows) * queryScale.unsqueeze(1)),
+                attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows) * queryScale));
             mla.KRope.Set(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
-            var keyNope = key.index_select(0, nopeRows);
+            var keyNope = key.index_select(0, nopeRows) / balance;
             var (down, upKey, upValue) = settings.Svd switch
             {
                 SvdMode.Split => Split(keyNope, attention.V.Weight, latent),
@@ -41,7 +50,7 @@ public static class KvFactorization
                 _ => Joint(keyNope, attention.V.Weight, latent),
             };
             mla.KvDown.Set(Keep(down), null);
-            mla.KUp.Set(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows)));
+            mla.KUp.Set(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows) / balance));
             mla.VUp.Set(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone()));
             mla.O.Set(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
             if (mla.LatentNorm is { } norm)
@@ -68,12 +77,13 @@ public static class KvFactorization
     /// measures it: squared singular values of M (joint), of M·S (activation), of W_k,nope and W_v
     /// side by side (split, whose step widens both) — the input of <see cref="RankAllocation"/>.
     /// </summary>
-    public static double[] StepGains(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null)
+    public static double[] StepGains(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null,
+        double balance = 1.0)
     {
         using var scope = torch.NewDisposeScope();
         var kv = config.NumKeyValueHeads;
         var (key, _, _, nopeRows) = KeyParts(config, attention, pairs.Select(p => HeadLayout.RopeFirst(config.HeadDim, p)).ToArray(), settings.RopePairs);
-        var keyNope = key.index_select(0, nopeRows).to(ScalarType.Float64);
+        var keyNope = key.index_select(0, nopeRows).to(ScalarType.Float64) / balance;
         var value = attention.V.Weight.to(ScalarType.Float64);
         double[] Squared(Tensor m) => Array.ConvertAll(torch.linalg.svd(m).Item2.data<double>(), s => s * s);
         if (settings.Svd == SvdMode.Split)
@@ -85,6 +95,27 @@ public static class KvFactorization
         if (settings.Svd == SvdMode.Activation)
             m = m.matmul(CholeskyFactor(inputCovariance ?? throw new ArgumentException("activation-aware factors need the inputs' covariance"), settings.Damping));
         return RankAllocation.StepGains(Squared(m), kv);
+    }
+
+    /// <summary>
+    /// α of K/V balancing: √(tr(W_k,nope C W_k,nopeᵀ) / tr(W_v C W_vᵀ)) with C = XᵀX/n of the layer's
+    /// inputs, the ratio of the position-free keys' and the values' Frobenius norms over the
+    /// calibration tokens (biases, kept exactly beside the factors, do not count).
+    /// </summary>
+    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, int ropePairs, Tensor inputCovariance)
+    {
+        if (2 * ropePairs == config.HeadDim) return 1.0;   // every pair keeps RoPE: no position-free key to balance
+        using var scope = torch.NewDisposeScope();
+        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs.Select(p => HeadLayout.RopeFirst(config.HeadDim, p)).ToArray(), ropePairs);
+        double Energy(Tensor w)
+        {
+            var w64 = w.to(ScalarType.Float64);
+            return (w64.matmul(inputCovariance) * w64).sum().item();
+        }
+        var (keys, values) = (Energy(key.index_select(0, nopeRows)), Energy(attention.V.Weight));
+        if (!(keys > 0 && values > 0 && double.IsFinite(keys) && double.IsFinite(values)))
+            throw new InvalidInputException($"--kv-balance: the keys' and values' norms on the calibration data are {Math.Sqrt(keys)} and {Math.Sqrt(values)}; balancing needs both finite and nonzero (drop --kv-balance)");
+        return Math.Sqrt(keys / values);
     }
 
     // Keys reordered head by head into [rope | nope], with the rows of the two parts.

@@ -3,8 +3,10 @@ namespace Mha2Mla.Conversion;
 /// <summary>
 /// The 2-norm strategy's statistics for one layer: for each head and frequency pair k, the sum
 /// over calibration tokens of ‖x^{(k)}‖ = √(x_k² + x_{k+d_h/2}²) for q (before RoPE) and k
-/// (before RoPE). Every token counts once, whichever sample it came from.
-/// Score[j, k] = Σ_{h in group j} mean ‖q_h^{(k)}‖ · mean ‖k_j^{(k)}‖.
+/// (before RoPE). Every token counts once, whichever sample it came from. Each query head h of
+/// KV head j's group scores pair k with its key, and the group's scores add up:
+/// product: Score[j, k] = Σ_{h in group j} mean ‖q_h^{(k)}‖ · mean ‖k_j^{(k)}‖;
+/// sum:     Score[j, k] = Σ_{h in group j} (mean ‖q_h^{(k)}‖ + mean ‖k_j^{(k)}‖).
 /// </summary>
 public sealed class PairNormStatistics(int heads, int kvHeads, int headDim)
 {
@@ -31,7 +33,7 @@ public sealed class PairNormStatistics(int heads, int kvHeads, int headDim)
             for (var k = 0; k < half; k++) sums[h, k] += perHead[h * half + k];
     }
 
-    public double[][] Scores()
+    public double[][] Scores(RopeScore combine = RopeScore.Product)
     {
         if (tokens == 0) throw new InvalidOperationException("no calibration tokens were seen");
         var half = headDim / 2;
@@ -44,7 +46,8 @@ public sealed class PairNormStatistics(int heads, int kvHeads, int headDim)
             {
                 double queryTerm = 0;
                 for (var h = j * group; h < (j + 1) * group; h++) queryTerm += querySums[h, k] / tokens;
-                scores[j][k] = queryTerm * (keySums[j, k] / tokens);
+                var keyTerm = keySums[j, k] / tokens;
+                scores[j][k] = combine == RopeScore.Sum ? queryTerm + group * keyTerm : queryTerm * keyTerm;
             }
         }
         return scores;

@@ -3,6 +3,12 @@ namespace Mha2Mla.Conversion;
 public enum RopeStrategy { TwoNorm, High, Low, Uniform }
 
 /// <summary>
+/// How 2-norm combines a pair's query and key norms into its score (see <see cref="PairNormStatistics"/>):
+/// product, as the MHA2MLA authors' current code; sum, as their code and rank files before June 2025.
+/// </summary>
+public enum RopeScore { Product, Sum }
+
+/// <summary>
 /// Which r frequency pairs (of d_h/2) keep RoPE. Pair k is dimensions (k, k + d_h/2) with
 /// frequency base^(−2k/d_h), so low k rotate fastest ("high" frequencies).
 /// </summary>
@@ -16,6 +22,15 @@ public static class RopeSelection
         "uniform" => RopeStrategy.Uniform,
         _ => throw new InvalidInputException($"--rope-strategy '{name}' is not one of 2-norm, high, low, uniform"),
     };
+
+    public static RopeScore ParseScore(string name) => name switch
+    {
+        "product" => RopeScore.Product,
+        "sum" => RopeScore.Sum,
+        _ => throw new InvalidInputException($"--rope-score '{name}' is not one of product, sum"),
+    };
+
+    public static string Name(RopeScore score) => score == RopeScore.Sum ? "sum" : "product";
 
     public static string Name(RopeStrategy strategy) => strategy switch
     {

@@ -24,8 +24,9 @@ public sealed class Sweep(SweepJob job)
         using var directory = OutputDirectory.InPlaceRun(job.Output, [modelDirectory]);
         var path = directory.Path;
         var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
+        List<ConversionPlan> plans;
         using (var source = Checkpoint.Open(modelDirectory))
-            foreach (var j in jobs) j.Plan(source.Config); // every point's settings fail now, not after hours
+            plans = jobs.Select(j => j.Plan(source.Config)).ToList(); // every point's settings fail now, not after hours
 
         var grid = Grid();
         var gridFile = Path.Combine(path, "sweep.json");
@@ -38,7 +39,7 @@ public sealed class Sweep(SweepJob job)
         directory.Prepare(overwrite: job.Overwrite && !resume, resume);
         directory.BeginWriting();
         AtomicFile.WriteAllText(gridFile, grid);
-        using var calibration = new CalibrationCache(keepCovariance: jobs.Any(j => j.Settings.Svd == SvdMode.Activation || j.Settings.LatentNorm));
+        using var calibration = new CalibrationCache(keepCovariance: plans.Any(p => p.Settings.NeedsCovariance));
         var results = new List<SweepResult>();
         for (var i = 0; i < jobs.Count; i++)
         {

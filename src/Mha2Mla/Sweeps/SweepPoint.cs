@@ -3,43 +3,50 @@ using Mha2Mla.Conversion;
 namespace Mha2Mla.Sweeps;
 
 /// <summary>One conversion of a sweep: the settings that vary between points. Null pairs and width take the model's defaults (d_h/16, d_kv = d_h/8).</summary>
-public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode Svd, LatentWidth? Width)
+public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode Svd, LatentWidth? Width, RopeScore Score = RopeScore.Product, bool KvBalance = false)
 {
-    /// <summary>The point's directory name, e.g. "2-norm-r4-joint-dkv8" or "high-r4-activation-kv12.5pct".</summary>
+    /// <summary>
+    /// The point's directory name, e.g. "2-norm-r4-joint-dkv8" or "high-r4-activation-kv12.5pct";
+    /// "-sum" and "-bkv" follow where --rope-score sum and --kv-balance apply.
+    /// </summary>
     public string Name
     {
         get
         {
             var pairs = RopePairs is { } r ? $"r{r}" : "rdefault";
             var width = Width?.Tag ?? "dkvdefault";
-            return $"{RopeSelection.Name(Strategy)}-{pairs}-{Svd.ToString().ToLowerInvariant()}-{width}";
+            var score = Score == RopeScore.Sum ? "-sum" : "";
+            var balance = KvBalance ? "-bkv" : "";
+            return $"{RopeSelection.Name(Strategy)}{score}-{pairs}-{Svd.ToString().ToLowerInvariant()}-{width}{balance}";
         }
     }
 
     /// <summary>The shared settings (damping, ...) with this point's choices.</summary>
     public ConversionRequest Request(ConversionRequest shared) =>
-        shared with { Strategy = Strategy, RopePairs = RopePairs, Width = Width, Svd = Svd };
+        shared with { Strategy = Strategy, RopePairs = RopePairs, Width = Width, Svd = Svd, Score = Score, KvBalance = KvBalance };
 
     /// <summary>
-    /// Every combination of the lists, in the order given (strategy, then pairs, svd, width). Widths
-    /// are the ranks then the budgets; an empty list means the convert default.
+    /// Every combination of the lists, in the order given (strategy, then score, pairs, svd, width,
+    /// balance). Widths are the ranks then the budgets; an empty list means the convert default.
+    /// A score other than product applies to 2-norm only, so other strategies take product alone.
     /// </summary>
     public static IReadOnlyList<SweepPoint> Grid(IReadOnlyList<RopeStrategy> strategies, IReadOnlyList<int> pairs, IReadOnlyList<SvdMode> svds,
-        IReadOnlyList<int> ranks, IReadOnlyList<KvBudget> budgets)
+        IReadOnlyList<int> ranks, IReadOnlyList<KvBudget> budgets, IReadOnlyList<RopeScore>? scores = null, IReadOnlyList<bool>? balances = null)
     {
         IEnumerable<LatentWidth?> widths = [.. ranks.Select(r => new UniformRank(r)), .. budgets];
         if (!widths.Any()) widths = [null];
         IEnumerable<int?> pairList = pairs.Count == 0 ? [null] : pairs.Select(p => (int?)p);
         var points = (from s in strategies.Count == 0 ? [RopeStrategy.TwoNorm] : strategies
+                      from c in s == RopeStrategy.TwoNorm && scores is { Count: > 0 } ? scores : [RopeScore.Product]
                       from p in pairList
                       from v in svds.Count == 0 ? [SvdMode.Joint] : svds
                       from w in widths
-                      select new SweepPoint(s, p, v, w)).ToList();
+                      from b in balances is { Count: > 0 } ? balances : [false]
+                      select new SweepPoint(s, p, v, w, c, b)).Distinct().ToList();
         var twice = points.GroupBy(p => p.Name).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null) throw new InvalidInputException($"the sweep lists point {twice.Key} more than once; give each value once");
         return points;
     }
 
     public override string ToString() => Name;
-
 }

@@ -210,6 +210,66 @@ public class ConversionMathTests : IDisposable
     }
 
     [Theory]
+    [InlineData("2-norm", "joint", "--rope-score sum")]
+    [InlineData("uniform", "joint", "--kv-balance")]
+    [InlineData("2-norm", "activation", "--kv-balance --rope-score sum")]
+    public void ScoreAndBalanceEqualTheIndependentReferenceConversion(string strategy, string svd, string flags)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub($"bkv-{strategy}-{svd}"), TinyConfigs.Llama(4, 2), "f32", seed: 5);
+        var calib = dir.File($"bkv-calib-{strategy}-{svd}.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "12");
+        var idsFile = dir.File($"bkv-ids-{strategy}-{svd}.json");
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
+        var logitsFile = dir.File($"bkv-logits-{strategy}-{svd}.f32");
+        var extra = flags.Split(' ');
+        var referenceExtra = extra.Select(f => f == "--rope-score" ? "--score" : f).ToArray();
+        var reference = JsonDocument.Parse(Reference.RunScript("mla_reference.py", ["convert", model, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd,
+            "--eval", idsFile, "--calib", calib, "--logits-ids", idsFile, "--logits-out", logitsFile, .. referenceExtra])).RootElement;
+        var mla = Convert(model, ["--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd, "--calib-data", calib, "--calib-seq-len", "24", .. extra]);
+
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement;
+        var settings = report.GetProperty("settings");
+        static int[][][] Pairs(JsonElement e) => e.EnumerateArray().Select(l => l.EnumerateArray().Select(h => h.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray()).ToArray();
+        Assert.Equal(Pairs(reference.GetProperty("pairs")), Pairs(report.GetProperty("rope").GetProperty("pairs")));
+        var bytes = File.ReadAllBytes(logitsFile);
+        var expected = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
+        AssertClose(expected, OurLogits(mla), 1e-4, $"{strategy}/{svd} {flags} vs mla_reference.py");
+        if (flags.Contains("--kv-balance"))
+        {
+            var expectedAlpha = reference.GetProperty("kv_balance").EnumerateArray().Select(a => a.GetDouble()).ToArray();
+            var ourAlpha = settings.GetProperty("kv_balance").EnumerateArray().Select(a => a.GetDouble()).ToArray();
+            Assert.Equal(expectedAlpha.Length, ourAlpha.Length);
+            for (var l = 0; l < ourAlpha.Length; l++) Assert.True(Math.Abs(ourAlpha[l] / expectedAlpha[l] - 1) < 1e-6, $"layer {l}: α {ourAlpha[l]} vs {expectedAlpha[l]}");
+        }
+        else Assert.Equal(JsonValueKind.Null, settings.GetProperty("kv_balance").ValueKind);
+        Assert.Equal(flags.Contains("sum") ? "sum" : strategy == "2-norm" ? "product" : null, settings.GetProperty("rope_score").GetString());
+    }
+
+    [Fact]
+    public void BalancingAtFullRankChangesNoScore()
+    {
+        // Keys and values kept exactly (rank 56 = 2·12 position-free key rows + 32 value rows): balancing must be invisible,
+        // measured against the reference's partial-RoPE model with no balancing and no truncation.
+        var model = Reference.MakeCheckpoint(dir.Sub("bkv-law"), TinyConfigs.Llama(4, 2), "f32", seed: 6);
+        var calib = dir.File("bkv-law-calib.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "15");
+        var idsFile = dir.File("bkv-law-ids.json");
+        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
+        var logitsFile = dir.File("bkv-law-logits.f32");
+        Reference.RunScript("mla_reference.py", "convert", model, "--strategy", "high", "--pairs", "2", "--kv-rank", "28", "--eval", idsFile,
+            "--logits-ids", idsFile, "--logits-out", logitsFile);
+        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "28", "--kv-balance", "--calib-data", calib, "--calib-seq-len", "24");
+        var bytes = File.ReadAllBytes(logitsFile);
+        var expected = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
+        AssertClose(expected, OurLogits(mla), 1e-4, "balanced full-rank MLA vs the reference's partial-RoPE model");
+        var alphas = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement
+            .GetProperty("settings").GetProperty("kv_balance").EnumerateArray().Select(a => a.GetDouble()).ToArray();
+        Assert.All(alphas, a => Assert.True(Math.Abs(a - 1) > 1e-3, $"α = {a}: the test needs keys and values of unequal norm"));
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void GradientsThroughMlaAttentionMatchPlainPyTorch(bool qwen2Biases)

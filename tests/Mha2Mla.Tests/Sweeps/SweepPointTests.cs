@@ -1,0 +1,28 @@
+using Mha2Mla.Conversion;
+using Mha2Mla.Sweeps;
+
+namespace Mha2Mla.Tests.Sweeps;
+
+/// <summary>The grid of a sweep: every combination of its lists, each point named once, settings that cannot apply left out.</summary>
+public class SweepPointTests
+{
+    [Fact]
+    public void ScoresVaryOnlyTwoNormAndBalancingDoublesEveryPoint()
+    {
+        var points = SweepPoint.Grid([RopeStrategy.TwoNorm, RopeStrategy.High], [2], [SvdMode.Joint], [4], [],
+            [RopeScore.Product, RopeScore.Sum], [false, true]);
+        Assert.Equal(
+            ["2-norm-r2-joint-dkv4", "2-norm-r2-joint-dkv4-bkv", "2-norm-sum-r2-joint-dkv4", "2-norm-sum-r2-joint-dkv4-bkv", "high-r2-joint-dkv4", "high-r2-joint-dkv4-bkv"],
+            points.Select(p => p.Name));
+        var request = points[3].Request(new ConversionRequest(Damping: 0.5));
+        Assert.Equal((RopeScore.Sum, true, 0.5), (request.Score, request.KvBalance, request.Damping));
+    }
+
+    [Fact]
+    public void WithoutTheNewListsTheGridAndItsNamesAreAsBefore()
+    {
+        var points = SweepPoint.Grid([], [], [SvdMode.Joint, SvdMode.Split], [4], []);
+        Assert.Equal(["2-norm-rdefault-joint-dkv4", "2-norm-rdefault-split-dkv4"], points.Select(p => p.Name));
+        Assert.All(points, p => Assert.Equal((RopeScore.Product, false), (p.Score, p.KvBalance)));
+    }
+}
