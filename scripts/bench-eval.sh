@@ -8,9 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bench/common.sh
-sequences=${1:-4}
-threads=${2:-$(nproc)}
-runs=${3:-3}
+sequences=${1:-4} threads=${2:-$(nproc)} runs=${3:-3}
 work=artifacts/bench
 model=$work/llama-100m
 data=$work/tokens-${sequences}x2048.json

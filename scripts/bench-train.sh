@@ -7,11 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bench/common.sh
-steps=${1:-20}
-threads=${2:-$(nproc)}
-runs=${3:-3}
-batch=8
-seq=256
+steps=${1:-20} threads=${2:-$(nproc)} runs=${3:-3}
+batch=8 seq=256
 work=artifacts/bench
 model=$work/llama-25m
 data=$work/train-ids.json

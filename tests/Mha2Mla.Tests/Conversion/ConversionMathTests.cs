@@ -188,24 +188,33 @@ public class ConversionMathTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A tiny GQA model, calibration data, and mla_reference.py's conversion of it (<paramref name="referenceArgs"/>):
+    /// the reference's logits of <see cref="Ids"/> and what it printed (pairs, α).
+    /// </summary>
+    private (string Model, string Calib, float[] Logits, JsonElement Json) ReferenceConversion(string name, int seed, int calibSeed, params string[] referenceArgs)
+    {
+        var model = Reference.MakeCheckpoint(dir.Sub(name), TinyConfigs.Llama(4, 2), "f32", seed: seed);
+        var calib = dir.File($"{name}-calib.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", calibSeed.ToString());
+        var ids = dir.File($"{name}-ids.json");
+        File.WriteAllText(ids, JsonSerializer.Serialize(Ids));
+        var logitsFile = dir.File($"{name}-logits.f32");
+        var json = Reference.RunScript("mla_reference.py", ["convert", model, .. referenceArgs, "--eval", ids, "--calib", calib, "--logits-ids", ids, "--logits-out", logitsFile]);
+        var bytes = File.ReadAllBytes(logitsFile);
+        var logits = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, logits, 0, bytes.Length);
+        return (model, calib, logits, JsonDocument.Parse(json).RootElement.Clone());
+    }
+
     [Theory]
     [InlineData("uniform", "joint")]
     [InlineData("2-norm", "split")]
     public void LogitsEqualTheIndependentReferenceConversion(string strategy, string svd)
     {
-        var model = Reference.MakeCheckpoint(dir.Sub($"ref-{strategy}"), TinyConfigs.Llama(4, 2), "f32", seed: 4);
-        var calib = dir.File($"calib-{strategy}.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "11");
-        var idsFile = dir.File($"ids-{strategy}.json");
-        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
-        var logitsFile = dir.File($"logits-{strategy}.f32");
-        Reference.RunScript("mla_reference.py", "convert", model, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd,
-            "--eval", idsFile, "--calib", calib, "--logits-ids", idsFile, "--logits-out", logitsFile);
+        var (model, calib, expected, _) = ReferenceConversion($"ref-{strategy}", 4, 11, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd);
         var mla = Convert(model, "--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd,
             "--calib-data", calib, "--calib-seq-len", "24");
-        var bytes = File.ReadAllBytes(logitsFile);
-        var expected = new float[bytes.Length / 4];
-        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
         AssertClose(expected, OurLogits(mla), 1e-4, $"{strategy}/{svd} vs mla_reference.py");
     }
 
@@ -215,25 +224,15 @@ public class ConversionMathTests : IDisposable
     [InlineData("2-norm", "activation", "--kv-balance --rope-score sum")]
     public void ScoreAndBalanceEqualTheIndependentReferenceConversion(string strategy, string svd, string flags)
     {
-        var model = Reference.MakeCheckpoint(dir.Sub($"bkv-{strategy}-{svd}"), TinyConfigs.Llama(4, 2), "f32", seed: 5);
-        var calib = dir.File($"bkv-calib-{strategy}-{svd}.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "12");
-        var idsFile = dir.File($"bkv-ids-{strategy}-{svd}.json");
-        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
-        var logitsFile = dir.File($"bkv-logits-{strategy}-{svd}.f32");
         var extra = flags.Split(' ');
-        var referenceExtra = extra.Select(f => f == "--rope-score" ? "--score" : f).ToArray();
-        var reference = JsonDocument.Parse(Reference.RunScript("mla_reference.py", ["convert", model, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd,
-            "--eval", idsFile, "--calib", calib, "--logits-ids", idsFile, "--logits-out", logitsFile, .. referenceExtra])).RootElement;
+        var (model, calib, expected, reference) = ReferenceConversion($"bkv-{strategy}-{svd}", 5, 12,
+            ["--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd, .. extra.Select(f => f == "--rope-score" ? "--score" : f)]);
         var mla = Convert(model, ["--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd, "--calib-data", calib, "--calib-seq-len", "24", .. extra]);
 
         var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement;
         var settings = report.GetProperty("settings");
         static int[][][] Pairs(JsonElement e) => e.EnumerateArray().Select(l => l.EnumerateArray().Select(h => h.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray()).ToArray();
         Assert.Equal(Pairs(reference.GetProperty("pairs")), Pairs(report.GetProperty("rope").GetProperty("pairs")));
-        var bytes = File.ReadAllBytes(logitsFile);
-        var expected = new float[bytes.Length / 4];
-        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
         AssertClose(expected, OurLogits(mla), 1e-4, $"{strategy}/{svd} {flags} vs mla_reference.py");
         if (flags.Contains("--kv-balance"))
         {
@@ -251,18 +250,8 @@ public class ConversionMathTests : IDisposable
     {
         // Keys and values kept exactly (rank 56 = 2·12 position-free key rows + 32 value rows): balancing must be invisible,
         // measured against the reference's partial-RoPE model with no balancing and no truncation.
-        var model = Reference.MakeCheckpoint(dir.Sub("bkv-law"), TinyConfigs.Llama(4, 2), "f32", seed: 6);
-        var calib = dir.File("bkv-law-calib.json");
-        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "15");
-        var idsFile = dir.File("bkv-law-ids.json");
-        File.WriteAllText(idsFile, JsonSerializer.Serialize(Ids));
-        var logitsFile = dir.File("bkv-law-logits.f32");
-        Reference.RunScript("mla_reference.py", "convert", model, "--strategy", "high", "--pairs", "2", "--kv-rank", "28", "--eval", idsFile,
-            "--logits-ids", idsFile, "--logits-out", logitsFile);
+        var (model, calib, expected, _) = ReferenceConversion("bkv-law", 6, 15, "--strategy", "high", "--pairs", "2", "--kv-rank", "28");
         var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "28", "--kv-balance", "--calib-data", calib, "--calib-seq-len", "24");
-        var bytes = File.ReadAllBytes(logitsFile);
-        var expected = new float[bytes.Length / 4];
-        Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
         AssertClose(expected, OurLogits(mla), 1e-4, "balanced full-rank MLA vs the reference's partial-RoPE model");
         var alphas = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement
             .GetProperty("settings").GetProperty("kv_balance").EnumerateArray().Select(a => a.GetDouble()).ToArray();
