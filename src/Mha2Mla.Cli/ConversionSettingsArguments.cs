@@ -12,6 +12,7 @@ public sealed class ConversionSettingsArguments
     private readonly Option<bool> ropeShared;
     private readonly Option<string> ropeScore;
     private readonly Option<bool> kvBalance;
+    private readonly Option<bool> ropeCompensation;
 
     public ConversionSettingsArguments()
     {
@@ -52,14 +53,19 @@ public sealed class ConversionSettingsArguments
             Description = "Before the factorization, divide the position-free key rows by α and multiply the matching query rows by α (every score " +
                           "unchanged) so that keys and values have equal norm on the calibration inputs (TransMLA's BKV); α per layer in the report. Needs --calib-data",
         };
+        ropeCompensation = new Option<bool>("--rope-compensation")
+        {
+            Description = "Map each dropped pair's key rows by the rotation its queries saw on average (attention-weighted, on the calibration data), " +
+                          "so the position-free score keeps RoPE's mean effect; free at inference (docs/design.md). Needs --calib-data",
+        };
     }
 
-    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared, ropeScore, kvBalance];
+    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared, ropeScore, kvBalance, ropeCompensation];
 
     public ConversionRequest Read(ParseResult parsed, double damping) =>
         new(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
             SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared),
-            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance));
+            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance), parsed.GetValue(ropeCompensation));
 
     // --kv-rank and --kv-budget are two ways to say one thing.
     private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch

@@ -6,7 +6,7 @@ namespace Mha2Mla.Cli;
 /// <summary>`sweep`'s grid: comma-separated lists of the settings `convert` takes one of.</summary>
 public sealed class SweepGridArguments
 {
-    private readonly Option<string?> strategies, pairs, ranks, budgets, svds, scores, balances;
+    private readonly Option<string?> strategies, pairs, ranks, budgets, svds, scores, balances, compensations;
 
     public SweepGridArguments()
     {
@@ -17,9 +17,10 @@ public sealed class SweepGridArguments
         svds = new Option<string?>("--svd") { Description = "Factorizations to try: joint, split, activation (default joint)" };
         scores = new Option<string?>("--rope-score") { Description = "2-norm's score combinations to try: product, sum (default product; other strategies take no score)" };
         balances = new Option<string?>("--kv-balance") { Description = "K/V balancing to try: off, on (e.g. off,on; default off; on needs --calib-data)" };
+        compensations = new Option<string?>("--rope-compensation") { Description = "RoPE compensation to try: off, on (e.g. off,on; default off; on needs --calib-data)" };
     }
 
-    public IEnumerable<Option> All => [strategies, pairs, ranks, budgets, svds, scores, balances];
+    public IEnumerable<Option> All => [strategies, pairs, ranks, budgets, svds, scores, balances, compensations];
 
     /// <summary>Every combination of the lists (<see cref="SweepPoint.Grid"/>).</summary>
     public IReadOnlyList<SweepPoint> Read(ParseResult parsed) => SweepPoint.Grid(
@@ -29,7 +30,8 @@ public sealed class SweepGridArguments
         List(parsed.GetValue(ranks), "--kv-rank", Integer("--kv-rank")),
         List(parsed.GetValue(budgets), "--kv-budget", KvBudget.Parse),
         List(parsed.GetValue(scores), "--rope-score", RopeSelection.ParseScore),
-        List(parsed.GetValue(balances), "--kv-balance", OnOff("--kv-balance")));
+        List(parsed.GetValue(balances), "--kv-balance", OnOff("--kv-balance")),
+        List(parsed.GetValue(compensations), "--rope-compensation", OnOff("--rope-compensation")));
 
     private static Func<string, bool> OnOff(string flag) => text => text switch
     {

@@ -150,6 +150,55 @@ def activation_aware(m, C, r, damping):
     return (u[:, :r] * s[:r]) @ vh[:r] @ torch.linalg.inv(S)
 
 
+def mean_rotations(config, W, calib):
+    """RoPE compensation's factors, per layer, KV head and pair p: the mean over every calibration
+    query s of the group's query heads of sum_t a(s, t) cos(theta_p (t - s)) (C) and ... sin(...)
+    (S), a the original attention's weights. Plain RoPE only (theta_p = base^(-2p/d_h))."""
+    nh, nkv, dh = dims(config)
+    half, g, L = dh // 2, nh // nkv, config["num_hidden_layers"]
+    theta = config.get("rope_theta", 10000.0) ** (-torch.arange(0, half, dtype=torch.float64) * 2 / dh)
+    C = torch.zeros(L, nkv, half, dtype=torch.float64)
+    S = torch.zeros(L, nkv, half, dtype=torch.float64)
+    queries = 0
+    for i, q, k, _ in calibration_pass(config, W, calib):
+        T = q.shape[2]
+        cos, sin, bias = tables(config, T)
+        qr, kr = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        a = torch.softmax(qr @ kr.repeat_interleave(g, dim=1).transpose(2, 3) / math.sqrt(dh) + bias, dim=-1)[0].double()  # (n_h, T, T)
+        delta = torch.arange(T, dtype=torch.float64)[None, :] - torch.arange(T, dtype=torch.float64)[:, None]             # t - s
+        for j in range(nkv):
+            w = a[j * g:(j + 1) * g].sum(0)                                                                               # (T, T)
+            for p in range(half):
+                C[i, j, p] += (w * torch.cos(theta[p] * delta)).sum()
+                S[i, j, p] += (w * torch.sin(theta[p] * delta)).sum()
+        if i == 0:
+            queries += g * T
+    return C / queries, S / queries
+
+
+def compensate(W, config, pairs, C, S):
+    """Each dropped pair p of each KV head: its key rows (a, b) become (C a - S b, S a + C b)."""
+    _, nkv, dh = dims(config)
+    half = dh // 2
+    W = dict(W)
+    for i, layer in enumerate(pairs):
+        name = f"model.layers.{i}.self_attn.k_proj."
+        wk = W[name + "weight"].clone().double()
+        bk = W[name + "bias"].clone().double() if name + "bias" in W else None
+        for j in range(nkv):
+            for p in range(half):
+                if p in layer[j]:
+                    continue
+                a, b, c, s_ = j * dh + p, j * dh + p + half, C[i, j, p], S[i, j, p]
+                wk[a], wk[b] = c * wk[a] - s_ * wk[b], s_ * wk[a] + c * wk[b]
+                if bk is not None:
+                    bk[a], bk[b] = c * bk[a] - s_ * bk[b], s_ * bk[a] + c * bk[b]
+        W[name + "weight"] = wk.float()
+        if bk is not None:
+            W[name + "bias"] = bk.float()
+    return W
+
+
 def balance_factors(config, W, pairs, covariances):
     """K/V balancing: per layer, alpha = ||W_k,nope X^T||_F / ||W_v X^T||_F over the calibration
     inputs X (X^T X / n = C), so that W_k,nope / alpha and W_v have equal norm on them."""
@@ -297,6 +346,7 @@ def main():
     c.add_argument("--shared", action="store_true", help="2-norm: the same pairs in every layer (scores summed over layers)")
     c.add_argument("--score", default="product", choices=["product", "sum"], help="2-norm: how a pair's query and key norms combine")
     c.add_argument("--kv-balance", action="store_true", help="balance the position-free keys against the values before factoring")
+    c.add_argument("--rope-compensation", action="store_true", help="map each dropped pair's key rows by its mean rotation first")
     c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
     c.add_argument("--logits-out")
     e = sub.add_parser("errors", help="per layer: ||(M - approx) X^T||_F for joint and activation-aware truncation at each rank")
@@ -356,7 +406,14 @@ def main():
             pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs, args.shared, args.score)
         else:
             pairs = [[fixed_pairs(args.strategy, dh, args.pairs)] * nkv for _ in range(config["num_hidden_layers"])]
+        # Statistics of the original model, before any of its weights change.
         covariances = input_covariances(config, W, json.load(open(args.calib))) if args.svd == "activation" or args.kv_balance else None
+        compensation = None
+        if args.rope_compensation:
+            C, S = mean_rotations(config, W, json.load(open(args.calib)))
+            W = compensate(W, config, pairs, C, S)
+            compensation = [[[[1.0, 0.0] if p in pairs[i][j] else [C[i, j, p].item(), S[i, j, p].item()] for p in range(dh // 2)]
+                              for j in range(nkv)] for i in range(config["num_hidden_layers"])]
         alphas = balance_factors(config, W, pairs, covariances) if args.kv_balance else None
         widths = None
         if args.kv_budget:
@@ -371,7 +428,7 @@ def main():
         if args.logits_ids:
             rows = [converted_logits(config, W2, seq, pairs) for seq in json.load(open(args.logits_ids))]
             torch.cat(rows).float().numpy().tofile(args.logits_out)
-    json.dump({"pairs": pairs, "perplexity": ppl, "latent_dims": widths, "kv_balance": alphas}, sys.stdout)
+    json.dump({"pairs": pairs, "perplexity": ppl, "latent_dims": widths, "kv_balance": alphas, "rope_compensation": compensation}, sys.stdout)
     print()
 
 

@@ -14,6 +14,13 @@ namespace Mha2Mla.Configs;
 public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
     string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null)
 {
+    /// <summary>
+    /// RoPE compensation's factors, [layer][kv head][pair] = [C, S] (kept pairs [1, 0]): for the
+    /// conversion's report only, not config.json (an 8B model has 32 K of them); null without.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double[][][][]? RopeCompensation { get; init; }
+
     public const int CurrentVersion = 2;
 
     /// <summary>What model.safetensors.index.json's metadata.format says of a checkpoint in this format.</summary>

@@ -1,36 +1,44 @@
 namespace Mha2Mla.Conversion;
 
 /// <summary>
-/// Each layer's calibration statistics — 2-norm pair norms (scored as each conversion asks) and, when kept, the inputs'
-/// covariance XᵀX/n (d × d, fp64) — measured on the original model once and reused by every
-/// later conversion of the same model on the same calibration data (a sweep's points, the passes
-/// of one conversion). Pair norms are tiny; covariances cost L·d²·8 bytes (8B Llama: 4.3 GB), so only
-/// a cache made to keep them does (a sweep); otherwise a pass that needs them calibrates again
-/// and memory stays one layer.
+/// One layer measured on the calibration data: its pair norms (2-norm's scores), and where asked
+/// the mean rotations of its pairs (RoPE compensation) and XᵀX/n of its inputs (fp64, d × d).
 /// </summary>
-public sealed class CalibrationCache(bool keepCovariance) : IDisposable
+public sealed record LayerCalibration(PairNormStatistics Norms, MeanRotations? Rotations, Tensor? Covariance);
+
+/// <summary>
+/// Each layer's calibration statistics (<see cref="LayerCalibration"/>) measured on the original
+/// model once and reused by every later conversion of the same model on the same calibration data
+/// (a sweep's points, the passes of one conversion). Pair norms and rotations are tiny;
+/// covariances cost L·d²·8 bytes (8B Llama: 4.3 GB), so only a cache made to keep them does (a
+/// sweep); otherwise a pass that needs them calibrates again and memory stays one layer.
+/// </summary>
+public sealed class CalibrationCache(bool keepCovariance, bool keepRotations = false) : IDisposable
 {
-    private readonly Dictionary<int, (PairNormStatistics Norms, Tensor? Covariance)> layers = [];
+    private readonly Dictionary<int, LayerCalibration> layers = [];
 
     /// <summary>Whether covariances are kept — and measured even for conversions that do not need them, since a later one will.</summary>
     public bool KeepCovariance { get; } = keepCovariance;
 
-    /// <summary>Whether every one of <paramref name="count"/> layers is here, with covariances where <paramref name="covariance"/> asks.</summary>
-    public bool Covers(int count, bool covariance) =>
-        Enumerable.Range(0, count).All(l => layers.TryGetValue(l, out var s) && (!covariance || s.Covariance is not null));
+    /// <summary>Whether mean rotations are measured for every conversion, since a later one will need them.</summary>
+    public bool KeepRotations { get; } = keepRotations;
 
-    public (PairNormStatistics Norms, Tensor? Covariance) this[int layer] => layers[layer];
+    /// <summary>Whether every one of <paramref name="count"/> layers is here, with covariances and rotations where asked.</summary>
+    public bool Covers(int count, bool covariance, bool rotations) =>
+        Enumerable.Range(0, count).All(l => layers.TryGetValue(l, out var s) && (!covariance || s.Covariance is not null) && (!rotations || s.Rotations is not null));
 
-    /// <summary>Keeps the pair norms, and a copy of the covariance where <see cref="KeepCovariance"/>.</summary>
-    public void Put(int layer, PairNormStatistics norms, Tensor? covariance)
+    public LayerCalibration this[int layer] => layers[layer];
+
+    /// <summary>Keeps the statistics, with a copy of the covariance where <see cref="KeepCovariance"/>.</summary>
+    public void Put(int layer, LayerCalibration calibration)
     {
         if (layers.Remove(layer, out var old)) old.Covariance?.Dispose();
-        layers[layer] = (norms, KeepCovariance ? covariance?.clone().DetachFromDisposeScope() : null);
+        layers[layer] = calibration with { Covariance = KeepCovariance ? calibration.Covariance?.clone().DetachFromDisposeScope() : null };
     }
 
     public void Dispose()
     {
-        foreach (var (_, covariance) in layers.Values) covariance?.Dispose();
+        foreach (var layer in layers.Values) layer.Covariance?.Dispose();
         layers.Clear();
     }
 }

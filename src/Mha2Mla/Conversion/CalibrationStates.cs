@@ -28,6 +28,9 @@ public sealed class CalibrationStates : IDisposable
 
     public Device Device { get; }
 
+    /// <summary>RoPE's cos and sin tables at positions 0 … <paramref name="length"/>−1, (1, 1, T, d_h), fp32.</summary>
+    public (Tensor Cos, Tensor Sin) RopeTables(long length) => rope.Tables(length);
+
     public int Count => hidden.Count;
 
     /// <summary>Sample <paramref name="i"/>'s state entering the next layer.</summary>

@@ -33,6 +33,8 @@ public sealed record ConversionJob
             throw new InvalidInputException("--rope-strategy 2-norm ranks frequencies on calibration data: give --calib-data (or choose high, low or uniform)");
         if (settings.LatentNorm && Calibration is null)
             throw new InvalidInputException("--latent-norm sets the norm's weight from the latent's RMS on calibration data: give --calib-data");
+        if (settings.RopeCompensation && Calibration is null)
+            throw new InvalidInputException("--rope-compensation measures the rotations queries see on calibration data: give --calib-data");
         if (settings.KvBalance && Calibration is null)
             throw new InvalidInputException("--kv-balance measures the key and value norms on calibration data: give --calib-data");
         if (settings.Svd == SvdMode.Activation && Calibration is null)

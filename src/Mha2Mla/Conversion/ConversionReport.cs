@@ -28,7 +28,9 @@ public sealed record ConversionReport
         DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune, string Device, string ComputeDtype,
         string? RopeScore = null, double[]? KvBalance = null);
 
-    public sealed record RopeReport(int[][][] Pairs);
+    /// <param name="Pairs">[layer][kv head]: the kept pairs.</param>
+    /// <param name="Compensation">--rope-compensation: [layer][kv head][pair] = [C, S] of the factor applied to each pair's key rows (kept pairs [1, 0]); null without.</param>
+    public sealed record RopeReport(int[][][] Pairs, double[][][][]? Compensation = null);
     public sealed record Pair(long Original, long Mla);
     public sealed record Average(double Original, double Mla);
     /// <param name="ElementsPerToken">Over all layers.</param>

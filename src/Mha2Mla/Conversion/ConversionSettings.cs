@@ -27,15 +27,17 @@ public static class SvdModes
 /// <param name="RopeShared">2-norm: one set of pairs per KV head for every layer (scores summed over layers), as DeepSeek needs.</param>
 /// <param name="Score">2-norm: how a pair's query and key norms combine.</param>
 /// <param name="KvBalance">Scale the position-free keys by 1/α (queries by α) so keys and values have equal norm on the calibration inputs before the factorization.</param>
+/// <param name="RopeCompensation">Map each dropped pair's key rows by the mean rotation its queries saw on the calibration data.</param>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, LatentWidth? Width = null, SvdMode Svd = SvdMode.Joint,
-    double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false)
+    double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false,
+    bool RopeCompensation = false)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
         if (Score != RopeScore.Product && Strategy != RopeStrategy.TwoNorm)
             throw new InvalidInputException($"--rope-score ranks pairs for --rope-strategy 2-norm; {RopeSelection.Name(Strategy)} chooses them without scores (drop --rope-score)");
         var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Width ?? LatentWidth.Default(config), Svd, Damping,
-            LatentNorm, RopeShared, Score, KvBalance);
+            LatentNorm, RopeShared, Score, KvBalance, RopeCompensation);
         settings.Validate(config);
         return settings;
     }
@@ -44,7 +46,7 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
 /// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.</summary>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
 public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, LatentWidth Width, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
-    bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false)
+    bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false, bool RopeCompensation = false)
 {
     public const double DefaultDamping = 1e-3;
     /// <summary>Beyond this the damping term swamps the covariance (activation SVD becomes weight SVD) and, far beyond, overflows to infinity.</summary>
@@ -54,7 +56,7 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
     public string SvdName => Svd.ToString().ToLowerInvariant();
 
     /// <summary>Whether the conversion runs the original model on calibration data (2-norm statistics, activation-aware factors).</summary>
-    public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || NeedsCovariance;
+    public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || NeedsCovariance || RopeCompensation;
 
     /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight, K/V balancing).</summary>
     public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm || KvBalance;

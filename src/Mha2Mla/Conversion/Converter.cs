@@ -27,7 +27,7 @@ public static class Converter
         var on = device ?? Device.CPU;
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
-            throw new InvalidInputException($"{(settings.Strategy == RopeStrategy.TwoNorm ? "--rope-strategy 2-norm" : settings.Svd == SvdMode.Activation ? "--svd activation" : "--latent-norm")} needs calibration data, and --calib-data holds no sequences");
+            throw new InvalidInputException("the conversion needs calibration data (2-norm, --svd activation, --latent-norm, --kv-balance or --rope-compensation), and --calib-data holds no sequences");
 
         var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
         using var ownCache = cache is null && (settings.Width is KvBudget || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
@@ -41,13 +41,17 @@ public static class Converter
         };
 
         var balance = settings.KvBalance ? new double[config.NumHiddenLayers] : null;
-        var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, covariance) =>
+        var compensation = settings.RopeCompensation ? new double[config.NumHiddenLayers][][][] : null;
+        var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, calibrated) =>
         {
             MlaAttention mla;
             try
             {
-                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, covariance!);
-                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], covariance, alpha);
+                var rotations = Rotations(settings, pairs, calibrated);
+                if (compensation is not null)
+                    compensation[l] = rotations!.Select(head => head.Select(r => new[] { r.C, r.S }).ToArray()).ToArray();
+                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, calibrated!.Covariance!, rotations);
+                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], calibrated?.Covariance, alpha, rotations);
             }
             catch
             {
@@ -60,7 +64,7 @@ public static class Converter
         });
         return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
             settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared,
-            settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance);
+            settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance) { RopeCompensation = compensation };
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
@@ -85,10 +89,11 @@ public static class Converter
     {
         var config = source.Config;
         var gains = new double[config.NumHiddenLayers][];
-        Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, covariance) =>
+        Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, calibrated) =>
         {
-            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, covariance!) : 1.0;
-            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, covariance, alpha);
+            var rotations = Rotations(settings, pairs, calibrated);
+            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, calibrated!.Covariance!, rotations) : 1.0;
+            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, calibrated?.Covariance, alpha, rotations);
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
         });
@@ -99,9 +104,17 @@ public static class Converter
 
     /// <summary>
     /// One layer as the walk hands it over: the layer (the visitor owns it) and its attention, the
-    /// pairs it keeps, and — where the settings need it — its inputs' covariance (not the visitor's).
+    /// pairs it keeps, and — where the settings need calibration — its statistics (not the visitor's).
     /// </summary>
-    private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, int[][] pairs, Tensor? covariance);
+    private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, int[][] pairs, LayerCalibration? calibrated);
+
+    // RoPE compensation's factors for this layer, the kept pairs' set to the identity; null without compensation.
+    private static (double C, double S)[][]? Rotations(ConversionSettings settings, int[][] pairs, LayerCalibration? calibrated)
+    {
+        if (!settings.RopeCompensation) return null;
+        var measured = calibrated!.Rotations!.Factors();
+        return measured.Select((head, j) => head.Select((r, k) => pairs[j].Contains(k) ? (1.0, 0.0) : r).ToArray()).ToArray();
+    }
 
     /// <summary>
     /// Reads the layers one by one, calibrates each (moving the calibration states through it, unless
@@ -117,23 +130,23 @@ public static class Converter
         var pairs = new int[config.NumHiddenLayers][][];
 
         using var noGrad = torch.no_grad();
-        var covariance = settings.NeedsCovariance;
-        var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance);
+        var (covariance, rotations) = (settings.NeedsCovariance, settings.RopeCompensation);
+        var cached = cache is not null && settings.NeedsCalibration && cache.Covers(config.NumHiddenLayers, covariance, rotations);
         using var states = settings.NeedsCalibration && !cached ? new CalibrationStates(source, calibration!, device) : null;
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
             var original = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
             var attention = (LlamaAttention)original.Attention;
             using var scope = torch.NewDisposeScope();
-            (PairNormStatistics Norms, Tensor? Covariance)? calibrated;
+            LayerCalibration? calibrated;
             try
             {
                 if (cached) calibrated = cache![l];
                 else if (states is null) calibrated = null;
                 else
                 {
-                    calibrated = Calibrate(config, original, attention, states, covariance || cache?.KeepCovariance == true);
-                    cache?.Put(l, calibrated.Value.Norms, calibrated.Value.Covariance);
+                    calibrated = Calibrate(config, original, attention, states, covariance || cache?.KeepCovariance == true, rotations || cache?.KeepRotations == true);
+                    cache?.Put(l, calibrated);
                 }
             }
             catch
@@ -142,9 +155,9 @@ public static class Converter
                 throw;
             }
             pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
-                ? Scores(calibrated!.Value.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
+                ? Scores(calibrated!.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
                 : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
-            visit(l, attention, original, pairs[l], calibrated?.Covariance);
+            visit(l, attention, original, pairs[l], calibrated);
         }
         return pairs;
     }
@@ -159,14 +172,16 @@ public static class Converter
     }
 
     /// <summary>
-    /// Measures this layer on the calibration states — the norms of its pairs and, when
-    /// asked, XᵀX/n of the normed inputs of its K/V projections (fp64, d × d: it accumulates while
-    /// the samples stream, whatever their number) — then moves the states through the layer.
+    /// Measures this layer on the calibration states — the norms of its pairs and, when asked, the
+    /// mean rotations its attention weights give each pair and XᵀX/n of the normed inputs of its
+    /// K/V projections (fp64, d × d: it accumulates while the samples stream, whatever their
+    /// number) — then moves the states through the layer.
     /// </summary>
-    private static (PairNormStatistics Norms, Tensor? Covariance) Calibrate(ModelConfig config, DecoderLayer layer, LlamaAttention attention,
-        CalibrationStates states, bool covariance)
+    private static LayerCalibration Calibrate(ModelConfig config, DecoderLayer layer, LlamaAttention attention,
+        CalibrationStates states, bool covariance, bool rotations)
     {
         var statistics = new PairNormStatistics(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
+        var rotated = rotations ? new MeanRotations(config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim) : null;
         var sum = covariance ? torch.zeros([config.HiddenSize, config.HiddenSize], ScalarType.Float64, states.Device) : null;
         long tokens = 0;
         for (var i = 0; i < states.Count; i++)
@@ -182,12 +197,18 @@ public static class Converter
                     sum.add_(inputs.transpose(0, 1).matmul(inputs));
                     tokens += length;
                 }
-                statistics.Add(
-                    attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2),
-                    attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2));
+                var query = attention.Q.Forward(normed).view(1, length, config.NumAttentionHeads, config.HeadDim).transpose(1, 2);
+                var key = attention.K.Forward(normed).view(1, length, config.NumKeyValueHeads, config.HeadDim).transpose(1, 2);
+                statistics.Add(query, key);
+                if (rotated is not null)
+                {
+                    var (cos, sin) = states.RopeTables(length);
+                    using var mask = new AttentionMask(length, states.Device);
+                    rotated.Add(MeanRotations.AttentionWeights(config, query, key, cos, sin, mask.Forbidden(attention.SlidingWindow)), cos, sin);
+                }
             }
             states.Advance(i, layer);
         }
-        return (statistics, sum is null ? null : sum / tokens);
+        return new LayerCalibration(statistics, rotated, sum is null ? null : sum / tokens);
     }
 }

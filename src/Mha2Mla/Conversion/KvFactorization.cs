@@ -13,6 +13,9 @@ namespace Mha2Mla.Conversion;
 /// factorization and the matching query rows multiplied by α, so every score q·k is unchanged
 /// while keys and values weigh alike in the factorization: α² = ‖W_k,nope·Xᵀ‖²_F / ‖W_v·Xᵀ‖²_F on
 /// the calibration inputs (<see cref="BalanceFactor"/>).
+/// With RoPE compensation, each dropped pair's two key rows of each KV head are first replaced by
+/// M·(rows), M = [[C, −S], [S, C]] the mean rotation its queries saw (<see cref="MeanRotations"/>),
+/// so the position-free score keeps what RoPE contributed on average.
 /// The SVD runs in fp64.
 /// </summary>
 public static class KvFactorization
@@ -20,8 +23,9 @@ public static class KvFactorization
     /// <param name="latent">The layer's latent width R.</param>
     /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
     /// <param name="balance">α: the position-free keys are factored as W_k,nope/α and the queries' position-free rows scaled by α (1: as they are).</param>
+    /// <param name="rotations">RoPE compensation: [kv head][pair] = (C, S) of each pair's mean rotation, applied to the dropped pairs' key rows; null: none.</param>
     public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null,
-        double balance = 1.0)
+        double balance = 1.0, (double C, double S)[][]? rotations = null)
     {
         using var scope = torch.NewDisposeScope();
         var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
@@ -29,7 +33,7 @@ public static class KvFactorization
         var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
         var queryOrders = Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray();
 
-        var (key, keyBias, ropeRows, nopeRows) = KeyParts(config, attention, kvOrders, r);
+        var (key, keyBias, ropeRows, nopeRows) = KeyParts(config, attention, pairs, r, rotations);
 
         // The MLA block is made over placeholders, then each projection gets its computed rows.
         var mla = new MlaAttention(config, pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device));
@@ -78,11 +82,11 @@ public static class KvFactorization
     /// side by side (split, whose step widens both) — the input of <see cref="RankAllocation"/>.
     /// </summary>
     public static double[] StepGains(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null,
-        double balance = 1.0)
+        double balance = 1.0, (double C, double S)[][]? rotations = null)
     {
         using var scope = torch.NewDisposeScope();
         var kv = config.NumKeyValueHeads;
-        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs.Select(p => HeadLayout.RopeFirst(config.HeadDim, p)).ToArray(), settings.RopePairs);
+        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs, settings.RopePairs, rotations);
         var keyNope = key.index_select(0, nopeRows).to(ScalarType.Float64) / balance;
         var value = attention.V.Weight.to(ScalarType.Float64);
         double[] Squared(Tensor m) => Array.ConvertAll(torch.linalg.svd(m).Item2.data<double>(), s => s * s);
@@ -102,11 +106,12 @@ public static class KvFactorization
     /// inputs, the ratio of the position-free keys' and the values' Frobenius norms over the
     /// calibration tokens (biases, kept exactly beside the factors, do not count).
     /// </summary>
-    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, int ropePairs, Tensor inputCovariance)
+    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, int ropePairs, Tensor inputCovariance,
+        (double C, double S)[][]? rotations = null)
     {
         if (2 * ropePairs == config.HeadDim) return 1.0;   // every pair keeps RoPE: no position-free key to balance
         using var scope = torch.NewDisposeScope();
-        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs.Select(p => HeadLayout.RopeFirst(config.HeadDim, p)).ToArray(), ropePairs);
+        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs, ropePairs, rotations);
         double Energy(Tensor w)
         {
             var w64 = w.to(ScalarType.Float64);
@@ -118,14 +123,41 @@ public static class KvFactorization
         return Math.Sqrt(keys / values);
     }
 
-    // Keys reordered head by head into [rope | nope], with the rows of the two parts.
-    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, LlamaAttention attention, int[][] kvOrders, int r)
+    // Keys (compensated where asked) reordered head by head into [rope | nope], with the rows of the two parts.
+    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, LlamaAttention attention, int[][] pairs, int r,
+        (double C, double S)[][]? rotations)
     {
         var (dh, kv, device) = (config.HeadDim, config.NumKeyValueHeads, attention.K.Weight.device);
-        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders)).to(device);
+        var (weight, bias) = (attention.K.Weight, attention.K.Bias);
+        if (rotations is not null)
+        {
+            var compensation = Compensation(config, pairs, rotations).to(device);
+            (weight, bias) = (compensation.matmul(weight), bias is null ? null : compensation.matmul(bias.unsqueeze(1)).select(1, 0));
+        }
+        var keyRows = torch.tensor(HeadLayout.Rows(dh, pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray())).to(device);
         var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
         var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
-        return (attention.K.Weight.index_select(0, keyRows), attention.K.Bias?.index_select(0, keyRows), ropeRows, nopeRows);
+        return (weight.index_select(0, keyRows), bias?.index_select(0, keyRows), ropeRows, nopeRows);
+    }
+
+    /// <summary>
+    /// The (n_kv·d_h)² matrix that RoPE compensation puts before W_k: the identity, except that each
+    /// dropped pair k of KV head j (rows k and k + d_h/2 of its head) is mapped by [[C, −S], [S, C]].
+    /// </summary>
+    public static Tensor Compensation(ModelConfig config, int[][] pairs, (double C, double S)[][] rotations)
+    {
+        var (dh, kv) = (config.HeadDim, config.NumKeyValueHeads);
+        var (n, half) = (kv * dh, dh / 2);
+        var m = new float[n * n];
+        for (var i = 0; i < n; i++) m[i * n + i] = 1;
+        for (var j = 0; j < kv; j++)
+            foreach (var k in Enumerable.Range(0, half).Except(pairs[j]))
+            {
+                var (a, b) = (j * dh + k, j * dh + k + half);
+                var (c, s) = rotations[j][k];
+                (m[a * n + a], m[a * n + b], m[b * n + a], m[b * n + b]) = ((float)c, (float)-s, (float)s, (float)c);
+            }
+        return torch.tensor(m, [n, n]);
     }
 
     /// <summary>Rank-R factors of [a; b]: (down R×d, up_a, up_b), up = U_R·Σ_R; activation-aware when a covariance is given.</summary>

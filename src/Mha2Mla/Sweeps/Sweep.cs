@@ -39,7 +39,7 @@ public sealed class Sweep(SweepJob job)
         directory.Prepare(overwrite: job.Overwrite && !resume, resume);
         directory.BeginWriting();
         AtomicFile.WriteAllText(gridFile, grid);
-        using var calibration = new CalibrationCache(keepCovariance: plans.Any(p => p.Settings.NeedsCovariance));
+        using var calibration = new CalibrationCache(keepCovariance: plans.Any(p => p.Settings.NeedsCovariance), keepRotations: plans.Any(p => p.Settings.RopeCompensation));
         var results = new List<SweepResult>();
         for (var i = 0; i < jobs.Count; i++)
         {

@@ -222,7 +222,9 @@ public class ConversionMathTests : IDisposable
     [InlineData("2-norm", "joint", "--rope-score sum")]
     [InlineData("uniform", "joint", "--kv-balance")]
     [InlineData("2-norm", "activation", "--kv-balance --rope-score sum")]
-    public void ScoreAndBalanceEqualTheIndependentReferenceConversion(string strategy, string svd, string flags)
+    [InlineData("high", "joint", "--rope-compensation")]
+    [InlineData("2-norm", "activation", "--rope-compensation --kv-balance")]
+    public void ScoreBalanceAndCompensationEqualTheIndependentReferenceConversion(string strategy, string svd, string flags)
     {
         var extra = flags.Split(' ');
         var (model, calib, expected, reference) = ReferenceConversion($"bkv-{strategy}-{svd}", 5, 12,
@@ -242,7 +244,31 @@ public class ConversionMathTests : IDisposable
             for (var l = 0; l < ourAlpha.Length; l++) Assert.True(Math.Abs(ourAlpha[l] / expectedAlpha[l] - 1) < 1e-6, $"layer {l}: α {ourAlpha[l]} vs {expectedAlpha[l]}");
         }
         else Assert.Equal(JsonValueKind.Null, settings.GetProperty("kv_balance").ValueKind);
+        var compensation = report.GetProperty("rope").GetProperty("compensation");
+        if (flags.Contains("--rope-compensation"))
+        {
+            // M_p of every layer, KV head and pair, against the reference's from the angles θ_p·(t − s) themselves.
+            var (ours, theirs) = (Factors(compensation), Factors(reference.GetProperty("rope_compensation")));
+            Assert.Equal(theirs.Length, ours.Length);
+            var worst = ours.Zip(theirs, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst <= 1e-6, $"RoPE compensation factors differ from the reference's by {worst:E2}");
+            Assert.Contains(ours, f => Math.Abs(f) is > 0.01 and < 0.99);   // measured, not the identity
+        }
+        else Assert.Equal(JsonValueKind.Null, compensation.ValueKind);
         Assert.Equal(flags.Contains("sum") ? "sum" : strategy == "2-norm" ? "product" : null, settings.GetProperty("rope_score").GetString());
+    }
+
+    private static double[] Factors(JsonElement e) =>
+        e.EnumerateArray().SelectMany(l => l.EnumerateArray().SelectMany(h => h.EnumerateArray().SelectMany(p => p.EnumerateArray().Select(x => x.GetDouble())))).ToArray();
+
+    [Fact]
+    public void CompensationWithEveryPairKeptIsTheIdentity()
+    {
+        var (model, calib, expected, _) = ReferenceConversion("rc-all-pairs", 7, 16, "--strategy", "high", "--pairs", "8", "--kv-rank", "16");
+        var mla = Convert(model, "--rope-strategy", "high", "--rope-pairs", "8", "--kv-rank", "16", "--rope-compensation", "--calib-data", calib, "--calib-seq-len", "24");
+        AssertClose(expected, OurLogits(mla), 1e-4, "compensated MLA keeping every pair at full rank vs the reference's");
+        var factors = Factors(JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement.GetProperty("rope").GetProperty("compensation"));
+        Assert.All(factors.Chunk(2), f => Assert.Equal([1.0, 0.0], f));
     }
 
     [Fact]
