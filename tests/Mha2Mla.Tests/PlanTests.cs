@@ -74,6 +74,8 @@ public class PlanTests : IDisposable
         Assert.Contains("--keep must be at least 1", refused.Message);
         refused = Assert.Throws<InvalidInputException>(() => (job with { Calibration = null, Settings = new ConversionRequest(RopeStrategy.High, KvBalance: true) }).Plan(checkpoint.Config));
         Assert.Contains("--kv-balance measures the key and value norms on calibration data", refused.Message);
+        refused = Assert.Throws<InvalidInputException>(() => (job with { Calibration = null, Settings = new ConversionRequest(RopeStrategy.High, RopeCompensation: true) }).Plan(checkpoint.Config));
+        Assert.Contains("--rope-compensation measures the rotations queries see on calibration data", refused.Message);
         refused = Assert.Throws<InvalidInputException>(() => (job with { Settings = new ConversionRequest(RopeStrategy.Uniform, Score: RopeScore.Sum) }).Plan(checkpoint.Config));
         Assert.Contains("--rope-score ranks pairs for --rope-strategy 2-norm", refused.Message);
     }

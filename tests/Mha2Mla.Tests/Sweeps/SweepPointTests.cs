@@ -19,6 +19,14 @@ public class SweepPointTests
     }
 
     [Fact]
+    public void CompensationIsAnAxisNamedAfterThePairs()
+    {
+        var points = SweepPoint.Grid([RopeStrategy.High], [4], [SvdMode.Joint], [8], [], compensations: [false, true]);
+        Assert.Equal(["high-r4-joint-dkv8", "high-r4-rc-joint-dkv8"], points.Select(p => p.Name));
+        Assert.True(points[1].Request(new ConversionRequest()).RopeCompensation);
+    }
+
+    [Fact]
     public void WithoutTheNewListsTheGridAndItsNamesAreAsBefore()
     {
         var points = SweepPoint.Grid([], [], [SvdMode.Joint, SvdMode.Split], [4], []);
