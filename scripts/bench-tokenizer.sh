@@ -20,12 +20,13 @@ for name in llama3 llama2; do
   ours=$(dotnet run -c Release scripts/bench/TokenizerBench.cs -- "$tokenizer" "$text" | tail -1)
   theirs=$(node scripts/js/bench-tokenizer.mjs "$tokenizer" "$text")
   /usr/bin/python3 - "$name" "$ours" "$theirs" <<'PY'
-import json, sys
+import json, statistics, sys
+sys.path.insert(0, "scripts/bench")
+from stats import figure
 name, ours, theirs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 assert ours["tokens"] == theirs["tokens"], f"token counts differ: {ours['tokens']} vs {theirs['tokens']}"
-def rate(r):
-    return f"{r['mb_per_second']:6.2f} MB/s ({r['mb_per_second_min']:.2f}-{r['mb_per_second_max']:.2f})"
-print(f"{name:8} {ours['bytes'] / 1e6:.2f} MB -> {ours['tokens']} tokens | mha2mla {rate(ours)} | "
-      f"@huggingface/tokenizers {rate(theirs)} | {ours['mb_per_second'] / theirs['mb_per_second']:.1f}x  (median (min-max) of 3 passes)")
+ratio = statistics.median(ours["mb_per_second"]) / statistics.median(theirs["mb_per_second"])
+print(f"{name:8} {ours['bytes'] / 1e6:.2f} MB -> {ours['tokens']} tokens | mha2mla {figure(ours['mb_per_second'], 'MB/s', 2)} | "
+      f"@huggingface/tokenizers {figure(theirs['mb_per_second'], 'MB/s', 2)} | {ratio:.1f}x  (median (min-max) of 3 passes)")
 PY
 done

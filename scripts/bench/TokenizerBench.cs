@@ -10,17 +10,15 @@ var tokenizer = TokenizerReader.Read(args[0]);
 var documents = File.ReadAllText(args[1]).Split("\n\n");
 var bytes = Encoding.UTF8.GetByteCount(string.Concat(documents));
 
-// Three passes; the figures are the median pass with the slowest and fastest beside it.
-var seconds = new List<double>();
+// Three passes, each reported (scripts/bench/stats.py makes the figure: the median with the extremes beside it).
+var rates = new List<double>();
 long tokens = 0;
 for (var pass = 0; pass < 3; pass++)
 {
     var clock = Stopwatch.StartNew();
     tokens = 0;
     foreach (var d in documents) tokens += tokenizer.EncodeIds(d).Length;
-    seconds.Add(clock.Elapsed.TotalSeconds);
+    rates.Add(bytes / 1e6 / clock.Elapsed.TotalSeconds);
 }
-seconds.Sort();
-double Rate(double s) => bytes / 1e6 / s;
-Console.WriteLine($"{{\"implementation\": \"mha2mla\", \"tokens\": {tokens}, \"bytes\": {bytes}, \"seconds\": {seconds[1]:F4}, " +
-                  $"\"mb_per_second\": {Rate(seconds[1]):F3}, \"mb_per_second_min\": {Rate(seconds[2]):F3}, \"mb_per_second_max\": {Rate(seconds[0]):F3}}}");
+Console.WriteLine($"{{\"implementation\": \"mha2mla\", \"tokens\": {tokens}, \"bytes\": {bytes}, " +
+                  $"\"mb_per_second\": [{string.Join(", ", rates.Select(r => r.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}]}}");

@@ -8,18 +8,13 @@ const tokenizer = new Tokenizer(JSON.parse(fs.readFileSync(tokenizerPath, "utf8"
 const documents = fs.readFileSync(textPath, "utf8").split("\n\n");
 const bytes = Buffer.byteLength(documents.join(""));
 
-// Three passes; the figures are the median pass with the slowest and fastest beside it.
-const seconds = [];
+// Three passes, each reported (scripts/bench/stats.py makes the figure: the median with the extremes beside it).
+const rates = [];
 let tokens = 0;
 for (let pass = 0; pass < 3; pass++) {
   const start = process.hrtime.bigint();
   tokens = 0;
   for (const d of documents) tokens += tokenizer.encode(d).ids.length;
-  seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
+  rates.push(bytes / 1e6 / (Number(process.hrtime.bigint() - start) / 1e9));
 }
-seconds.sort((a, b) => a - b);
-const rate = (s) => bytes / 1e6 / s;
-console.log(JSON.stringify({
-  implementation: "@huggingface/tokenizers", tokens, bytes, seconds: seconds[1],
-  mb_per_second: rate(seconds[1]), mb_per_second_min: rate(seconds[2]), mb_per_second_max: rate(seconds[0]),
-}));
+console.log(JSON.stringify({ implementation: "@huggingface/tokenizers", tokens, bytes, mb_per_second: rates }));
