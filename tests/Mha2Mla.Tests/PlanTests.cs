@@ -13,18 +13,28 @@ namespace Mha2Mla.Tests;
 /// documents: the window min(2048, max_position_embeddings), fp32 compute on CPU, the paper's
 /// r = d_h/16 and d_kv = d_h/8. A value out of range is refused there, naming its flag.
 /// </summary>
-public class PlanTests : IDisposable
+public class PlanTests(PlanTests.Model fixture) : IClassFixture<PlanTests.Model>
 {
-    private readonly TempDir dir = new();
-    private readonly string model;
-    private readonly string data;
-
-    public PlanTests()
+    /// <summary>One tiny checkpoint (max_position_embeddings 256, d_h 16) and data for every test here.</summary>
+    public sealed class Model : IDisposable
     {
-        model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2), "f32");   // max_position_embeddings 256, d_h 16
-        data = dir.File("ids.json");
-        Reference.Run("ids", data, "--count", "3", "--length", "12", "--vocab", "97");
+        public TempDir Dir { get; } = new();
+        public string Path { get; }
+        public string Data { get; }
+
+        public Model()
+        {
+            Path = Reference.MakeCheckpoint(Dir.Sub("model"), TinyConfigs.Llama(4, 2), "f32");
+            Data = Dir.File("ids.json");
+            Reference.Run("ids", Data, "--count", "3", "--length", "12", "--vocab", "97");
+        }
+
+        public void Dispose() => Dir.Dispose();
     }
+
+    private readonly TempDir dir = fixture.Dir;
+    private readonly string model = fixture.Path;
+    private readonly string data = fixture.Data;
 
     [Fact]
     public void EvalFillsTheWindowAndTheComputeDtype()
@@ -92,5 +102,4 @@ public class PlanTests : IDisposable
         Assert.Equal(12, new DataOptions { Path = data, SeqLen = 12 }.Resolve(checkpoint.Config).SeqLen);
     }
 
-    public void Dispose() => dir.Dispose();
 }
