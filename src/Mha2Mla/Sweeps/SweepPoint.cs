@@ -46,7 +46,7 @@ public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode S
                       from v in svds.Count == 0 ? [SvdMode.Joint] : svds
                       from w in widths
                       from b in balances is { Count: > 0 } ? balances : [false]
-                      select new SweepPoint(s, p, v, w, c, b, rc)).Distinct().ToList();
+                      select new SweepPoint(s, p, v, w, c, b, rc)).ToList();
         var twice = points.GroupBy(p => p.Name).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null) throw new InvalidInputException($"the sweep lists point {twice.Key} more than once; give each value once");
         return points;

@@ -33,4 +33,14 @@ public class SweepPointTests
         Assert.Equal(["2-norm-rdefault-joint-dkv4", "2-norm-rdefault-split-dkv4"], points.Select(p => p.Name));
         Assert.All(points, p => Assert.Equal((RopeScore.Product, false), (p.Score, p.KvBalance)));
     }
+
+    [Fact]
+    public void AValueListedTwiceIsRefusedNotMerged()
+    {
+        Assert.Contains("more than once", Assert.Throws<InvalidInputException>(() => SweepPoint.Grid([RopeStrategy.High], [], [], [2, 2], [])).Message);
+        Assert.Contains("more than once", Assert.Throws<InvalidInputException>(() =>
+            SweepPoint.Grid([RopeStrategy.TwoNorm], [], [], [2], [], [RopeScore.Sum, RopeScore.Sum])).Message);
+        Assert.Contains("more than once", Assert.Throws<InvalidInputException>(() =>
+            SweepPoint.Grid([RopeStrategy.High], [], [], [2], [], balances: [true, true])).Message);
+    }
 }
