@@ -28,6 +28,13 @@ public sealed class CalibrationStates : IDisposable
 
     public Device Device { get; }
 
+    /// <summary>The causal mask of a sample of <paramref name="length"/> tokens, built once per length and owned here.</summary>
+    public AttentionMask Mask(long length)
+    {
+        if (!masks.TryGetValue(length, out var mask)) masks[length] = mask = new AttentionMask(length, Device);
+        return mask;
+    }
+
     /// <summary>RoPE's cos and sin tables at positions 0 … <paramref name="length"/>−1, (1, 1, T, d_h), fp32.</summary>
     public (Tensor Cos, Tensor Sin) RopeTables(long length) => rope.Tables(length);
 
@@ -42,8 +49,7 @@ public sealed class CalibrationStates : IDisposable
         using var scope = torch.NewDisposeScope();
         var (x, length) = (hidden[i], hidden[i].size(1));
         var (cos, sin) = rope.Tables(length);
-        if (!masks.TryGetValue(length, out var mask)) masks[length] = mask = new AttentionMask(length, Device);
-        hidden[i] = layer.Forward(x, cos, sin, mask).DetachFromDisposeScope();
+        hidden[i] = layer.Forward(x, cos, sin, Mask(length)).DetachFromDisposeScope();
         x.Dispose();
     }
 

@@ -203,8 +203,7 @@ public static class Converter
                 if (rotated is not null)
                 {
                     var (cos, sin) = states.RopeTables(length);
-                    using var mask = new AttentionMask(length, states.Device);
-                    rotated.Add(MeanRotations.AttentionWeights(config, query, key, cos, sin, mask.Forbidden(attention.SlidingWindow)), cos, sin);
+                    rotated.Add(MeanRotations.AttentionWeights(config, query, key, cos, sin, states.Mask(length).Forbidden(attention.SlidingWindow)), cos, sin);
                 }
             }
             states.Advance(i, layer);

@@ -41,15 +41,8 @@ public sealed class MeanRotations(int heads, int kvHeads, int headDim)
     /// softmax(RoPE(q)·RoPE(k)ᵀ/√d_h + mask) of the original attention, (1, n_h, T, T), in fp32: the
     /// weights with which each query saw each key.
     /// </summary>
-    public static Tensor AttentionWeights(ModelConfig config, Tensor query, Tensor key, Tensor cos, Tensor sin, Tensor forbidden)
-    {
-        var (length, group) = (query.size(2), config.GroupSize);
-        var q = RotaryEmbedding.Apply(query, cos, sin).to(ScalarType.Float32);
-        var k = RotaryEmbedding.Apply(key, cos, sin).to(ScalarType.Float32);
-        k = k.unsqueeze(2).expand(1, config.NumKeyValueHeads, group, length, config.HeadDim).reshape(1, config.NumAttentionHeads, length, config.HeadDim);
-        var scores = q.matmul(k.transpose(2, 3)).mul_(1.0 / Math.Sqrt(config.HeadDim)).masked_fill_(forbidden, double.NegativeInfinity);
-        return torch.nn.functional.softmax(scores, -1);
-    }
+    public static Tensor AttentionWeights(ModelConfig config, Tensor query, Tensor key, Tensor cos, Tensor sin, Tensor forbidden) =>
+        Attention.Weights(config, RotaryEmbedding.Apply(query, cos, sin).to(ScalarType.Float32), RotaryEmbedding.Apply(key, cos, sin).to(ScalarType.Float32), forbidden);
 
     /// <summary>[kv head][pair] = (C, S), the mean over every query seen.</summary>
     public (double C, double S)[][] Factors()

@@ -94,13 +94,24 @@ public abstract class Attention : Module
 
     private static Tensor Dense(Tensor query, Tensor key, Tensor value, Tensor forbidden)
     {
+        using var weights = Weights(query, key, forbidden);
+        return weights.matmul(value);
+    }
+
+    /// <summary>
+    /// softmax(q·kᵀ/√d_h + mask) for q (B, n_h, T, d_h) and k (B, n_kv, T_keys, d_h): the weight each
+    /// query gives each key, (B, n_h, T, T_keys), in the explicit form's arithmetic (what a
+    /// conversion's calibration reads, e.g. RoPE compensation).
+    /// </summary>
+    internal static Tensor Weights(ModelConfig config, Tensor query, Tensor key, Tensor forbidden) => Weights(query, RepeatKv(config, key), forbidden);
+
+    private static Tensor Weights(Tensor query, Tensor key, Tensor forbidden)
+    {
         // The (B, n_h, T, T) scores dominate memory at long context: scale and mask them in place
         // and free them as soon as the softmax has read them, as PyTorch's refcounting would.
         using var scores = query.matmul(key.transpose(2, 3));
         scores.mul_(1.0 / Math.Sqrt(query.size(-1))).masked_fill_(forbidden, double.NegativeInfinity);
-        using var weights = Softmax(scores);
-        scores.Dispose();
-        return weights.matmul(value);
+        return Softmax(scores);
     }
 
     /// <summary>softmax over the last dimension, in fp32 whatever the scores' dtype, returned in that dtype.</summary>
