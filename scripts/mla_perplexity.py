@@ -80,28 +80,32 @@ def logits(config, W, ids):
             allowed &= torch.ones(T, T, dtype=torch.bool).triu(-(windows[i] - 1))
         causal = torch.zeros(T, T).masked_fill(~allowed, float("-inf"))
         p = f"model.layers.{i}.self_attn."
-        # Each KV head rotates its kept pairs; its query heads share them. Layout: [k..., k+d_h/2...].
-        kept = torch.tensor(mla["pairs"][i])                               # (n_kv, r)
-        a = torch.cat([angles[:, kept], angles[:, kept]], dim=-1)         # (T, n_kv, 2r)
-        cos_k, sin_k = a.cos().permute(1, 0, 2), a.sin().permute(1, 0, 2)  # (n_kv, T, 2r)
-        cos_q, sin_q = cos_k.repeat_interleave(g, 0), sin_k.repeat_interleave(g, 0)
+        # Each rope head rotates its kept pairs; the query heads it serves share them. Layout: [k..., k+d_h/2...].
+        # Version 3's rope_heads = 1: one rope head every query head reads, d_h position-free dims
+        # beside it, scores scaled by the whole query width (DeepSeek's layout); else one per KV head.
+        shared = mla.get("rope_heads") == 1
+        nr, nope = (1, dh) if shared else (nkv, dh - r2)
+        kept = torch.tensor(mla["pairs"][i])                               # (rope heads, r)
+        a = torch.cat([angles[:, kept], angles[:, kept]], dim=-1)         # (T, rope heads, 2r)
+        cos_k, sin_k = a.cos().permute(1, 0, 2), a.sin().permute(1, 0, 2)  # (rope heads, T, 2r)
+        cos_q, sin_q = cos_k.repeat_interleave(nh // nr, 0), sin_k.repeat_interleave(nh // nr, 0)
 
         def rope(t, c, s):
             half = t.shape[-1] // 2
             return t * c + torch.cat([-t[..., half:], t[..., :half]], -1) * s
 
         h = norm(x, W[f"model.layers.{i}.input_layernorm.weight"])
-        q = lin(h, p + "q_proj").view(1, T, nh, dh).transpose(1, 2)
+        q = lin(h, p + "q_proj").view(1, T, nh, r2 + nope).transpose(1, 2)
         c = lin(h, p + "kv_down_proj")                                     # the cached latent
         if mla.get("latent_norm"):                                         # DeepSeek's kv_a_layernorm (eps 1e-6)
             c = norm(c, W[p + "kv_latent_norm.weight"], 1e-6)
-        k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, dh - r2).transpose(1, 2)
+        k_nope = lin(c, p + "k_up_proj").view(1, T, nkv, nope).transpose(1, 2)
         v = lin(c, p + "v_up_proj").view(1, T, nkv, dh).transpose(1, 2)
-        k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nkv, r2).transpose(1, 2), cos_k, sin_k)
+        k_rope = rope(lin(h, p + "k_rope_proj").view(1, T, nr, r2).transpose(1, 2), cos_k, sin_k)
         q = torch.cat([rope(q[..., :r2], cos_q, sin_q), q[..., r2:]], -1)
-        k = torch.cat([k_rope, k_nope], -1).repeat_interleave(g, 1)
+        k = torch.cat([k_rope.expand(1, nkv, T, r2), k_nope], -1).repeat_interleave(g, 1)
         v = v.repeat_interleave(g, 1)
-        o = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + causal, -1) @ v
+        o = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(r2 + nope) + causal, -1) @ v
         x = x + lin(o.transpose(1, 2).reshape(1, T, nh * dh), p + "o_proj")
         h = norm(x, W[f"model.layers.{i}.post_attention_layernorm.weight"])
         m = f"model.layers.{i}.mlp."

@@ -13,12 +13,19 @@ public sealed class ConversionSettingsArguments
     private readonly Option<string> ropeScore;
     private readonly Option<bool> kvBalance;
     private readonly Option<bool> ropeCompensation;
+    private readonly Option<int?> freqFold;
 
     public ConversionSettingsArguments()
     {
-        strategy = new Option<string>("--rope-strategy") { Description = "Which frequency pairs keep RoPE: 2-norm (calibrated), high, low, uniform", DefaultValueFactory = _ => "2-norm" };
-        strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform");
-        pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16)" };
+        strategy = new Option<string>("--rope-strategy")
+        {
+            Description = "Which frequency pairs keep RoPE: 2-norm (calibrated), high, low, uniform, each per KV head; or rorope (TransMLA: each " +
+                          "frequency's keys mixed across the KV heads by PCA on the calibration data, the leading component keeps RoPE in ONE shared " +
+                          "rope head as DeepSeek's; GQA only, needs --calib-data)",
+            DefaultValueFactory = _ => "2-norm",
+        };
+        strategy.AcceptOnlyFromAmong("2-norm", "high", "low", "uniform", "rorope");
+        pairs = new Option<int?>("--rope-pairs") { Description = "RoPE pairs r kept per KV head (default d_h/16); rorope keeps n_kv·r in its shared head, the same cache" };
         rank = new Option<int?>("--kv-rank") { Description = "Latent rank d_kv per KV head; the latent is n_kv·d_kv wide (default d_h/8)" };
         budget = new Option<string?>("--kv-budget")
         {
@@ -58,14 +65,19 @@ public sealed class ConversionSettingsArguments
             Description = "Map each dropped pair's key rows by the rotation its queries saw on average (attention-weighted, on the calibration data), " +
                           "so the position-free score keeps RoPE's mean effect; free at inference (docs/design.md). Needs --calib-data",
         };
+        freqFold = new Option<int?>("--freq-fold")
+        {
+            Description = "rorope: pool F adjacent frequency pairs into one group before the PCA (TransMLA's FreqFold; default 1), each rotated at the " +
+                          "group's first frequency. F = d_h/(2·n_kv·r) keeps every group, the same frequency ladder in every layer (what a DeepSeek-V3 export reads without longrope factors)",
+        };
     }
 
-    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared, ropeScore, kvBalance, ropeCompensation];
+    public IEnumerable<Option> All => [strategy, pairs, rank, budget, svd, latentNorm, ropeShared, ropeScore, kvBalance, ropeCompensation, freqFold];
 
     public ConversionRequest Read(ParseResult parsed, double damping) =>
         new(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
             SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared),
-            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance), parsed.GetValue(ropeCompensation));
+            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance), parsed.GetValue(ropeCompensation), parsed.GetValue(freqFold));
 
     // --kv-rank and --kv-budget are two ways to say one thing.
     private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch

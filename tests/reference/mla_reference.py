@@ -7,6 +7,7 @@ says conversion must equal: the original with W_k,nope and W_v replaced by their
 reconstruction (joint or split SVD, in float64) and RoPE applied only on the kept pairs.
 
   convert DIR --strategy S --pairs R --kv-rank D --svd joint|split|activation --eval FILE.json [--calib FILE.json]
+      (--strategy rorope [--fold F]: RoRoPE, n_kv * R pairs in one shared rope head; see rorope_logits)
       prints {"pairs": [[[k...]...]...], "perplexity": ..., "latent_dims": null}
       (--kv-budget B instead of --kv-rank: per-layer widths by an exact dynamic programme over
       the layers' singular values, printed as latent_dims)
@@ -287,6 +288,144 @@ def budget_widths(config, W, pairs, svd, total, covariances=None, damping=1e-3, 
     return [s * step for s in chosen], lost
 
 
+def rorope_analysis(config, W, calib, keep, fold):
+    """RoRoPE (TransMLA) from its definition: per layer and group of `fold` adjacent pairs, the
+    second moment over the calibration tokens of the group's pair vectors across KV heads (the keys
+    before RoPE, bias removed), both coordinates pooled. Returns per layer the `keep` groups with the
+    largest leading eigenvalue, ascending, and each group's leading eigenvector (ordered j, then p)."""
+    _, nkv, dh = dims(config)
+    half, L = dh // 2, config["num_hidden_layers"]
+    groups = half // fold
+    moments = torch.zeros(L, groups, nkv * fold, nkv * fold, dtype=torch.float64)
+    for i, _, k, _ in calibration_pass(config, W, calib):
+        bias = W.get(f"model.layers.{i}.self_attn.k_proj.bias")
+        if bias is not None:
+            k = k - bias.view(1, nkv, 1, dh)
+        k = k[0].double()                                                   # (n_kv, T, d_h)
+        for g in range(groups):
+            ps = list(range(g * fold, (g + 1) * fold))
+            for offset in (0, half):
+                v = torch.stack([k[j, :, p + offset] for j in range(nkv) for p in ps], dim=1)   # (T, n)
+                moments[i, g] += v.T @ v
+    result = []
+    for i in range(L):
+        leading, top = [], []
+        for g in range(groups):
+            values, vectors = torch.linalg.eigh(moments[i, g])
+            top.append(values[-1].item())
+            leading.append(vectors[:, -1])
+        order = sorted(range(groups), key=lambda gg: (-top[gg], gg))
+        chosen = sorted(order[:keep])
+        result.append((chosen, {g: leading[g] for g in chosen}))
+    return result
+
+
+def rorope_projection(config, analysis_layer, fold):
+    """P (n_kv d_h square): the part of every key that the shared rope head carries, sum over the
+    kept groups and both coordinates of u u^T on the group's rows; the position-free keys are (I - P) k."""
+    _, nkv, dh = dims(config)
+    half = dh // 2
+    P = torch.zeros(nkv * dh, nkv * dh, dtype=torch.float64)
+    chosen, leading = analysis_layer
+    for g in chosen:
+        for offset in (0, half):
+            rows = [j * dh + p + offset for j in range(nkv) for p in range(g * fold, (g + 1) * fold)]
+            P[torch.tensor(rows)[:, None], torch.tensor(rows)[None, :]] = torch.outer(leading[g], leading[g])
+    return P
+
+
+def rorope_low_rank(config, W, analysis, fold, rank, svd, covariances=None, balance=False, damping=1e-3):
+    """Per layer: the position-free keys (I - P) W_k and W_v replaced by their rank-R reconstruction
+    (R = n_kv * rank), with K/V balancing when asked. Returns the new weights and the alphas."""
+    _, nkv, dh = dims(config)
+    W = dict(W)
+    alphas = []
+    for i, layer in enumerate(analysis):
+        p = f"model.layers.{i}.self_attn."
+        P = rorope_projection(config, layer, fold)
+        wk = W[p + "k_proj.weight"].double()
+        nope = wk - P @ wk
+        wv = W[p + "v_proj.weight"].double()
+        alpha = 1.0
+        if balance:
+            C = covariances[i]
+            alpha = math.sqrt(torch.trace(nope @ C @ nope.T).item() / torch.trace(wv @ C @ wv.T).item())
+        alphas.append(alpha)
+        R = nkv * rank
+        m = torch.cat([nope / alpha, wv])
+        if svd == "activation":
+            approx = activation_aware(m, covariances[i], R, damping)
+            k_new, v_new = approx[:nkv * dh], approx[nkv * dh:]
+        elif svd == "joint":
+            u, s_, vh = torch.linalg.svd(m, full_matrices=False)
+            approx = (u[:, :R] * s_[:R]) @ vh[:R]
+            k_new, v_new = approx[:nkv * dh], approx[nkv * dh:]
+        else:
+            def truncate(a, r):
+                u, s_, vh = torch.linalg.svd(a, full_matrices=False)
+                return (u[:, :r] * s_[:r]) @ vh[:r]
+            k_new, v_new = truncate(nope / alpha, R // 2), truncate(wv, R // 2)
+        W[p + "k_nope.weight"] = (k_new * alpha).float()
+        W[p + "v_proj.weight"] = v_new.float()
+    return W, alphas
+
+
+def rorope_logits(config, W, seq, analysis, fold):
+    """Logits (T, vocab) of the RoRoPE model: per query head h of KV group j and kept group g, the
+    rope score (sum_p u[j,p] q_h^p) . R(theta_{g fold} (t - s)) (sum_{j',p} u[j',p] k_j'^p), plus
+    the position-free score q_h . k~_j with k~ = W_k_nope x + (I - P) b; scaled by 1/sqrt(d_h)."""
+    nh, nkv, dh = dims(config)
+    half, g_size = dh // 2, nh // nkv
+    eps = config.get("rms_norm_eps", 1e-6)
+    ids = torch.tensor([seq])
+    T = len(seq)
+    _, _, bias = tables(config, T)
+    inv, _ = inverse_frequencies(config, dh, T)
+    pos = torch.arange(T).double()
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        a_ = p + "self_attn."
+
+        def lin(h, name, weight=None):
+            return torch.nn.functional.linear(h, W[name + ".weight"] if weight is None else weight, W.get(name + ".bias"))
+
+        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)[0].double()
+        q = torch.nn.functional.linear(h, W[a_ + "q_proj.weight"].double(), None if a_ + "q_proj.bias" not in W else W[a_ + "q_proj.bias"].double())
+        q = q.view(T, nh, dh)
+        k_full = torch.nn.functional.linear(h, W[a_ + "k_proj.weight"].double(),
+                                            None if a_ + "k_proj.bias" not in W else W[a_ + "k_proj.bias"].double()).view(T, nkv, dh)
+        P = rorope_projection(config, analysis[i], fold)
+        kb = W.get(a_ + "k_proj.bias")
+        nope_bias = None if kb is None else (kb.double() - P @ kb.double())
+        k_nope = torch.nn.functional.linear(h, W[a_ + "k_nope.weight"].double(), nope_bias).view(T, nkv, dh)
+        v = torch.nn.functional.linear(h, W[a_ + "v_proj.weight"].double(),
+                                       None if a_ + "v_proj.bias" not in W else W[a_ + "v_proj.bias"].double()).view(T, nkv, dh)
+        chosen, leading = analysis[i]
+        scores = torch.zeros(nh, T, T, dtype=torch.float64)
+        for hh in range(nh):
+            j = hh // g_size
+            scores[hh] += q[:, hh] @ k_nope[:, j].T
+            for g in chosen:
+                u = leading[g].view(nkv, fold)
+                ps = list(range(g * fold, (g + 1) * fold))
+                qe = [sum(u[j, c] * q[:, hh, pp + off] for c, pp in enumerate(ps)) for off in (0, half)]     # 2 x (T,)
+                ke = [sum(u[jj, c] * k_full[:, jj, pp + off] for jj in range(nkv) for c, pp in enumerate(ps)) for off in (0, half)]
+                angle = inv[g * fold].double() * (pos[None, :] - pos[:, None])                                # theta (t - s)
+                # q^T R(phi) k for 2-vectors (a, b), (c, d) in rotate_half form: (ac + bd) cos phi + (bc - ad) sin phi
+                scores[hh] += (qe[0][:, None] * ke[0][None, :] + qe[1][:, None] * ke[1][None, :]) * torch.cos(angle) + \
+                              (qe[1][:, None] * ke[0][None, :] - qe[0][:, None] * ke[1][None, :]) * torch.sin(angle)
+        att = torch.softmax(scores / math.sqrt(dh) + bias.double(), -1)
+        o = torch.stack([att[hh] @ v[:, hh // g_size] for hh in range(nh)], 1).reshape(1, T, nh * dh).float()
+        x = x + lin(o, a_ + "o_proj")
+        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        m = p + "mlp."
+        x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return (x @ head.T)[0]
+
+
 def converted_logits(config, W, seq, pairs):
     """Logits (T, vocab) of the reference conversion: RoPE only on the kept pairs."""
     _, nkv, dh = dims(config)
@@ -347,6 +486,7 @@ def main():
     c.add_argument("--score", default="product", choices=["product", "sum"], help="2-norm: how a pair's query and key norms combine")
     c.add_argument("--kv-balance", action="store_true", help="balance the position-free keys against the values before factoring")
     c.add_argument("--rope-compensation", action="store_true", help="map each dropped pair's key rows by its mean rotation first")
+    c.add_argument("--fold", type=int, default=1, help="rorope: adjacent pairs per frequency group (FreqFold)")
     c.add_argument("--logits-ids", help="also write the logits of these sequences (float32, concatenated) to --logits-out")
     c.add_argument("--logits-out")
     e = sub.add_parser("errors", help="per layer: ||(M - approx) X^T||_F for joint and activation-aware truncation at each rank")
@@ -401,6 +541,25 @@ def main():
         return
     config, W = load(args.dir)
     _, nkv, dh = dims(config)
+    if args.strategy == "rorope":
+        with torch.no_grad():
+            calib = json.load(open(args.calib))
+            analysis = rorope_analysis(config, W, calib, nkv * args.pairs, args.fold)
+            covariances = input_covariances(config, W, calib) if args.svd == "activation" or args.kv_balance else None
+            W2, alphas = rorope_low_rank(config, W, analysis, args.fold, args.kv_rank, args.svd, covariances, args.kv_balance)
+            nll, count = 0.0, 0
+            for seq in json.load(open(args.eval)):
+                out = rorope_logits(config, W2, seq, analysis, args.fold)[:-1]
+                nll += torch.nn.functional.cross_entropy(out, torch.tensor(seq[1:]), reduction="sum").item()
+                count += len(seq) - 1
+            if args.logits_ids:
+                rows = [rorope_logits(config, W2, seq, analysis, args.fold) for seq in json.load(open(args.logits_ids))]
+                torch.cat(rows).float().numpy().tofile(args.logits_out)
+        pairs = [[[g * args.fold for g in chosen]] for chosen, _ in analysis]
+        json.dump({"pairs": pairs, "perplexity": math.exp(nll / count), "latent_dims": None,
+                   "kv_balance": alphas if args.kv_balance else None, "rope_compensation": None}, sys.stdout)
+        print()
+        return
     with torch.no_grad():
         if args.strategy == "2-norm":
             pairs = two_norm_pairs(config, W, json.load(open(args.calib)), args.pairs, args.shared, args.score)

@@ -76,7 +76,7 @@ public sealed record ModelSummary(
         if (c.Mla is { } mla)
         {
             var rank = mla.KvRank is { } dkv ? $"d_kv {dkv} x {c.NumKeyValueHeads} KV heads" : $"per layer under --kv-budget {mla.KvBudget}: {string.Join(",", mla.LatentDims)}";
-            text.AppendLine($"MLA          latent {mla.LatentDescription()} ({rank}), RoPE on {mla.RopePairs} pairs per KV head ({mla.RopeStrategy}), {mla.Svd} SVD");
+            text.AppendLine($"MLA          latent {mla.LatentDescription()} ({rank}), RoPE on {mla.RopePairs} pairs {(mla.SharedRopeHead ? "in one head every query head reads" : "per KV head")} ({mla.RopeStrategy}), {mla.Svd} SVD");
         }
         var perLayer = kv.ElementsPerTokenPerLayer == Math.Floor(kv.ElementsPerTokenPerLayer) ? $"{kv.ElementsPerTokenPerLayer:N0}" : $"{kv.ElementsPerTokenPerLayer:N2} (mean)";
         text.AppendLine($"KV cache     {perLayer} elements per token per layer = {Bytes((long)Math.Round(kv.BytesPerTokenPerLayer))} ({kv.CacheDType})");

@@ -10,9 +10,16 @@ namespace Mha2Mla.Configs;
 /// Version 2 added latent_dims, kv_budget, latent_norm and rope_shared; version 1 (one
 /// latent_dim for every layer, no norm) still loads. RopeScore and KvBalance (each layer's α, or
 /// null) say how the weights were made; a reader needs neither (the weights carry them).
+/// Version 3 added RopeHeads = 1 (RoRoPE, <c>--rope-strategy rorope</c>): the cache holds ONE rotated
+/// key head that every query head reads (DeepSeek's layout), Pairs[layer] = [its RopePairs pairs];
+/// each query head is [2·RopePairs rope | d_h position-free] rows and scores scale by
+/// 1/√(d_h + 2·RopePairs), as DeepSeek's do. Without it (null) each KV head has its own pairs and
+/// scores scale by 1/√d_h; such checkpoints are still written as version 2. FreqFold: how many
+/// adjacent frequencies RoRoPE pooled into one group (a reader needs it not).
 /// </summary>
 public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
-    string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null)
+    string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null,
+    int? RopeHeads = null, int? FreqFold = null)
 {
     /// <summary>
     /// RoPE compensation's factors, [layer][kv head][pair] = [C, S] (kept pairs [1, 0]): for the
@@ -21,13 +28,23 @@ public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] 
     [System.Text.Json.Serialization.JsonIgnore]
     public double[][][][]? RopeCompensation { get; init; }
 
-    public const int CurrentVersion = 2;
+    /// <summary>The newest version this mha2mla reads.</summary>
+    public const int CurrentVersion = 3;
+
+    /// <summary>The version a conversion writes: 3 only where a reader must know (one shared rope head), else 2 so older readers still load it.</summary>
+    public static int VersionFor(bool sharedRopeHead) => sharedRopeHead ? 3 : 2;
+
+    /// <summary>True when one rotated key head serves every query head (RoRoPE).</summary>
+    public bool SharedRopeHead => RopeHeads == 1;
+
+    /// <summary>The rotated key heads the cache holds: 1 when shared, else one per KV head.</summary>
+    public int RopeHeadCount(ModelConfig config) => RopeHeads ?? config.NumKeyValueHeads;
 
     /// <summary>What model.safetensors.index.json's metadata.format says of a checkpoint in this format.</summary>
     public string IndexFormat => $"mha2mla-mla-v{Version}";
 
     /// <summary>KV-cache elements per token in layer <paramref name="layer"/>: its latent plus the rotated keys.</summary>
-    public long CacheElementsPerToken(ModelConfig config, int layer) => LatentDims[layer] + 2L * RopePairs * config.NumKeyValueHeads;
+    public long CacheElementsPerToken(ModelConfig config, int layer) => LatentDims[layer] + 2L * RopePairs * RopeHeadCount(config);
 
     /// <summary>KV-cache elements per token over all layers.</summary>
     public long CacheElementsPerToken(ModelConfig config) => Enumerable.Range(0, LatentDims.Length).Sum(l => CacheElementsPerToken(config, l));

@@ -87,9 +87,9 @@ public static class ModelConfigReader
         };
     }
 
-    // config.json's "mla" as either version writes it: 1 has one latent_dim, 2 one per layer.
+    // config.json's "mla" as each version writes it: 1 has one latent_dim, 2 one per layer, 3 may have one shared rope head.
     private sealed record MlaSection(int Version, int RopePairs, int? KvRank, int? LatentDim, int[]? LatentDims, string? KvBudget,
-        string RopeStrategy, string Svd, int[][][]? Pairs, bool LatentNorm = false, bool RopeShared = false);
+        string RopeStrategy, string Svd, int[][][]? Pairs, bool LatentNorm = false, bool RopeShared = false, int? RopeHeads = null, int? FreqFold = null);
 
     private static MlaSettings? MlaOf(Fields f, int headDim, int kvHeads, int layers)
     {
@@ -107,19 +107,23 @@ public static class ModelConfigReader
             throw f.Error("mla", $"has version {section?.Version}; this mha2mla reads versions 1 to {MlaSettings.CurrentVersion} (a newer mha2mla wrote it: update mha2mla)");
         var r = section.RopePairs;
         if (r < 1 || r > headDim / 2) throw f.Error("mla.rope_pairs", $"is {r}; it must be 1..{headDim / 2}");
-        if (section.Pairs is null || section.Pairs.Length != layers || section.Pairs.Any(l => l.Length != kvHeads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
-            throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for each of {kvHeads} KV heads in each of {layers} layers");
+        if (section.RopeHeads is { } ropeHeads && (ropeHeads != 1 || section.Version < 3))
+            throw f.Error("mla.rope_heads", $"is {ropeHeads}; version 3 allows 1 (one rope head shared by every query head) or no entry (one per KV head)");
+        var heads = section.RopeHeads ?? kvHeads;
+        var what = heads == 1 && section.RopeHeads is not null ? "the shared rope head" : $"each of {kvHeads} KV heads";
+        if (section.Pairs is null || section.Pairs.Length != layers || section.Pairs.Any(l => l.Length != heads || l.Any(h => h.Length != r || h.Any(k => k < 0 || k >= headDim / 2))))
+            throw f.Error("mla.pairs", $"must list {r} pairs in 0..{headDim / 2 - 1} for {what} in each of {layers} layers");
         // A pair kept twice would be rotated twice and another never: the file was edited by hand.
         for (var layer = 0; layer < layers; layer++)
-            for (var head = 0; head < kvHeads; head++)
+            for (var head = 0; head < heads; head++)
                 if (section.Pairs[layer][head].Distinct().Count() != r)
-                    throw f.Error("mla.pairs", $"lists a pair twice for layer {layer}, KV head {head} ({string.Join(", ", section.Pairs[layer][head])}); each kept pair appears once");
+                    throw f.Error("mla.pairs", $"lists a pair twice for layer {layer}, rope head {head} ({string.Join(", ", section.Pairs[layer][head])}); each kept pair appears once");
         var widths = section.Version == 1
             ? section.LatentDim is { } latent ? Enumerable.Repeat(latent, layers).ToArray() : throw f.Error("mla.latent_dim", "is missing")
             : section.LatentDims ?? throw f.Error("mla.latent_dims", "is missing");
         if (widths.Length != layers || widths.Any(w => w < 1))
             throw f.Error(section.Version == 1 ? "mla.latent_dim" : "mla.latent_dims", $"must give a positive latent width for each of {layers} layers");
         return new MlaSettings(section.Version, r, section.KvRank, widths, section.RopeStrategy, section.Svd, section.Pairs, section.KvBudget,
-            section.LatentNorm, section.RopeShared);
+            section.LatentNorm, section.RopeShared, RopeHeads: section.RopeHeads, FreqFold: section.FreqFold);
     }
 }

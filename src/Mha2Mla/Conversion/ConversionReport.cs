@@ -24,11 +24,12 @@ public sealed record ConversionReport
     /// <param name="ComputeDtype">What the evaluations and the fine-tune computed in (calibration and SVDs: fp32).</param>
     /// <param name="RopeScore">2-norm's combination of query and key norms (product or sum); null for the other strategies.</param>
     /// <param name="KvBalance">--kv-balance: each layer's α (position-free keys divided by it, queries multiplied); null without.</param>
+    /// <param name="FreqFold">rorope: the frequency pairs per group; null for the other strategies.</param>
     public sealed record SettingsReport(string RopeStrategy, int RopePairs, int? KvRank, string? KvBudget, int[] LatentDims, string Svd,
         DataOptions? Calibration, DataOptions? Evaluation, DataOptions? Training, TrainingOptions FineTune, string Device, string ComputeDtype,
-        string? RopeScore = null, double[]? KvBalance = null);
+        string? RopeScore = null, double[]? KvBalance = null, int? FreqFold = null);
 
-    /// <param name="Pairs">[layer][kv head]: the kept pairs.</param>
+    /// <param name="Pairs">[layer][kv head]: the kept pairs (rorope: [layer][0], the one shared head's, n_kv·r of them).</param>
     /// <param name="Compensation">--rope-compensation: [layer][kv head][pair] = [C, S] of the factor applied to each pair's key rows (kept pairs [1, 0]); null without.</param>
     public sealed record RopeReport(int[][][] Pairs, double[][][][]? Compensation = null);
     public sealed record Pair(long Original, long Mla);

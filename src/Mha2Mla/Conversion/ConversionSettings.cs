@@ -28,26 +28,40 @@ public static class SvdModes
 /// <param name="Score">2-norm: how a pair's query and key norms combine.</param>
 /// <param name="KvBalance">Scale the position-free keys by 1/α (queries by α) so keys and values have equal norm on the calibration inputs before the factorization.</param>
 /// <param name="RopeCompensation">Map each dropped pair's key rows by the mean rotation its queries saw on the calibration data.</param>
+/// <param name="FreqFold">rorope: adjacent frequency pairs pooled into one group (TransMLA's FreqFold); null: 1.</param>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, LatentWidth? Width = null, SvdMode Svd = SvdMode.Joint,
     double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false,
-    bool RopeCompensation = false)
+    bool RopeCompensation = false, int? FreqFold = null)
 {
     public ConversionSettings Resolve(ModelConfig config)
     {
         if (Score != RopeScore.Product && Strategy != RopeStrategy.TwoNorm)
             throw new InvalidInputException($"--rope-score ranks pairs for --rope-strategy 2-norm; {RopeSelection.Name(Strategy)} chooses them without scores (drop --rope-score)");
+        if (FreqFold is not null && Strategy != RopeStrategy.RoRope)
+            throw new InvalidInputException($"--freq-fold groups frequencies for --rope-strategy rorope, not {RopeSelection.Name(Strategy)} (drop --freq-fold)");
         var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Width ?? LatentWidth.Default(config), Svd, Damping,
-            LatentNorm, RopeShared, Score, KvBalance, RopeCompensation);
+            LatentNorm, RopeShared, Score, KvBalance, RopeCompensation, FreqFold ?? 1);
         settings.Validate(config);
         return settings;
     }
 }
 
-/// <summary>What a conversion keeps: r RoPE pairs per KV head and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.</summary>
+/// <summary>
+/// What a conversion keeps: r RoPE pairs per KV head (rorope: n_kv·r pairs in one shared head, the
+/// same cache) and a latent of n_kv·d_kv (docs/design.md), or per-layer latents under a budget.
+/// </summary>
 /// <param name="Damping">activation: λ in C = XᵀX/n + λ·mean(diag C)·I, which keeps C well conditioned.</param>
+/// <param name="FreqFold">rorope: F adjacent pairs per group.</param>
 public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, LatentWidth Width, SvdMode Svd, double Damping = ConversionSettings.DefaultDamping,
-    bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false, bool RopeCompensation = false)
+    bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false, bool RopeCompensation = false, int FreqFold = 1)
 {
+    /// <summary>rorope: the pairs of the one shared rope head, n_kv·r (the cache the per-KV-head strategies give r).</summary>
+    public int SharedRopePairs(ModelConfig config) => config.NumKeyValueHeads * RopePairs;
+
+    /// <summary>Position-free key rows per layer: n_kv·(d_h − 2r), or all n_kv·d_h beside a shared rope head.</summary>
+    public int PositionFreeKeyRows(ModelConfig config) =>
+        config.NumKeyValueHeads * (Strategy == RopeStrategy.RoRope ? config.HeadDim : config.HeadDim - 2 * RopePairs);
+
     public const double DefaultDamping = 1e-3;
     /// <summary>Beyond this the damping term swamps the covariance (activation SVD becomes weight SVD) and, far beyond, overflows to infinity.</summary>
     public const double MaxDamping = 100;
@@ -59,7 +73,7 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
     public bool NeedsCalibration => Strategy == RopeStrategy.TwoNorm || NeedsCovariance || RopeCompensation;
 
     /// <summary>Whether the conversion needs the layers' input covariance XᵀX/n (activation factors, the latent norm's initial weight, K/V balancing).</summary>
-    public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm || KvBalance;
+    public bool NeedsCovariance => Svd == SvdMode.Activation || LatentNorm || KvBalance || Strategy == RopeStrategy.RoRope;
 
     /// <summary>The elements a per-layer width grows by: n_kv (one per KV head), twice that for split (keys and values alike).</summary>
     public int WidthStep(ModelConfig config) => config.NumKeyValueHeads * (Svd == SvdMode.Split ? 2 : 1);
@@ -70,7 +84,8 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
         var (dh, kv, d) = (config.HeadDim, config.NumKeyValueHeads, config.HiddenSize);
         if (RopePairs < 1 || RopePairs > dh / 2)
             throw new InvalidInputException($"--rope-pairs {RopePairs} must be between 1 and d_h/2 = {dh / 2}");
-        var nopeRows = kv * (dh - 2 * RopePairs);
+        if (Strategy == RopeStrategy.RoRope) ValidateRoRope(config);
+        var nopeRows = PositionFreeKeyRows(config);
         var valueRows = kv * dh;
         if (!(Damping >= 0 && Damping <= MaxDamping))
             throw new InvalidInputException($"--svd-damping must be between 0 and {MaxDamping} (a multiple of the covariance's mean diagonal; 1e-3 by default), not {Damping}");
@@ -90,5 +105,21 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
             if (latent / 2 > rank)
                 throw new InvalidInputException($"--svd split gives keys and values rank {latent / 2} each, beyond the rank of W_k,nope or W_v ({rank}); lower --kv-rank or --rope-pairs");
         }
+    }
+
+    private void ValidateRoRope(ModelConfig config)
+    {
+        var (dh, kv) = (config.HeadDim, config.NumKeyValueHeads);
+        if (kv == 1)
+            throw new InvalidInputException("--rope-strategy rorope mixes the KV heads' keys per frequency, and this model has one KV head (MQA); choose 2-norm");
+        if (FreqFold < 1 || (dh / 2) % FreqFold != 0)
+            throw new InvalidInputException($"--freq-fold {FreqFold} must divide d_h/2 = {dh / 2} (pairs are grouped F adjacent ones at a time)");
+        var groups = dh / 2 / FreqFold;
+        if (SharedRopePairs(config) > groups)
+            throw new InvalidInputException($"rorope keeps n_kv·r = {SharedRopePairs(config)} rope pairs in one shared head, one per frequency group, but --freq-fold {FreqFold} leaves {groups} groups; lower --rope-pairs or --freq-fold");
+        if (RopeCompensation)
+            throw new InvalidInputException("--rope-compensation maps each KV head's dropped pairs; with --rope-strategy rorope there are none per head (drop one of them)");
+        if (RopeShared)
+            throw new InvalidInputException("--rope-shared chooses 2-norm pairs once for every layer; rorope chooses its groups per layer (with --freq-fold d_h/(2·n_kv·r) every group is kept, the same in every layer)");
     }
 }

@@ -50,7 +50,7 @@ public static class Converter
                 var rotations = Rotations(settings, pairs, calibrated);
                 if (compensation is not null)
                     compensation[l] = rotations!.Select(head => head.Select(r => new[] { r.C, r.S }).ToArray()).ToArray();
-                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, calibrated!.Covariance!, rotations);
+                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings, calibrated!.Covariance!, rotations);
                 mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], calibrated?.Covariance, alpha, rotations);
             }
             catch
@@ -62,9 +62,11 @@ public static class Converter
             original.ReplaceAttention(mla);
             onLayer(l, original);
         });
-        return new MlaSettings(MlaSettings.CurrentVersion, settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
+        var rorope = settings.Strategy == RopeStrategy.RoRope;
+        return new MlaSettings(MlaSettings.VersionFor(rorope), rorope ? settings.SharedRopePairs(config) : settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
             settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared,
-            settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance) { RopeCompensation = compensation };
+            settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance,
+            RopeHeads: rorope ? 1 : null, FreqFold: rorope ? settings.FreqFold : null) { RopeCompensation = compensation };
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
@@ -92,7 +94,7 @@ public static class Converter
         Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, calibrated) =>
         {
             var rotations = Rotations(settings, pairs, calibrated);
-            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings.RopePairs, calibrated!.Covariance!, rotations) : 1.0;
+            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings, calibrated!.Covariance!, rotations) : 1.0;
             gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, calibrated?.Covariance, alpha, rotations);
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
@@ -154,9 +156,12 @@ public static class Converter
                 original.Dispose(); // and its attention
                 throw;
             }
-            pairs[l] = shared is not null ? shared : settings.Strategy == RopeStrategy.TwoNorm
-                ? Scores(calibrated!.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()
-                : Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray();
+            pairs[l] = shared is not null ? shared : settings.Strategy switch
+            {
+                RopeStrategy.TwoNorm => Scores(calibrated!.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray(),
+                RopeStrategy.RoRope => [RoRope.Analyze(config, attention.K.Weight, calibrated!.Covariance!, settings.FreqFold, settings.SharedRopePairs(config)).Pairs],
+                _ => Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray(),
+            };
             visit(l, attention, original, pairs[l], calibrated);
         }
         return pairs;

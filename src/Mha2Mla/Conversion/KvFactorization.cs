@@ -16,6 +16,8 @@ namespace Mha2Mla.Conversion;
 /// With RoPE compensation, each dropped pair's two key rows of each KV head are first replaced by
 /// M·(rows), M = [[C, −S], [S, C]] the mean rotation its queries saw (<see cref="MeanRotations"/>),
 /// so the position-free score keeps what RoPE contributed on average.
+/// With RoRoPE (<see cref="RoRope"/>) the rope rows are one shared head mixed from every KV head,
+/// and the position-free key rows are all n_kv·d_h of W_k less what that head carries.
 /// The SVD runs in fp64.
 /// </summary>
 public static class KvFactorization
@@ -28,24 +30,20 @@ public static class KvFactorization
         double balance = 1.0, (double C, double S)[][]? rotations = null)
     {
         using var scope = torch.NewDisposeScope();
-        var (dh, kv, heads, r) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, settings.RopePairs);
+        var heads = config.NumAttentionHeads;
         var device = attention.K.Weight.device;
-        var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
-        var queryOrders = Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray();
-
-        var (key, keyBias, ropeRows, nopeRows) = KeyParts(config, attention, pairs, r, rotations);
+        var parts = Parts(config, attention, pairs, settings, inputCovariance, rotations);
 
         // The MLA block is made over placeholders, then each projection gets its computed rows.
-        var mla = new MlaAttention(config, pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device));
+        var mla = new MlaAttention(config, pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device), parts.SharedRopeHead);
         try
         {
-            var queryRows = torch.tensor(HeadLayout.Rows(dh, queryOrders)).to(device);
-            // Each query head in MLA layout is [2r rope | d_h − 2r position-free]: the latter scale by α.
-            var queryScale = torch.tensor(Enumerable.Range(0, heads).SelectMany(_ => Enumerable.Range(0, dh).Select(i => i < 2 * r ? 1f : (float)balance)).ToArray()).to(device);
-            mla.Q.Set(Keep(attention.Q.Weight.index_select(0, queryRows) * queryScale.unsqueeze(1)),
-                attention.Q.Bias is null ? null : Keep(attention.Q.Bias.index_select(0, queryRows) * queryScale));
-            mla.KRope.Set(Keep(key.index_select(0, ropeRows)), keyBias is null ? null : Keep(keyBias.index_select(0, ropeRows)));
-            var keyNope = key.index_select(0, nopeRows) / balance;
+            // Each query head in MLA layout is [2r rope | position-free]: the latter scale by α.
+            var queryScale = torch.tensor(Enumerable.Range(0, heads).SelectMany(_ => Enumerable.Range(0, parts.QueryWidth)
+                .Select(i => i < parts.RopeWidth ? 1f : (float)balance)).ToArray()).to(device);
+            mla.Q.Set(Keep(parts.Query * queryScale.unsqueeze(1)), parts.QueryBias is null ? null : Keep(parts.QueryBias * queryScale));
+            mla.KRope.Set(Keep(parts.RopeKey), parts.RopeKeyBias is null ? null : Keep(parts.RopeKeyBias));
+            var keyNope = parts.NopeKey / balance;
             var (down, upKey, upValue) = settings.Svd switch
             {
                 SvdMode.Split => Split(keyNope, attention.V.Weight, latent),
@@ -54,7 +52,7 @@ public static class KvFactorization
                 _ => Joint(keyNope, attention.V.Weight, latent),
             };
             mla.KvDown.Set(Keep(down), null);
-            mla.KUp.Set(Keep(upKey), keyBias is null ? null : Keep(keyBias.index_select(0, nopeRows) / balance));
+            mla.KUp.Set(Keep(upKey), parts.NopeKeyBias is null ? null : Keep(parts.NopeKeyBias / balance));
             mla.VUp.Set(Keep(upValue), attention.V.Bias is null ? null : Keep(attention.V.Bias.clone()));
             mla.O.Set(Keep(attention.O.Weight.clone()), attention.O.Bias is null ? null : Keep(attention.O.Bias.clone()));
             if (mla.LatentNorm is { } norm)
@@ -86,8 +84,7 @@ public static class KvFactorization
     {
         using var scope = torch.NewDisposeScope();
         var kv = config.NumKeyValueHeads;
-        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs, settings.RopePairs, rotations);
-        var keyNope = key.index_select(0, nopeRows).to(ScalarType.Float64) / balance;
+        var keyNope = Parts(config, attention, pairs, settings, inputCovariance, rotations).NopeKey.to(ScalarType.Float64) / balance;
         var value = attention.V.Weight.to(ScalarType.Float64);
         double[] Squared(Tensor m) => Array.ConvertAll(torch.linalg.svd(m).Item2.data<double>(), s => s * s);
         if (settings.Svd == SvdMode.Split)
@@ -106,38 +103,76 @@ public static class KvFactorization
     /// inputs, the ratio of the position-free keys' and the values' Frobenius norms over the
     /// calibration tokens (biases, kept exactly beside the factors, do not count).
     /// </summary>
-    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, int ropePairs, Tensor inputCovariance,
+    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance,
         (double C, double S)[][]? rotations = null)
     {
-        if (2 * ropePairs == config.HeadDim) return 1.0;   // every pair keeps RoPE: no position-free key to balance
+        if (settings.PositionFreeKeyRows(config) == 0) return 1.0;   // every pair keeps RoPE: no position-free key to balance
         using var scope = torch.NewDisposeScope();
-        var (key, _, _, nopeRows) = KeyParts(config, attention, pairs, ropePairs, rotations);
+        var keyNope = Parts(config, attention, pairs, settings, inputCovariance, rotations).NopeKey;
         double Energy(Tensor w)
         {
             var w64 = w.to(ScalarType.Float64);
             return (w64.matmul(inputCovariance) * w64).sum().item();
         }
-        var (keys, values) = (Energy(key.index_select(0, nopeRows)), Energy(attention.V.Weight));
+        var (keys, values) = (Energy(keyNope), Energy(attention.V.Weight));
         if (!(keys > 0 && values > 0 && double.IsFinite(keys) && double.IsFinite(values)))
             throw new InvalidInputException($"--kv-balance: the keys' and values' norms on the calibration data are {Math.Sqrt(keys)} and {Math.Sqrt(values)}; balancing needs both finite and nonzero (drop --kv-balance)");
         return Math.Sqrt(keys / values);
     }
 
-    // Keys (compensated where asked) reordered head by head into [rope | nope], with the rows of the two parts.
-    private static (Tensor Key, Tensor? Bias, Tensor RopeRows, Tensor NopeRows) KeyParts(ModelConfig config, LlamaAttention attention, int[][] pairs, int r,
-        (double C, double S)[][]? rotations)
+    /// <summary>
+    /// One layer's projections in MLA layout before the factorization: the queries, each head
+    /// [2r rope | position-free] rows; the rotated keys' rows; the position-free key rows that join
+    /// W_v in the latent; biases alike.
+    /// </summary>
+    private sealed record LayerParts(bool SharedRopeHead, int RopeWidth, int QueryWidth, Tensor Query, Tensor? QueryBias,
+        Tensor RopeKey, Tensor? RopeKeyBias, Tensor NopeKey, Tensor? NopeKeyBias);
+
+    private static LayerParts Parts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance,
+        (double C, double S)[][]? rotations) =>
+        settings.Strategy == RopeStrategy.RoRope
+            ? SharedHeadParts(config, attention, pairs, settings, inputCovariance ?? throw new ArgumentException("rorope needs the inputs' covariance"))
+            : PerKvHeadParts(config, attention, pairs, settings.RopePairs, rotations);
+
+    // Each KV head keeps its own pairs: rows only move (keys compensated first where asked), each query head in its KV head's order.
+    private static LayerParts PerKvHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, int r, (double C, double S)[][]? rotations)
     {
-        var (dh, kv, device) = (config.HeadDim, config.NumKeyValueHeads, attention.K.Weight.device);
+        var (dh, kv, heads, device) = (config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads, attention.K.Weight.device);
         var (weight, bias) = (attention.K.Weight, attention.K.Bias);
         if (rotations is not null)
         {
             var compensation = Compensation(config, pairs, rotations).to(device);
             (weight, bias) = (compensation.matmul(weight), bias is null ? null : compensation.matmul(bias.unsqueeze(1)).select(1, 0));
         }
-        var keyRows = torch.tensor(HeadLayout.Rows(dh, pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray())).to(device);
+        var kvOrders = pairs.Select(p => HeadLayout.RopeFirst(dh, p)).ToArray();
+        var keyRows = torch.tensor(HeadLayout.Rows(dh, kvOrders)).to(device);
+        var queryRows = torch.tensor(HeadLayout.Rows(dh, Enumerable.Range(0, heads).Select(h => kvOrders[h / config.GroupSize]).ToArray())).to(device);
         var ropeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(0, 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
         var nopeRows = torch.tensor(Enumerable.Range(0, kv).SelectMany(j => Enumerable.Range(2 * r, dh - 2 * r).Select(i => (long)(j * dh + i))).ToArray()).to(device);
-        return (weight.index_select(0, keyRows), bias?.index_select(0, keyRows), ropeRows, nopeRows);
+        var (key, keyBias) = (weight.index_select(0, keyRows), bias?.index_select(0, keyRows));
+        return new LayerParts(false, 2 * r, dh, attention.Q.Weight.index_select(0, queryRows), attention.Q.Bias?.index_select(0, queryRows),
+            key.index_select(0, ropeRows), keyBias?.index_select(0, ropeRows), key.index_select(0, nopeRows), keyBias?.index_select(0, nopeRows));
+    }
+
+    // RoRoPE: one shared rope head M·W_k, position-free keys (I − MᵀM)·W_k; each query head [M_j·W_q,h | W_q,h], all scaled by
+    // √((d_h + 2E)/d_h) because the shared layout's scores scale by its query width as DeepSeek's do.
+    private static LayerParts SharedHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance)
+    {
+        var (dh, heads) = (config.HeadDim, config.NumAttentionHeads);
+        var rorope = RoRope.Analyze(config, attention.K.Weight, inputCovariance, settings.FreqFold, settings.SharedRopePairs(config));
+        if (pairs.Length != 1 || !pairs[0].SequenceEqual(rorope.Pairs))
+            throw new ArgumentException("the pairs given are not the ones RoRoPE chooses for this layer", nameof(pairs));
+        var ropeWidth = 2 * rorope.Pairs.Length;
+        var scale = Math.Sqrt((double)(dh + ropeWidth) / dh);
+        Tensor Queries(Tensor rows) => torch.cat(Enumerable.Range(0, heads).Select(h =>
+        {
+            var head = rows.narrow(0, (long)h * dh, dh);
+            return torch.cat([rorope.QueryRope(head, h / config.GroupSize, dh), head], 0);
+        }).ToArray(), 0) * scale;
+        Tensor? Column(Tensor? bias, Func<Tensor, Tensor> map) => bias is null ? null : map(bias.unsqueeze(1)).select(1, 0);
+        var key = attention.K.Weight;
+        return new LayerParts(true, ropeWidth, ropeWidth + dh, Queries(attention.Q.Weight), Column(attention.Q.Bias, Queries),
+            rorope.RopeKeys(key), Column(attention.K.Bias, rorope.RopeKeys), rorope.PositionFreeKeys(key), Column(attention.K.Bias, rorope.PositionFreeKeys));
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 namespace Mha2Mla.Conversion;
 
-public enum RopeStrategy { TwoNorm, High, Low, Uniform }
+/// <summary>Which frequencies keep RoPE: per KV head by score (2-norm) or by rule, or in one shared head after mixing the KV heads (rorope, <see cref="RoRope"/>).</summary>
+public enum RopeStrategy { TwoNorm, High, Low, Uniform, RoRope }
 
 /// <summary>
 /// How 2-norm combines a pair's query and key norms into its score (see <see cref="PairNormStatistics"/>):
@@ -20,7 +21,8 @@ public static class RopeSelection
         "high" => RopeStrategy.High,
         "low" => RopeStrategy.Low,
         "uniform" => RopeStrategy.Uniform,
-        _ => throw new InvalidInputException($"--rope-strategy '{name}' is not one of 2-norm, high, low, uniform"),
+        "rorope" => RopeStrategy.RoRope,
+        _ => throw new InvalidInputException($"--rope-strategy '{name}' is not one of 2-norm, high, low, uniform, rorope"),
     };
 
     public static RopeScore ParseScore(string name) => name switch
@@ -37,6 +39,7 @@ public static class RopeSelection
         RopeStrategy.TwoNorm => "2-norm",
         RopeStrategy.High => "high",
         RopeStrategy.Low => "low",
+        RopeStrategy.RoRope => "rorope",
         _ => "uniform",
     };
 

@@ -13,7 +13,9 @@ public static class DeepSeekV3Conversion
 {
     public static (ConversionReport Conversion, ExportReport Export) Run(ConversionJob job, Action<string>? log = null, Action<StepMetrics>? onStep = null)
     {
-        job = job with { Settings = job.Settings with { LatentNorm = true, RopeShared = true } };
+        // The same pairs in every layer: 2-norm shares its choice; rorope keeps every group at the fold checked below.
+        var rorope = job.Settings.Strategy == RopeStrategy.RoRope;
+        job = job with { Settings = job.Settings with { LatentNorm = true, RopeShared = !rorope } };
         if (job.Settings.Width is KvBudget)
             throw new InvalidInputException("--format deepseek-v3 needs one latent width in every layer (DeepSeek's kv_lora_rank): use --kv-rank, not --kv-budget");
         var model = ModelSource.Resolve(job.Model);
@@ -22,7 +24,11 @@ public static class DeepSeekV3Conversion
         {
             DeepSeekV3Export.CheckSource(source.Config);
             var settings = job.Plan(source.Config).Settings;
-            format = new DeepSeekV3Output(source.Config, settings.RopePairs, ((UniformRank)settings.Width).LatentDim(source.Config));
+            var config = source.Config;
+            if (rorope && settings.FreqFold * settings.SharedRopePairs(config) * 2 != config.HeadDim)
+                throw new InvalidInputException($"--format deepseek-v3 needs the same rope frequencies in every layer: with rorope, --freq-fold {config.HeadDim / (2 * settings.SharedRopePairs(config))} " +
+                                                $"keeps every frequency group (n_kv·r = {settings.SharedRopePairs(config)} of them), not --freq-fold {settings.FreqFold}");
+            format = new DeepSeekV3Output(config, rorope ? settings.SharedRopePairs(config) : settings.RopePairs, ((UniformRank)settings.Width).LatentDim(config), rorope);
         }
         var conversion = new ConversionPipeline(job with { Model = model }) { Log = log, OnStep = onStep, Format = format }.Run();
         return (conversion, format.Report!);

@@ -52,7 +52,9 @@ public static class DeepSeekV3Export
         if (mla.LatentDims.Distinct().Count() > 1)
             throw new InvalidInputException($"the layers have different latent widths ({mla.LatentDescription()}, --kv-budget) but DeepSeek-V3 has one kv_lora_rank; convert with --kv-rank");
         if (mla.Pairs.Any(layer => !layer.Zip(mla.Pairs[0]).All(heads => heads.First.SequenceEqual(heads.Second))))
-            throw new InvalidInputException("the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
+            throw new InvalidInputException(mla.SharedRopeHead
+                ? $"the shared rope head's pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --freq-fold {config.HeadDim / (2 * mla.RopePairs)} (every frequency group kept, the same in every layer)"
+                : "the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
         if (!mla.LatentNorm && !calibration)
             throw new InvalidInputException("the source has no latent norm, which DeepSeek-V3 always applies: give --calib-data to set its weight to the latent's RMS (or convert with --latent-norm and fine-tune)");
     }
@@ -63,7 +65,7 @@ public static class DeepSeekV3Export
     {
         var (config, mla) = (source.Config, source.Config.Mla!);
 
-        var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0]);
+        var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0], mla.SharedRopeHead);
         var warnings = new List<string>();
         double[]? calibrated = null;
         if (!mla.LatentNorm)

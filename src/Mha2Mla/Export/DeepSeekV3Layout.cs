@@ -5,46 +5,52 @@ namespace Mha2Mla.Export;
 /// <summary>
 /// Where each row of a dense DeepSeek-V3 attention comes from in an mha2mla MLA layer
 /// (docs/deepseek-v3-export.md). Notation: n_h query heads in groups of g per KV head j, head
-/// dim d_h, r kept pairs per KV head, d_r = n_kv·2r rope dims shared by every head (slot j holds
-/// KV head j's pairs, interleaved: row 2i the first half of pair i, row 2i+1 its second half).
-/// Row indices point into the concatenation of the source tensors named for each method; the
-/// index one past the end stands for a zero row.
+/// dim d_h, r kept pairs per rope head. Per KV head (mha2mla's usual layout): d_r = n_kv·2r rope
+/// dims shared by every head, slot j holding KV head j's pairs (a query head's rope rows are zero
+/// outside its KV head's slot), qk_nope = d_h − 2r. One shared rope head (RoRoPE): d_r = 2r in one
+/// slot every query head reads, qk_nope = d_h. Slots are interleaved: row 2i the first half of pair
+/// i, row 2i+1 its second half. Row indices point into the concatenation of the source tensors
+/// named for each method; the index one past the end stands for a zero row.
 /// </summary>
-public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int latent)
+public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int latent, bool sharedRopeHead = false)
 {
     private readonly int heads = config.NumAttentionHeads, kv = config.NumKeyValueHeads, dh = config.HeadDim, r = ropePairs;
+    private readonly int slots = sharedRopeHead ? 1 : config.NumKeyValueHeads;
 
-    public int NopeDim => dh - 2 * r;
-    public int RopeDim => kv * 2 * r;
+    public int NopeDim => sharedRopeHead ? dh : dh - 2 * r;
+    public int RopeDim => slots * 2 * r;
     public int Latent => latent;
 
-    /// <summary>DeepSeek scales scores by (qk_nope + qk_rope)^−½, the source by d_h^−½: q is multiplied by this.</summary>
-    public double QueryScale => Math.Sqrt((double)(NopeDim + RopeDim) / dh);
+    // A source query head's rows: [2r rope | position-free], d_h in all per KV head, d_h + 2r beside a shared head.
+    private int SourceQueryWidth => 2 * r + NopeDim;
 
-    /// <summary>q_proj: per head its position-free rows, then d_r rope rows, zero outside its KV head's slot. Source: q_proj rows, then one zero row.</summary>
+    /// <summary>DeepSeek scales scores by (qk_nope + qk_rope)^−½, the source by its query width's: q is multiplied by this (1 for a shared head).</summary>
+    public double QueryScale => Math.Sqrt((double)(NopeDim + RopeDim) / SourceQueryWidth);
+
+    /// <summary>q_proj: per head its position-free rows, then d_r rope rows, zero outside its rope head's slot. Source: q_proj rows, then one zero row.</summary>
     public long[] QueryRows()
     {
-        var zero = (long)heads * dh;
+        var zero = (long)heads * SourceQueryWidth;
         var rows = new List<long>();
         for (var h = 0; h < heads; h++)
         {
-            var (first, group) = ((long)h * dh, h / (heads / kv));
-            for (var i = 2 * r; i < dh; i++) rows.Add(first + i);
-            for (var slot = 0; slot < kv; slot++)
+            var (first, slotOfHead) = ((long)h * SourceQueryWidth, sharedRopeHead ? 0 : h / (heads / kv));
+            for (var i = 2 * r; i < SourceQueryWidth; i++) rows.Add(first + i);
+            for (var slot = 0; slot < slots; slot++)
                 for (var i = 0; i < r; i++)
                 {
-                    rows.Add(slot == group ? first + i : zero);     // first half of pair i
-                    rows.Add(slot == group ? first + r + i : zero); // its second half
+                    rows.Add(slot == slotOfHead ? first + i : zero);     // first half of pair i
+                    rows.Add(slot == slotOfHead ? first + r + i : zero); // its second half
                 }
         }
         return [.. rows];
     }
 
-    /// <summary>kv_a_proj_with_mqa: the latent rows, then each KV head's rope rows interleaved. Source: kv_down_proj rows, then k_rope_proj rows.</summary>
+    /// <summary>kv_a_proj_with_mqa: the latent rows, then each rope head's rows interleaved. Source: kv_down_proj rows, then k_rope_proj rows.</summary>
     public long[] KvARows()
     {
         var rows = Enumerable.Range(0, latent).Select(i => (long)i).ToList();
-        for (var j = 0; j < kv; j++)
+        for (var j = 0; j < slots; j++)
             for (var i = 0; i < r; i++)
             {
                 rows.Add(latent + (long)j * 2 * r + i);

@@ -45,14 +45,14 @@ public abstract class Attention : Module
     /// ignores, so it drops out. Always explicit: its scores are sums of two products of different
     /// widths, which scaled_dot_product_attention (one q·k, scaled by its own width) cannot express.
     /// </summary>
-    /// <param name="queryRope">(B, n_h, T, 2r) rotated queries; <paramref name="queryNope"/> (B, n_h, T, d_h − 2r) the rest.</param>
-    /// <param name="latent">(B, T_keys, R); <paramref name="keyRope"/> (B, n_kv, T_keys, 2r).</param>
+    /// <param name="queryRope">(B, n_h, T, 2r) rotated queries; <paramref name="queryNope"/> (B, n_h, T, d_h − 2r, or d_h beside a shared rope head) the rest.</param>
+    /// <param name="latent">(B, T_keys, R); <paramref name="keyRope"/> (B, n_kv or 1 shared, T_keys, 2r). Scores scale by the query's whole width.</param>
     /// <returns>(B, T, n_h·d_h)</returns>
     protected Tensor Absorbed(ModelConfig config, Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Linear upKey, Linear upValue, AttentionMask mask)
     {
         var (batch, length, keys, ropeWidth) = (queryRope.size(0), queryRope.size(2), latent.size(1), queryRope.size(3));
         var (heads, kvHeads, group, headDim, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, config.HeadDim, latent.size(2));
-        var nopeWidth = headDim - ropeWidth;
+        var nopeWidth = queryNope.size(3);   // d_h − 2r, or d_h beside a shared rope head
 
         var queryLatent = queryNope.reshape(batch, kvHeads, group, length, nopeWidth)
             .matmul(upKey.Weight.view(1, kvHeads, 1, nopeWidth, rank));                                // (B, n_kv, g, T, R)
@@ -60,7 +60,7 @@ public abstract class Attention : Module
         using var scores = queryLatent.matmul(latentT.transpose(3, 4));
         scores.add_(queryRope.reshape(batch, kvHeads, group, length, ropeWidth).matmul(keyRope.unsqueeze(2).transpose(3, 4)));
         var flat = scores.view(batch, heads, length, keys);
-        flat.mul_(1.0 / Math.Sqrt(headDim)).masked_fill_(mask.Forbidden(SlidingWindow), double.NegativeInfinity);
+        flat.mul_(1.0 / Math.Sqrt(ropeWidth + nopeWidth)).masked_fill_(mask.Forbidden(SlidingWindow), double.NegativeInfinity);
         using var weights = Softmax(flat);
         var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
         var output = context.matmul(upValue.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4)); // (B, n_kv, g, T, d_h)

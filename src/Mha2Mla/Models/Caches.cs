@@ -23,7 +23,7 @@ public sealed class KvCache : IDisposable
         var batch = padding.Length;
         var (kv, dh) = (config.NumKeyValueHeads, config.HeadDim);
         Layers = Enumerable.Range(0, config.NumHiddenLayers).Select(LayerCache (l) => config.Mla is { } mla
-            ? new LatentCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, kv, capacity, 2 * mla.RopePairs, device), absorb)
+            ? new LatentCache(new CacheBuffer(format, batch, 1, capacity, mla.LatentDims[l], device), new CacheBuffer(format, batch, mla.RopeHeadCount(config), capacity, 2 * mla.RopePairs, device), absorb)
             : new KeyValueCache(new CacheBuffer(format, batch, kv, capacity, dh, device), new CacheBuffer(format, batch, kv, capacity, dh, device))).ToList();
     }
 

@@ -165,7 +165,7 @@ public sealed class DecoderLayer : Module
     {
         slidingWindow = config.WindowOf(index);
         Attention = Child<Attention>(AttentionName, source, s => config.Mla is { } mla
-            ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s)
+            ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s, mla.SharedRopeHead)
             : new LlamaAttention(config, s));
         Attention.SlidingWindow = slidingWindow;
         Mlp = Child("mlp", source, s => new Mlp(config, s));

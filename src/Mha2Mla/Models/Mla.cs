@@ -12,13 +12,18 @@ namespace Mha2Mla.Models;
 /// q·k = q_rope·k_rope + q_nope·k_nope, scaled by 1/√d_h as in the original model.
 /// With a latent norm (DeepSeek's kv_a_layernorm) c = RMSNorm(W_down·x): the cache holds the
 /// normed latent and everything downstream reads it.
+/// With one shared rope head (RoRoPE, mla.rope_heads = 1) the cache holds one rotated key head of
+/// 2r that every query head reads, each query head is [2r rope | d_h position-free] (the keys'
+/// position-free part is d_h wide too), and scores scale by 1/√(d_h + 2r): DeepSeek's layout.
 /// </summary>
 public sealed class MlaAttention : Attention
 {
     private readonly ModelConfig config;
-    private readonly int ropeWidth;
-    private readonly Tensor keyRopeDims;   // (n_kv·2r) indices into the full RoPE tables
-    private readonly Tensor queryRopeDims; // (n_h·2r): each query head uses its KV head's pairs
+    private readonly int ropeHeads;        // n_kv, or 1 when shared
+    private readonly int ropeWidth;        // 2r per rope head
+    private readonly int nopeWidth;        // d_h − 2r, or d_h when shared
+    private readonly Tensor keyRopeDims;   // (ropeHeads·2r) indices into the full RoPE tables
+    private readonly Tensor queryRopeDims; // (n_h·2r): each query head uses its rope head's pairs
 
     public Linear Q { get; }
     public Linear KvDown { get; }
@@ -31,17 +36,21 @@ public sealed class MlaAttention : Attention
     /// <summary>ε of the latent norm: transformers' DeepseekV3RMSNorm default, which kv_a_layernorm uses.</summary>
     public const double LatentNormEps = 1e-6;
 
-    /// <param name="pairs">The RoPE pairs each KV head keeps (config.json's mla.pairs[layer]).</param>
+    /// <param name="pairs">The RoPE pairs each rope head keeps (config.json's mla.pairs[layer]): one list per KV head, or one shared.</param>
     /// <param name="latent">The latent width R.</param>
-    public MlaAttention(ModelConfig config, int[][] pairs, int latent, bool latentNorm, WeightSource source)
+    /// <param name="sharedRopeHead">One rope head read by every query head (mla.rope_heads = 1).</param>
+    public MlaAttention(ModelConfig config, int[][] pairs, int latent, bool latentNorm, WeightSource source, bool sharedRopeHead = false)
     {
         this.config = config;
-        ropeWidth = 2 * pairs[0].Length;
         var (d, dh, kv, heads) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads);
-        Q = Child("q_proj", source, s => new Linear(s, heads * dh, d, config.QkvBias));
+        ropeHeads = sharedRopeHead ? 1 : kv;
+        ropeWidth = 2 * pairs[0].Length;
+        nopeWidth = sharedRopeHead ? dh : dh - ropeWidth;
+        if (pairs.Length != ropeHeads) throw new ArgumentException($"{pairs.Length} lists of pairs for {ropeHeads} rope heads", nameof(pairs));
+        Q = Child("q_proj", source, s => new Linear(s, heads * (ropeWidth + nopeWidth), d, config.QkvBias));
         KvDown = Child("kv_down_proj", source, s => new Linear(s, latent, d, bias: false));
-        KRope = Child("k_rope_proj", source, s => new Linear(s, kv * ropeWidth, d, config.QkvBias));
-        KUp = Child("k_up_proj", source, s => new Linear(s, kv * (dh - ropeWidth), latent, config.QkvBias));
+        KRope = Child("k_rope_proj", source, s => new Linear(s, ropeHeads * ropeWidth, d, config.QkvBias));
+        KUp = Child("k_up_proj", source, s => new Linear(s, kv * nopeWidth, latent, config.QkvBias));
         VUp = Child("v_up_proj", source, s => new Linear(s, kv * dh, latent, config.QkvBias));
         O = Child("o_proj", source, s => new Linear(s, d, heads * dh, config.OutputBias));
         LatentNorm = latentNorm ? Child("kv_latent_norm", source, s => new RmsNorm(s, latent, LatentNormEps)) : null;
@@ -51,20 +60,23 @@ public sealed class MlaAttention : Attention
         using var scope = torch.NewDisposeScope();
         var device = Q.Weight.device;
         keyRopeDims = torch.tensor(perKvHead.SelectMany(i => i).ToArray()).to(device).DetachFromDisposeScope();
-        queryRopeDims = torch.tensor(Enumerable.Range(0, heads).SelectMany(h => perKvHead[h / config.GroupSize]).ToArray()).to(device).DetachFromDisposeScope();
+        queryRopeDims = torch.tensor(Enumerable.Range(0, heads).SelectMany(h => perKvHead[sharedRopeHead ? 0 : h / config.GroupSize]).ToArray()).to(device).DetachFromDisposeScope();
     }
+
+    /// <summary>The width of each query head and of each key: 2r + the position-free dims (d_h, or d_h + 2r with a shared rope head).</summary>
+    public int QueryKeyWidth => ropeWidth + nopeWidth;
 
     public override Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, LayerCache? cache = null)
     {
         var (batch, length) = (x.size(0), x.size(1));
-        var (heads, kvHeads, headDim) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
+        var heads = config.NumAttentionHeads;
 
-        var query = Q.Forward(x).view(batch, length, heads, headDim).transpose(1, 2);
+        var query = Q.Forward(x).view(batch, length, heads, QueryKeyWidth).transpose(1, 2);
         var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), cos, sin, queryRopeDims, heads);
-        var queryNope = query.narrow(-1, ropeWidth, headDim - ropeWidth);
+        var queryNope = query.narrow(-1, ropeWidth, nopeWidth);
         var latent = KvDown.Forward(x);                                                               // (B, T, R)
         if (LatentNorm is not null) latent = LatentNorm.Forward(latent);
-        var keyRope = Rotate(KRope.Forward(x).view(batch, length, kvHeads, ropeWidth).transpose(1, 2), cos, sin, keyRopeDims, kvHeads);
+        var keyRope = Rotate(KRope.Forward(x).view(batch, length, ropeHeads, ropeWidth).transpose(1, 2), cos, sin, keyRopeDims, ropeHeads);
         if (cache is LatentCache cached)
         {
             // The cache holds only the latent and the rotated keys of the kept pairs.
@@ -78,12 +90,13 @@ public sealed class MlaAttention : Attention
         return O.Forward(attended);
     }
 
-    // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c.
+    // Keys and values rebuilt from the latent: k = [k_rope ; W_up_k·c], v = W_up_v·c (a shared rope head serves every KV head).
     private Tensor Expanded(Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, AttentionMask mask)
     {
         var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
-        var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim - ropeWidth).transpose(1, 2);
+        var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, nopeWidth).transpose(1, 2);
         var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
+        if (ropeHeads != kvHeads) keyRope = keyRope.expand(batch, kvHeads, keys, ropeWidth);
         return ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask);
     }
 

@@ -271,6 +271,54 @@ public class ConversionMathTests : IDisposable
         Assert.All(factors.Chunk(2), f => Assert.Equal([1.0, 0.0], f));
     }
 
+    [Theory]
+    [InlineData("1", "joint", "")]
+    [InlineData("2", "joint", "--kv-balance")]
+    [InlineData("4", "activation", "--kv-balance")]
+    public void RoRopeEqualsTheIndependentReferenceConversion(string fold, string svd, string flags)
+    {
+        // 2 KV heads of d_h = 16: r = 1 keeps 2 pairs in the shared head (fold 4 leaves exactly 2 groups).
+        var extra = flags.Length == 0 ? [] : flags.Split(' ');
+        var (model, calib, expected, reference) = ReferenceConversion($"rorope-{fold}-{svd}", 8, 17,
+            ["--strategy", "rorope", "--fold", fold, "--pairs", "1", "--kv-rank", "4", "--svd", svd, .. extra]);
+        var mla = Convert(model, ["--rope-strategy", "rorope", "--freq-fold", fold, "--rope-pairs", "1", "--kv-rank", "4", "--svd", svd,
+            "--calib-data", calib, "--calib-seq-len", "24", .. extra]);
+
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement;
+        static int[][][] Pairs(JsonElement e) => e.EnumerateArray().Select(l => l.EnumerateArray().Select(h => h.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray()).ToArray();
+        Assert.Equal(Pairs(reference.GetProperty("pairs")), Pairs(report.GetProperty("rope").GetProperty("pairs")));
+        AssertClose(expected, OurLogits(mla), 1e-4, $"rorope fold {fold} {svd} {flags} vs mla_reference.py");
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "config.json"))).RootElement.GetProperty("mla");
+        Assert.Equal(3, config.GetProperty("version").GetInt32());
+        Assert.Equal(1, config.GetProperty("rope_heads").GetInt32());
+        Assert.Equal(2, config.GetProperty("rope_pairs").GetInt32());
+        Assert.Equal(int.Parse(fold), report.GetProperty("settings").GetProperty("freq_fold").GetInt32());
+    }
+
+    [Fact]
+    public void RoRopeLosesNothingWhenEachFrequencysKeysShareOneDirectionAcrossHeads()
+    {
+        // KV head 1's keys are, pair by pair, a multiple of KV head 0's (the same factor on both coordinates):
+        // each frequency's keys span one direction across the heads, which RoRoPE's leading component
+        // carries whole. Keeping every frequency (r = 4: 2·4 = 8 = d_h/2 groups) at full latent rank
+        // must then be the original model at every distance.
+        var model = Reference.MakeCheckpoint(dir.Sub("rorope-law"), TinyConfigs.Llama(4, 2), "f32", seed: 10);
+        Reference.RunPython(
+            "import sys, os, torch; sys.path.insert(0, sys.argv[2]); from common import load_safetensors, save_safetensors\n" +
+            "path = os.path.join(sys.argv[1], 'model.safetensors'); W = load_safetensors(path)\n" +
+            "for i in range(2):\n" +
+            "    k = W[f'model.layers.{i}.self_attn.k_proj.weight'].clone()\n" +
+            "    for p in range(8):\n" +
+            "        a = (-1) ** p * (0.4 + 0.15 * p)\n" +
+            "        k[16 + p], k[24 + p] = a * k[p], a * k[8 + p]\n" +
+            "    W[f'model.layers.{i}.self_attn.k_proj.weight'] = k\n" +
+            "save_safetensors(path, W, torch.float32)\n", model);
+        var calib = dir.File("rorope-law-calib.json");
+        Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "18");
+        var mla = Convert(model, "--rope-strategy", "rorope", "--rope-pairs", "4", "--kv-rank", "32", "--calib-data", calib, "--calib-seq-len", "24");
+        AssertClose(Reference.Logits(model, Ids, dir.Path), OurLogits(mla), 1e-4, "RoRoPE of rank-1 keys per frequency, full rank, vs the original");
+    }
+
     [Fact]
     public void BalancingAtFullRankChangesNoScore()
     {

@@ -14,12 +14,20 @@ public class DecodingTests : IDisposable
 
     private static readonly int[][] Prompts = [[5, 17, 3, 60, 2], [44, 9], [1, 2, 3, 4, 5, 6, 7, 8, 9], [88]];
 
-    private (string Original, string Mla) Models(bool qwen2 = false)
+    // rorope: one shared rope head (a cache of one rotated key head, queries wider than d_h).
+    private (string Original, string Mla) Models(bool qwen2 = false, bool rorope = false)
     {
         var config = qwen2 ? TinyConfigs.Llama(4, 2).With("model_type", "qwen2") : TinyConfigs.Llama(4, 2);
-        var original = Reference.MakeCheckpoint(dir.Sub($"original-{qwen2}"), config.With("max_position_embeddings", 128), "f32", seed: 3);
-        var mla = dir.File($"mla-{qwen2}");
-        var result = Support.Cli.Run("convert", original, "-o", mla, "--rope-strategy", "uniform", "--rope-pairs", "2", "--kv-rank", "4");
+        var original = Reference.MakeCheckpoint(dir.Sub($"original-{qwen2}-{rorope}"), config.With("max_position_embeddings", 128), "f32", seed: 3);
+        var mla = dir.File($"mla-{qwen2}-{rorope}");
+        string[] strategy = ["--rope-strategy", "uniform"];
+        if (rorope)
+        {
+            var calib = dir.File($"calib-{qwen2}.json");
+            Reference.Run("ids", calib, "--count", "3", "--length", "24", "--vocab", "97", "--seed", "19");
+            strategy = ["--rope-strategy", "rorope", "--freq-fold", "2", "--calib-data", calib, "--calib-seq-len", "24"];
+        }
+        var result = Support.Cli.Run(["convert", original, "-o", mla, .. strategy, "--rope-pairs", "2", "--kv-rank", "4"]);
         Assert.True(result.ExitCode == 0, result.ToString());
         return (original, mla);
     }
@@ -35,11 +43,13 @@ public class DecodingTests : IDisposable
             .Tokens.ToArray();
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void AbsorbedExpandedAndUncachedDecodingGiveIdenticalTokens(bool qwen2)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void AbsorbedExpandedAndUncachedDecodingGiveIdenticalTokens(bool qwen2, bool rorope)
     {
-        var (_, mlaPath) = Models(qwen2);
+        var (_, mlaPath) = Models(qwen2, rorope);
         using var mla = Load(mlaPath);
         foreach (var prompt in Prompts)
         {

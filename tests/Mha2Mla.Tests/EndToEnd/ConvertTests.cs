@@ -40,6 +40,43 @@ public class ConvertTests : IDisposable
         Assert.True(Relative(python, ours) <= 1e-5, $"{family}: plain PyTorch {python} vs mha2mla {ours}");
     }
 
+    [Fact]
+    public void ARoRopeCheckpointReadsBackEverywhere()
+    {
+        // One shared rope head (mla version 3): our eval, the cache, plain PyTorch, inspect and a fine-tune step all read it alike.
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2).With("model_type", "qwen2"), "rorope-readback");
+        var report = Convert(model, "--rope-strategy", "rorope", "--freq-fold", "2", "--rope-pairs", "2", "--kv-rank", "4", "--calib-data", calib,
+            "--calib-seq-len", "24", "--eval-data", eval, "--save-dtype", "f32");
+        var output = report.GetProperty("output").GetString()!;
+        var converted = report.GetProperty("perplexity").GetProperty("converted").GetDouble();
+        // The same cache as 2-norm at r = 2: 2 KV heads · 2·2 rotated dims = one head of 2·4, plus the latent.
+        Assert.Equal(2 * (8 + 8), report.GetProperty("kv_cache").GetProperty("elements_per_token").GetProperty("mla").GetInt64());
+        var python = JsonDocument.Parse(Reference.RunScript("mla_perplexity.py", output, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(python, converted) <= 1e-5, $"plain PyTorch {python} vs mha2mla {converted}");
+        var cached = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--kv-cache-dtype", "f32", "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.True(Relative(cached, converted) <= 1e-5, $"through the cache {cached} vs {converted}");
+        Assert.Contains("RoPE on 4 pairs in one head every query head reads (rorope)", Support.Cli.Run("inspect", output).Stdout);
+        var train = Support.Cli.Run("train", output, "--data", eval, "-o", dir.File("rorope-tuned"), "--steps", "1", "--batch", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+    }
+
+    [Fact]
+    public void RoRopeRefusesWhatItCannotDoNamingTheFlag()
+    {
+        var (mqa, calib, _) = Setup(TinyConfigs.Llama(4, 1), "rorope-mqa");
+        var (gqa, _, _) = Setup(TinyConfigs.Llama(4, 2), "rorope-gqa");
+        void Refused(string model, string message, params string[] options)
+        {
+            var result = Support.Cli.Run(["convert", model, "-o", dir.File($"refused-{Guid.NewGuid():N}"), "--calib-data", calib, "--calib-seq-len", "24", .. options]);
+            Support.Cli.AssertBadInput(result, message);
+        }
+        Refused(mqa, "one KV head (MQA)", "--rope-strategy", "rorope");
+        Refused(gqa, "--freq-fold 3 must divide d_h/2 = 8", "--rope-strategy", "rorope", "--freq-fold", "3");
+        Refused(gqa, "--freq-fold 4 leaves 2 groups", "--rope-strategy", "rorope", "--freq-fold", "4", "--rope-pairs", "2");
+        Refused(gqa, "--freq-fold groups frequencies for --rope-strategy rorope", "--freq-fold", "2");
+        Refused(gqa, "--rope-compensation", "--rope-strategy", "rorope", "--rope-compensation");
+    }
+
     [Theory]
     [InlineData(4, 4)]
     [InlineData(4, 2)]

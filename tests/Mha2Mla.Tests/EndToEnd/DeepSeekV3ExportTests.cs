@@ -61,6 +61,27 @@ public class DeepSeekV3ExportTests : IDisposable
     }
 
     [Fact]
+    public void ARoRopeConversionExportsItsSharedHeadAsDeepSeeksRopeHead()
+    {
+        // Fold 2 with n_kv·r = 4 pairs keeps every group: pairs 0, 2, 4, 6 of d_h = 16, the ladder of a 8-wide rope head.
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-rorope");
+        var output = dir.File("ds-rorope-out");
+        var run = Support.Cli.Run("convert", model, "-o", output, "--format", "deepseek-v3", "--rope-strategy", "rorope", "--freq-fold", "2", "--rope-pairs", "2",
+            "--kv-rank", "4", "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--seq-len", "32", "--save-dtype", "f32", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement;
+        Assert.Equal(8, written.GetProperty("qk_rope_head_dim").GetInt32());
+        Assert.Equal(16, written.GetProperty("qk_nope_head_dim").GetInt32());
+        Assert.Equal(JsonValueKind.Null, written.GetProperty("rope_scaling").ValueKind);   // a plain ladder: no longrope factors
+        var converted = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("conversion").GetProperty("perplexity").GetProperty("converted").GetDouble();
+        Assert.True(Relative(DeepSeek(output, eval), converted) <= 1e-5, $"export {DeepSeek(output, eval)} vs the converted MLA model {converted}");
+
+        var refused = Support.Cli.Run("convert", model, "-o", dir.File("ds-rorope-fold1"), "--format", "deepseek-v3", "--rope-strategy", "rorope", "--rope-pairs", "2",
+            "--kv-rank", "4", "--calib-data", calib, "--calib-seq-len", "24");
+        Support.Cli.AssertBadInput(refused, "--freq-fold 2 keeps every frequency group");
+    }
+
+    [Fact]
     public void ConvertWithTheDeepSeekFormatFineTunesThenExportsTheSameModel()
     {
         var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-convert");
