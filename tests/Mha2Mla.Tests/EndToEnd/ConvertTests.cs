@@ -56,6 +56,7 @@ public class ConvertTests : IDisposable
         var cached = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--kv-cache-dtype", "f32", "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
         Assert.True(Relative(cached, converted) <= 1e-5, $"through the cache {cached} vs {converted}");
         Assert.Contains("RoPE on 4 pairs in one head every query head reads (rorope)", Support.Cli.Run("inspect", output).Stdout);
+        Assert.Contains("model.layers.0.self_attn.k_rope_proj.weight", CheckpointLayout.AssertValid(output, mla: true).Keys);
         var train = Support.Cli.Run("train", output, "--data", eval, "-o", dir.File("rorope-tuned"), "--steps", "1", "--batch", "2");
         Assert.True(train.ExitCode == 0, train.ToString());
     }
@@ -228,9 +229,14 @@ public class ConvertTests : IDisposable
         var evaluated = JsonDocument.Parse(Support.Cli.Run("eval", output, "--data", eval, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
         Assert.Equal(report.GetProperty("perplexity").GetProperty("converted").GetDouble(), evaluated, 9);
 
-        mla["version"] = 3;
+        mla["version"] = 4;
         File.WriteAllText(path, config.ToJsonString());
-        Support.Cli.AssertBadInput(Support.Cli.Run("eval", output, "--data", eval), "reads versions 1 to 2");
+        Support.Cli.AssertBadInput(Support.Cli.Run("eval", output, "--data", eval), "reads versions 1 to 3");
+        // A shared rope head is version 3's: an older version saying so was edited by hand.
+        mla["version"] = 2;
+        mla["rope_heads"] = 1;
+        File.WriteAllText(path, config.ToJsonString());
+        Support.Cli.AssertBadInput(Support.Cli.Run("eval", output, "--data", eval), "mla.rope_heads");
     }
 
     [Fact]

@@ -21,7 +21,12 @@ public static class CheckpointLayout
         using var index = JsonDocument.Parse(File.ReadAllText(indexPath));
         var weightMap = index.RootElement.GetProperty("weight_map").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
         var metadata = index.RootElement.GetProperty("metadata");
-        if (mla) Assert.Equal("mha2mla-mla-v2", metadata.GetProperty("format").GetString());
+        if (mla)
+        {
+            // The index names the format version config.json's mla section has (3 only with a shared rope head).
+            var version = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "config.json"))).RootElement.GetProperty("mla").GetProperty("version").GetInt32();
+            Assert.Equal($"mha2mla-mla-v{version}", metadata.GetProperty("format").GetString());
+        }
         else Assert.False(metadata.TryGetProperty("format", out _), "a plain checkpoint's index names no MLA format");
 
         var shards = weightMap.Values.Distinct().Order().ToList();

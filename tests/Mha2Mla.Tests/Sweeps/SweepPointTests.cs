@@ -27,6 +27,16 @@ public class SweepPointTests
     }
 
     [Fact]
+    public void FoldsVaryOnlyRoRopeWhichTakesNoCompensation()
+    {
+        var points = SweepPoint.Grid([RopeStrategy.High, RopeStrategy.RoRope], [2], [SvdMode.Joint], [4], [], compensations: [false, true], folds: [1, 4]);
+        Assert.Equal(["high-r2-joint-dkv4", "high-r2-rc-joint-dkv4", "rorope-f1-r2-joint-dkv4", "rorope-f4-r2-joint-dkv4"], points.Select(p => p.Name));
+        var request = points[3].Request(new ConversionRequest());
+        Assert.Equal((RopeStrategy.RoRope, 4, false), (request.Strategy, request.FreqFold, request.RopeCompensation));
+        Assert.Null(points[0].Request(new ConversionRequest()).FreqFold);
+    }
+
+    [Fact]
     public void WithoutTheNewListsTheGridAndItsNamesAreAsBefore()
     {
         var points = SweepPoint.Grid([], [], [SvdMode.Joint, SvdMode.Split], [4], []);
