@@ -28,6 +28,13 @@ public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] 
     [System.Text.Json.Serialization.JsonIgnore]
     public double[][][][]? RopeCompensation { get; init; }
 
+    /// <summary>
+    /// RoRoPE: [layer][kept pair] the share of its frequency group's key energy (λ_max / tr Σ_g) that
+    /// keeps RoPE; for the conversion's report only, as <see cref="RopeCompensation"/>; null without.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double[][]? SharedHeadEnergy { get; init; }
+
     /// <summary>The newest version this mha2mla reads.</summary>
     public const int CurrentVersion = 3;
 

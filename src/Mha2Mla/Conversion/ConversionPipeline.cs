@@ -117,7 +117,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, mla.KvRank, mla.KvBudget, mla.LatentDims, settings.SvdName,
                 plan.Calibration, plan.Evaluation, plan.Training, plan.FineTune,
                 job.Device.ToString(), ComputePrecision.Name(plan.ComputeType), mla.RopeScore, mla.KvBalance, mla.FreqFold),
-            Rope = new ConversionReport.RopeReport(mla.Pairs, mla.RopeCompensation),
+            Rope = new ConversionReport.RopeReport(mla.Pairs, mla.RopeCompensation, mla.SharedHeadEnergy),
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
             Perplexity = new ConversionReport.PerplexityReport(original, converted, finetuned),
             Stages = meter.Stages,

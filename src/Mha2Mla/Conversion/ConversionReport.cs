@@ -31,7 +31,8 @@ public sealed record ConversionReport
 
     /// <param name="Pairs">[layer][kv head]: the kept pairs (rorope: [layer][0], the one shared head's, n_kv·r of them).</param>
     /// <param name="Compensation">--rope-compensation: [layer][kv head][pair] = [C, S] of the factor applied to each pair's key rows (kept pairs [1, 0]); null without.</param>
-    public sealed record RopeReport(int[][][] Pairs, double[][][][]? Compensation = null);
+    /// <param name="SharedHeadEnergy">rorope: [layer][kept pair] the share of its frequency group's key energy the shared rope head carries; null for the other strategies.</param>
+    public sealed record RopeReport(int[][][] Pairs, double[][][][]? Compensation = null, double[][]? SharedHeadEnergy = null);
     public sealed record Pair(long Original, long Mla);
     public sealed record Average(double Original, double Mla);
     /// <param name="ElementsPerToken">Over all layers.</param>

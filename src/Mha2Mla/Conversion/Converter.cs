@@ -42,6 +42,7 @@ public static class Converter
 
         var balance = settings.KvBalance ? new double[config.NumHiddenLayers] : null;
         var compensation = settings.RopeCompensation ? new double[config.NumHiddenLayers][][][] : null;
+        var energy = settings.Strategy == RopeStrategy.RoRope ? new double[config.NumHiddenLayers][] : null;
         var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, calibrated) =>
         {
             MlaAttention mla;
@@ -50,6 +51,8 @@ public static class Converter
                 var rotations = Rotations(settings, pairs, calibrated);
                 if (compensation is not null)
                     compensation[l] = rotations!.Select(head => head.Select(r => new[] { r.C, r.S }).ToArray()).ToArray();
+                if (energy is not null)
+                    energy[l] = RoRope.Analyze(config, attention.K.Weight, calibrated!.Covariance!, settings.FreqFold, settings.SharedRopePairs(config)).EnergyShares;
                 var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings, calibrated!.Covariance!, rotations);
                 mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], calibrated?.Covariance, alpha, rotations);
             }
@@ -66,7 +69,7 @@ public static class Converter
         return new MlaSettings(MlaSettings.VersionFor(rorope), rorope ? settings.SharedRopePairs(config) : settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
             settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared,
             settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance,
-            RopeHeads: rorope ? 1 : null, FreqFold: rorope ? settings.FreqFold : null) { RopeCompensation = compensation };
+            RopeHeads: rorope ? 1 : null, FreqFold: rorope ? settings.FreqFold : null) { RopeCompensation = compensation, SharedHeadEnergy = energy };
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.

@@ -293,6 +293,9 @@ public class ConversionMathTests : IDisposable
         Assert.Equal(1, config.GetProperty("rope_heads").GetInt32());
         Assert.Equal(2, config.GetProperty("rope_pairs").GetInt32());
         Assert.Equal(int.Parse(fold), report.GetProperty("settings").GetProperty("freq_fold").GetInt32());
+        // What RoPE keeps of each chosen group's keys: a share, and more than an even split of the group's n_kv·F components.
+        var shares = report.GetProperty("rope").GetProperty("shared_head_energy").EnumerateArray().Select(l => l.EnumerateArray().Select(x => x.GetDouble()).ToArray()).ToArray();
+        Assert.All(shares, layer => Assert.All(layer, share => Assert.InRange(share, 1.0 / (2 * int.Parse(fold)), 1.0)));
     }
 
     [Fact]
