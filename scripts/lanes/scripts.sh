@@ -37,6 +37,9 @@ check demo scripts/demo.sh
 check demo-deepseek scripts/demo-deepseek.sh
 check ablation scripts/ablation.sh
 check make-demo-model scripts/make-demo-model.sh
+check make-demo-model-gqa scripts/make-demo-model.sh --gqa
+check fidelity scripts/fidelity.sh
+check fidelity-gqa scripts/fidelity.sh demo-gqa
 check bench-eval scripts/bench-eval.sh 1 2 1
 check bench-train scripts/bench-train.sh 1 2 1
 check bench-decode scripts/bench-decode.sh 30m 1 32 1 4
