@@ -53,7 +53,8 @@ cp "$run/config.json" "$run/tokenizer.json" "$model/"
 python3 scripts/demo/join_shards.py "$run" "$model/model.safetensors"
 scripts/mha2mla eval "$model" --data "$work/brown-heldout.txt" --seq-len "$seq" --json
 dotnet run -c Release scripts/demo/UnigramBaseline.cs -- "$model" "$work/brown-train.txt" "$work/brown-heldout.txt"
-if ! smoking && [[ -f models/$name/model.safetensors ]]; then python3 scripts/demo/compare_weights.py "models/$name" "$model"; fi
+python=${MHA2MLA_PYTHON:-/usr/bin/python3}   # Debian's, with python3-torch (compare_weights.py reads with torch)
+if ! smoking && [[ -f models/$name/model.safetensors ]]; then "$python" scripts/demo/compare_weights.py "models/$name" "$model"; fi
 if ((install)); then
   mkdir -p "models/$name"
   cp "$model/config.json" "$model/tokenizer.json" "$model/model.safetensors" "models/$name/"
