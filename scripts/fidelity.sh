@@ -2,8 +2,10 @@
 # The README's one-shot fidelity ablation (issue 22) on a demo model: what each way of keeping the
 # model at conversion time does, with no fine-tune, at r = 4 (configs/ablation.yaml's data):
 #   at -87.5 % (d_kv 8):    the 2-norm baseline x --rope-score product,sum x --rope-compensation off,on
-#                           x --kv-balance off,on; on GQA also rorope x --freq-fold 1,2,4 x --kv-balance off,on
-#   at -81.25 % (d_kv 16):  --rope-score product,sum x --rope-compensation off,on; on GQA also rorope --freq-fold 1,4
+#                           x --kv-balance off,on; on GQA also rorope x --freq-fold 1,2,4 x --rope-compensation off,on
+#                           x --kv-balance off,on
+#   at -81.25 % (d_kv 16):  --rope-score product,sum x --rope-compensation off,on; on GQA also rorope
+#                           x --freq-fold 1,4 x --rope-compensation off,on
 # then the demo's 200-step fine-tune (configs/demo.yaml) of the best FINE_TUNE (default 3) points at
 # -87.5 %, each a plain `convert` with that point's settings (~6 minutes each on 2 cores).
 #   scripts/fidelity.sh [demo|demo-gqa]      (default demo); resumable: run it again after a kill
@@ -28,8 +30,8 @@ else
   sweep one-shot-87 --rope-strategy 2-norm --kv-rank 8 --rope-score product,sum --rope-compensation off,on --kv-balance off,on
   sweep one-shot-81 --rope-strategy 2-norm --kv-rank 16 --rope-score product,sum --rope-compensation off,on
   if [[ $model == demo-gqa ]]; then
-    sweep rorope-87 --rope-strategy rorope --kv-rank 8 --freq-fold 1,2,4 --kv-balance off,on
-    sweep rorope-81 --rope-strategy rorope --kv-rank 16 --freq-fold 1,4
+    sweep rorope-87 --rope-strategy rorope --kv-rank 8 --freq-fold 1,2,4 --rope-compensation off,on --kv-balance off,on
+    sweep rorope-81 --rope-strategy rorope --kv-rank 16 --freq-fold 1,4 --rope-compensation off,on
   fi
 fi
 

@@ -334,17 +334,35 @@ def rorope_projection(config, analysis_layer, fold):
     return P
 
 
-def rorope_low_rank(config, W, analysis, fold, rank, svd, covariances=None, balance=False, damping=1e-3):
+def rorope_low_rank(config, W, analysis, fold, rank, svd, covariances=None, balance=False, damping=1e-3, rotations=None):
     """Per layer: the position-free keys (I - P) W_k and W_v replaced by their rank-R reconstruction
-    (R = n_kv * rank), with K/V balancing when asked. Returns the new weights and the alphas."""
+    (R = n_kv * rank), with K/V balancing when asked; with rotations (C, S of mean_rotations) the
+    position-free rest of every pair (j, p) is first mapped by its mean rotation, bias alike.
+    Returns the new weights (k_nope.weight / .bias beside the original k_proj) and the alphas."""
     _, nkv, dh = dims(config)
+    half = dh // 2
     W = dict(W)
     alphas = []
+
+    def compensate_rows(m, i):
+        if rotations is None:
+            return m
+        m = m.clone()
+        C, S = rotations
+        for j in range(nkv):
+            for q in range(half):
+                a, b, c, s_ = j * dh + q, j * dh + q + half, C[i, j, q], S[i, j, q]
+                m[a], m[b] = c * m[a] - s_ * m[b], s_ * m[a] + c * m[b]
+        return m
+
     for i, layer in enumerate(analysis):
         p = f"model.layers.{i}.self_attn."
         P = rorope_projection(config, layer, fold)
         wk = W[p + "k_proj.weight"].double()
-        nope = wk - P @ wk
+        nope = compensate_rows(wk - P @ wk, i)
+        if p + "k_proj.bias" in W:
+            kb = W[p + "k_proj.bias"].double()
+            W[p + "k_nope.bias"] = compensate_rows((kb - P @ kb)[:, None], i)[:, 0]
         wv = W[p + "v_proj.weight"].double()
         alpha = 1.0
         if balance:
@@ -395,10 +413,7 @@ def rorope_logits(config, W, seq, analysis, fold):
         q = q.view(T, nh, dh)
         k_full = torch.nn.functional.linear(h, W[a_ + "k_proj.weight"].double(),
                                             None if a_ + "k_proj.bias" not in W else W[a_ + "k_proj.bias"].double()).view(T, nkv, dh)
-        P = rorope_projection(config, analysis[i], fold)
-        kb = W.get(a_ + "k_proj.bias")
-        nope_bias = None if kb is None else (kb.double() - P @ kb.double())
-        k_nope = torch.nn.functional.linear(h, W[a_ + "k_nope.weight"].double(), nope_bias).view(T, nkv, dh)
+        k_nope = torch.nn.functional.linear(h, W[a_ + "k_nope.weight"].double(), W.get(a_ + "k_nope.bias")).view(T, nkv, dh)
         v = torch.nn.functional.linear(h, W[a_ + "v_proj.weight"].double(),
                                        None if a_ + "v_proj.bias" not in W else W[a_ + "v_proj.bias"].double()).view(T, nkv, dh)
         chosen, leading = analysis[i]
@@ -546,7 +561,8 @@ def main():
             calib = json.load(open(args.calib))
             analysis = rorope_analysis(config, W, calib, nkv * args.pairs, args.fold)
             covariances = input_covariances(config, W, calib) if args.svd == "activation" or args.kv_balance else None
-            W2, alphas = rorope_low_rank(config, W, analysis, args.fold, args.kv_rank, args.svd, covariances, args.kv_balance)
+            rotations = mean_rotations(config, W, calib) if args.rope_compensation else None
+            W2, alphas = rorope_low_rank(config, W, analysis, args.fold, args.kv_rank, args.svd, covariances, args.kv_balance, rotations=rotations)
             nll, count = 0.0, 0
             for seq in json.load(open(args.eval)):
                 out = rorope_logits(config, W2, seq, analysis, args.fold)[:-1]
@@ -556,8 +572,10 @@ def main():
                 rows = [rorope_logits(config, W2, seq, analysis, args.fold) for seq in json.load(open(args.logits_ids))]
                 torch.cat(rows).float().numpy().tofile(args.logits_out)
         pairs = [[[g * args.fold for g in chosen]] for chosen, _ in analysis]
+        compensation = None if rotations is None else [[[[rotations[0][i, j, q].item(), rotations[1][i, j, q].item()] for q in range(dh // 2)]
+                                                         for j in range(nkv)] for i in range(config["num_hidden_layers"])]
         json.dump({"pairs": pairs, "perplexity": math.exp(nll / count), "latent_dims": None,
-                   "kv_balance": alphas if args.kv_balance else None, "rope_compensation": None}, sys.stdout)
+                   "kv_balance": alphas if args.kv_balance else None, "rope_compensation": compensation}, sys.stdout)
         print()
         return
     with torch.no_grad():

@@ -117,8 +117,6 @@ public sealed record ConversionSettings(RopeStrategy Strategy, int RopePairs, La
         var groups = dh / 2 / FreqFold;
         if (SharedRopePairs(config) > groups)
             throw new InvalidInputException($"rorope keeps n_kv·r = {SharedRopePairs(config)} rope pairs in one shared head, one per frequency group, but --freq-fold {FreqFold} leaves {groups} groups; lower --rope-pairs or --freq-fold");
-        if (RopeCompensation)
-            throw new InvalidInputException("--rope-compensation maps each KV head's dropped pairs; with --rope-strategy rorope there are none per head (drop one of them)");
         if (RopeShared)
             throw new InvalidInputException("--rope-shared chooses 2-norm pairs once for every layer; rorope chooses its groups per layer (with --freq-fold d_h/(2·n_kv·r) every group is kept, the same in every layer)");
     }

@@ -114,10 +114,12 @@ public static class Converter
     private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, int[][] pairs, LayerCalibration? calibrated);
 
     // RoPE compensation's factors for this layer, the kept pairs' set to the identity; null without compensation.
+    // rorope keeps no pair of a KV head whole: every pair's position-free rest is compensated.
     private static (double C, double S)[][]? Rotations(ConversionSettings settings, int[][] pairs, LayerCalibration? calibrated)
     {
         if (!settings.RopeCompensation) return null;
         var measured = calibrated!.Rotations!.Factors();
+        if (settings.Strategy == RopeStrategy.RoRope) return measured;
         return measured.Select((head, j) => head.Select((r, k) => pairs[j].Contains(k) ? (1.0, 0.0) : r).ToArray()).ToArray();
     }
 

@@ -131,7 +131,7 @@ public static class KvFactorization
     private static LayerParts Parts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance,
         (double C, double S)[][]? rotations) =>
         settings.Strategy == RopeStrategy.RoRope
-            ? SharedHeadParts(config, attention, pairs, settings, inputCovariance ?? throw new ArgumentException("rorope needs the inputs' covariance"))
+            ? SharedHeadParts(config, attention, pairs, settings, inputCovariance ?? throw new ArgumentException("rorope needs the inputs' covariance"), rotations)
             : PerKvHeadParts(config, attention, pairs, settings.RopePairs, rotations);
 
     // Each KV head keeps its own pairs: rows only move (keys compensated first where asked), each query head in its KV head's order.
@@ -155,8 +155,10 @@ public static class KvFactorization
     }
 
     // RoRoPE: one shared rope head M·W_k, position-free keys (I − MᵀM)·W_k; each query head [M_j·W_q,h | W_q,h], all scaled by
-    // √((d_h + 2E)/d_h) because the shared layout's scores scale by its query width as DeepSeek's do.
-    private static LayerParts SharedHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance)
+    // √((d_h + 2E)/d_h) because the shared layout's scores scale by its query width as DeepSeek's do. With compensation, the
+    // position-free rest of every pair of every KV head (RoPE rotated it at that pair's frequency) is mapped by its mean rotation.
+    private static LayerParts SharedHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance,
+        (double C, double S)[][]? rotations)
     {
         var (dh, heads) = (config.HeadDim, config.NumAttentionHeads);
         var rorope = RoRope.Analyze(config, attention.K.Weight, inputCovariance, settings.FreqFold, settings.SharedRopePairs(config));
@@ -170,9 +172,16 @@ public static class KvFactorization
             return torch.cat([rorope.QueryRope(head, h / config.GroupSize, dh), head], 0);
         }).ToArray(), 0) * scale;
         Tensor? Column(Tensor? bias, Func<Tensor, Tensor> map) => bias is null ? null : map(bias.unsqueeze(1)).select(1, 0);
-        var key = attention.K.Weight;
+        var compensation = rotations is null ? null
+            : Compensation(config, Enumerable.Repeat(Array.Empty<int>(), config.NumKeyValueHeads).ToArray(), rotations).to(attention.K.Weight.device);
+        Tensor PositionFree(Tensor key)
+        {
+            var rest = rorope.PositionFreeKeys(key);
+            return compensation is null ? rest : compensation.matmul(rest);
+        }
+        var weight = attention.K.Weight;
         return new LayerParts(true, ropeWidth, ropeWidth + dh, Queries(attention.Q.Weight), Column(attention.Q.Bias, Queries),
-            rorope.RopeKeys(key), Column(attention.K.Bias, rorope.RopeKeys), rorope.PositionFreeKeys(key), Column(attention.K.Bias, rorope.PositionFreeKeys));
+            rorope.RopeKeys(weight), Column(attention.K.Bias, rorope.RopeKeys), PositionFree(weight), Column(attention.K.Bias, PositionFree));
     }
 
     /// <summary>

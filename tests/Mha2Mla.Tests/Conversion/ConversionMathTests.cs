@@ -275,6 +275,7 @@ public class ConversionMathTests : IDisposable
     [InlineData("1", "joint", "")]
     [InlineData("2", "joint", "--kv-balance")]
     [InlineData("4", "activation", "--kv-balance")]
+    [InlineData("2", "joint", "--rope-compensation")]
     public void RoRopeEqualsTheIndependentReferenceConversion(string fold, string svd, string flags)
     {
         // 2 KV heads of d_h = 16: r = 1 keeps 2 pairs in the shared head (fold 4 leaves exactly 2 groups).
@@ -296,6 +297,15 @@ public class ConversionMathTests : IDisposable
         // What RoPE keeps of each chosen group's keys: a share, and more than an even split of the group's n_kv·F components.
         var shares = report.GetProperty("rope").GetProperty("shared_head_energy").EnumerateArray().Select(l => l.EnumerateArray().Select(x => x.GetDouble()).ToArray()).ToArray();
         Assert.All(shares, layer => Assert.All(layer, share => Assert.InRange(share, 1.0 / (2 * int.Parse(fold)), 1.0)));
+        var compensation = report.GetProperty("rope").GetProperty("compensation");
+        if (flags.Contains("--rope-compensation"))
+        {
+            // Every pair of every KV head has a position-free rest to compensate: all factors measured, as the reference's.
+            var (ours, theirs) = (Factors(compensation), Factors(reference.GetProperty("rope_compensation")));
+            Assert.Equal(theirs.Length, ours.Length);
+            Assert.True(ours.Zip(theirs, (a, b) => Math.Abs(a - b)).Max() <= 1e-6, "RoPE compensation factors differ from the reference's");
+        }
+        else Assert.Equal(JsonValueKind.Null, compensation.ValueKind);
     }
 
     [Fact]

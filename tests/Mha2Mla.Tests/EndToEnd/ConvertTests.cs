@@ -75,7 +75,6 @@ public class ConvertTests : IDisposable
         Refused(gqa, "--freq-fold 3 must divide d_h/2 = 8", "--rope-strategy", "rorope", "--freq-fold", "3");
         Refused(gqa, "--freq-fold 4 leaves 2 groups", "--rope-strategy", "rorope", "--freq-fold", "4", "--rope-pairs", "2");
         Refused(gqa, "--freq-fold groups frequencies for --rope-strategy rorope", "--freq-fold", "2");
-        Refused(gqa, "--rope-compensation", "--rope-strategy", "rorope", "--rope-compensation");
     }
 
     [Theory]

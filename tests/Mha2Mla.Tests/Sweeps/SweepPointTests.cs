@@ -27,12 +27,13 @@ public class SweepPointTests
     }
 
     [Fact]
-    public void FoldsVaryOnlyRoRopeWhichTakesNoCompensation()
+    public void FoldsVaryOnlyRoRope()
     {
         var points = SweepPoint.Grid([RopeStrategy.High, RopeStrategy.RoRope], [2], [SvdMode.Joint], [4], [], compensations: [false, true], folds: [1, 4]);
-        Assert.Equal(["high-r2-joint-dkv4", "high-r2-rc-joint-dkv4", "rorope-f1-r2-joint-dkv4", "rorope-f4-r2-joint-dkv4"], points.Select(p => p.Name));
-        var request = points[3].Request(new ConversionRequest());
-        Assert.Equal((RopeStrategy.RoRope, 4, false), (request.Strategy, request.FreqFold, request.RopeCompensation));
+        Assert.Equal(["high-r2-joint-dkv4", "high-r2-rc-joint-dkv4", "rorope-f1-r2-joint-dkv4", "rorope-f1-r2-rc-joint-dkv4", "rorope-f4-r2-joint-dkv4",
+            "rorope-f4-r2-rc-joint-dkv4"], points.Select(p => p.Name));
+        var request = points[5].Request(new ConversionRequest());
+        Assert.Equal((RopeStrategy.RoRope, 4, true), (request.Strategy, request.FreqFold, request.RopeCompensation));
         Assert.Null(points[0].Request(new ConversionRequest()).FreqFold);
     }
 
