@@ -8,7 +8,7 @@
 #   at -81.25 % (d_kv 16):  --rope-score product,sum x --rope-compensation off,on; on GQA also rorope
 #                           x --freq-fold 1,4 x --rope-compensation off,on
 # then the demo's 200-step fine-tune (configs/demo.yaml) of the best FINE_TUNE (default 3) points at
-# -87.5 %, each a plain `convert` with that point's settings (~6 minutes each on 2 cores).
+# -87.5 % and of the baseline, each a plain `convert` with that point's settings (~6 minutes each on 2 cores).
 #   scripts/fidelity.sh [demo|demo-gqa]      (default demo); resumable: run it again after a kill
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,7 +44,8 @@ import csv, sys
 best, files = int(sys.argv[1]), sys.argv[2:]
 rows = [row for f in files for row in csv.DictReader(open(f))]
 rows.sort(key=lambda r: float(r["perplexity_converted"]))
-for r in rows[:best]:
+baseline = [r for r in rows if r["name"] == "2-norm-r4-joint-dkv8"]   # the anchor of every fine-tuned figure
+for r in rows[:best] + [r for r in baseline if r not in rows[:best]]:
     flags = ["--rope-strategy", r["rope_strategy"], "--svd", r["svd"], "--kv-rank", r["kv_rank"]]
     if r["rope_score"]: flags += ["--rope-score", r["rope_score"]]
     if r["freq_fold"]: flags += ["--freq-fold", r["freq_fold"]]
