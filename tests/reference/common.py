@@ -86,3 +86,20 @@ def rms_norm(x, w, eps):
     # transformers' LlamaRMSNorm: statistics in fp32, narrowed back before the weight.
     wide = x.float()
     return w * (wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def mlp_residual(x, W, prefix, eps):
+    """The second half of a Llama-family decoder layer (prefix "model.layers.i."): post-attention
+    norm, SwiGLU MLP, residual."""
+    def lin(h, name):
+        return torch.nn.functional.linear(h, W[name + ".weight"], W.get(name + ".bias"))
+    h = rms_norm(x, W[prefix + "post_attention_layernorm.weight"], eps)
+    m = prefix + "mlp."
+    return x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
+
+
+def head_logits(config, W, x, eps):
+    """Final norm and the (tied or own) head: logits (T, vocab) of the first sequence of x."""
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return (x @ head.T)[0]

@@ -22,7 +22,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_weights, rms_norm, rotate_half  # noqa: E402
+from common import head_logits, load_weights, mlp_residual, rms_norm, rotate_half  # noqa: E402
 
 
 def rope_tables(config, T):
@@ -80,13 +80,8 @@ def logits(config, W, ids):
         k_rot = (k_rot * cos + rotate_half(k_rot) * sin).expand(1, nh, T, rope_d)
         qs, ks = torch.cat((q_pass, q_rot), -1), torch.cat((k_pass, k_rot), -1)
         a = torch.softmax(qs @ ks.transpose(2, 3) * scaling + causal, dim=-1) @ v
-        x = x + lin(a.transpose(1, 2).reshape(1, T, nh * vd), p + "self_attn.o_proj")
-        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        m = p + "mlp."
-        x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
-    x = rms_norm(x, W["model.norm.weight"], eps)
-    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
-    return (x @ head.T)[0]
+        x = mlp_residual(x + lin(a.transpose(1, 2).reshape(1, T, nh * vd), p + "self_attn.o_proj"), W, p, eps)
+    return head_logits(config, W, x, eps)
 
 
 def main():

@@ -26,6 +26,7 @@ import sys
 
 import torch
 
+from common import head_logits, mlp_residual
 from llama_reference import inverse_frequencies, load, rms_norm, rotate_half, save_safetensors
 
 
@@ -432,13 +433,8 @@ def rorope_logits(config, W, seq, analysis, fold):
                               (qe[1][:, None] * ke[0][None, :] - qe[0][:, None] * ke[1][None, :]) * torch.sin(angle)
         att = torch.softmax(scores / math.sqrt(dh) + bias.double(), -1)
         o = torch.stack([att[hh] @ v[:, hh // g_size] for hh in range(nh)], 1).reshape(1, T, nh * dh).float()
-        x = x + lin(o, a_ + "o_proj")
-        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        m = p + "mlp."
-        x = x + lin(torch.nn.functional.silu(lin(h, m + "gate_proj")) * lin(h, m + "up_proj"), m + "down_proj")
-    x = rms_norm(x, W["model.norm.weight"], eps)
-    head = W["model.embed_tokens.weight"] if config.get("tie_word_embeddings", False) else W["lm_head.weight"]
-    return (x @ head.T)[0]
+        x = mlp_residual(x + lin(o, a_ + "o_proj"), W, p, eps)
+    return head_logits(config, W, x, eps)
 
 
 def converted_logits(config, W, seq, pairs):
