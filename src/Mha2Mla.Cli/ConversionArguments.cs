@@ -13,7 +13,7 @@ public sealed class ConversionArguments
         DefaultValueFactory = _ => ConversionSettings.DefaultDamping,
     };
     public DataArguments Data { get; } = new();
-    public DataSetArguments Calibration { get; } = new("--calib-data", "Calibration data for 2-norm, --svd activation and --latent-norm",
+    public DataSetArguments Calibration { get; } = new("--calib-data", "Calibration data for 2-norm, rorope, --svd activation, --latent-norm, --kv-balance and --rope-compensation",
         seqLen: new Option<int?>("--calib-seq-len") { Description = "Tokens per calibration sample", DefaultValueFactory = _ => 512 },
         maxSequences: new Option<int?>("--calib-samples") { Description = "Calibration samples", DefaultValueFactory = _ => 16 });
     public DataSetArguments Evaluation { get; }

@@ -27,7 +27,7 @@ public static class Converter
         var on = device ?? Device.CPU;
         var config = source.Config;
         if (settings.NeedsCalibration && (calibration is null || calibration.Count == 0))
-            throw new InvalidInputException("the conversion needs calibration data (2-norm, --svd activation, --latent-norm, --kv-balance or --rope-compensation), and --calib-data holds no sequences");
+            throw new InvalidInputException("the conversion needs calibration data (2-norm, rorope, --svd activation, --latent-norm, --kv-balance or --rope-compensation), and --calib-data holds no sequences");
 
         var shareScores = settings.RopeShared && settings.Strategy == RopeStrategy.TwoNorm;
         using var ownCache = cache is null && (settings.Width is KvBudget || shareScores) ? new CalibrationCache(keepCovariance: false) : null;
