@@ -2,7 +2,8 @@
 # The README's ablation on the demo model: a one-shot sweep of strategies x SVD modes x d_kv
 # (configs/ablation.yaml, 36 points), then the demo's 200-step fine-tune (configs/demo.yaml) at
 # d_kv = 8: every strategy with joint SVD, and 2-norm with split and activation SVD (6 points,
-# ~6 minutes each on 2 cores). Resumable: run it again after a kill.
+# ~6 minutes each on 2 cores). The paper's method throughout: --rope-compensation off (convert's
+# default for 2-norm is on). Resumable: run it again after a kill.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
@@ -16,9 +17,9 @@ smoking && { one_shot=(--rope-strategy 2-norm,high --svd joint --kv-rank 8); fin
 
 scripts/mha2mla sweep demo -o "$out/one-shot" --config configs/ablation.yaml "${tiny[@]}" "${one_shot[@]}" --keep-checkpoints false
 scripts/mha2mla sweep demo -o "$out/fine-tuned-strategies" --config configs/demo.yaml "${tiny[@]}" "${fine_tune[@]}" \
-  --rope-strategy 2-norm,high,low,uniform --svd joint --kv-rank 8 --keep-checkpoints false
+  --rope-strategy 2-norm,high,low,uniform --svd joint --kv-rank 8 --rope-compensation off --keep-checkpoints false
 scripts/mha2mla sweep demo -o "$out/fine-tuned-svd" --config configs/demo.yaml "${tiny[@]}" "${fine_tune[@]}" \
-  --rope-strategy 2-norm --svd split,activation --kv-rank 8 --keep-checkpoints false
+  --rope-strategy 2-norm --svd split,activation --kv-rank 8 --rope-compensation off --keep-checkpoints false
 for sweep in one-shot fine-tuned-strategies fine-tuned-svd; do
   echo "== $sweep"
   column -s, -t < "$out/$sweep/results.csv"

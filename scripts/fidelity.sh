@@ -49,7 +49,7 @@ for r in rows[:best] + [r for r in baseline if r not in rows[:best]]:
     flags = ["--rope-strategy", r["rope_strategy"], "--svd", r["svd"], "--kv-rank", r["kv_rank"]]
     if r["rope_score"]: flags += ["--rope-score", r["rope_score"]]
     if r["freq_fold"]: flags += ["--freq-fold", r["freq_fold"]]
-    if r["rope_compensation"] == "true": flags += ["--rope-compensation"]
+    flags += ["--rope-compensation", r["rope_compensation"]]   # explicit: on is convert's default for 2-norm and rorope
     if r["kv_balance"] == "true": flags += ["--kv-balance"]
     print(r["name"] + " " + " ".join(flags))
 EOF

@@ -63,7 +63,8 @@ public sealed class ConversionSettingsArguments
         ropeCompensation = new Option<bool>("--rope-compensation")
         {
             Description = "Map each dropped pair's key rows by the rotation its queries saw on average (attention-weighted, on the calibration data), " +
-                          "so the position-free score keeps RoPE's mean effect; free at inference (docs/design.md). Needs --calib-data",
+                          "so the position-free score keeps RoPE's mean effect; free at inference (docs/design.md). On by default for 2-norm and rorope " +
+                          "(they calibrate anyway), off for high, low and uniform; --rope-compensation false turns it off, true on (needs --calib-data)",
         };
         freqFold = new Option<int?>("--freq-fold")
         {
@@ -77,7 +78,11 @@ public sealed class ConversionSettingsArguments
     public ConversionRequest Read(ParseResult parsed, double damping) =>
         new(RopeSelection.Parse(parsed.GetValue(strategy)!), parsed.GetValue(pairs), Width(parsed.GetValue(rank), parsed.GetValue(budget)),
             SvdModes.Parse(parsed.GetValue(svd)!), damping, parsed.GetValue(latentNorm), parsed.GetValue(ropeShared),
-            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance), parsed.GetValue(ropeCompensation), parsed.GetValue(freqFold));
+            RopeSelection.ParseScore(parsed.GetValue(ropeScore)!), parsed.GetValue(kvBalance), Given(parsed, ropeCompensation), parsed.GetValue(freqFold));
+
+    // A switch whose default depends on other settings: null when not given (a bool option always has
+    // a result, an implicit one when absent), so the request resolves it.
+    private static bool? Given(ParseResult parsed, Option<bool> option) => parsed.GetResult(option) is { Implicit: false } ? parsed.GetValue(option) : null;
 
     // --kv-rank and --kv-budget are two ways to say one thing.
     private static LatentWidth? Width(int? rank, string? budget) => (rank, budget) switch

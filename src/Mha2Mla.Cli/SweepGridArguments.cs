@@ -17,7 +17,7 @@ public sealed class SweepGridArguments
         svds = new Option<string?>("--svd") { Description = "Factorizations to try: joint, split, activation (default joint)" };
         scores = new Option<string?>("--rope-score") { Description = "2-norm's score combinations to try: product, sum (default product; other strategies take no score)" };
         balances = new Option<string?>("--kv-balance") { Description = "K/V balancing to try: off, on (e.g. off,on; default off; on needs --calib-data)" };
-        compensations = new Option<string?>("--rope-compensation") { Description = "RoPE compensation to try: off, on (e.g. off,on; default off; on needs --calib-data)" };
+        compensations = new Option<string?>("--rope-compensation") { Description = "RoPE compensation to try: off, on (e.g. off,on; default: convert's, on for 2-norm and rorope, off for the others; on needs --calib-data)" };
         folds = new Option<string?>("--freq-fold") { Description = "rorope's frequency folds to try, e.g. 1,2,4 (default 1; other strategies take none)" };
     }
 

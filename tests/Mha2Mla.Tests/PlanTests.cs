@@ -74,6 +74,15 @@ public class PlanTests(PlanTests.Model fixture) : IClassFixture<PlanTests.Model>
         };
         var plan = job.Plan(checkpoint.Config);
         Assert.Equal((RopeStrategy.TwoNorm, 1, SvdMode.Joint), (plan.Settings.Strategy, plan.Settings.RopePairs, plan.Settings.Svd));
+        // RoPE compensation: on where the strategy calibrates anyway (2-norm, rorope), off where it needs no data; asked for, as asked.
+        Assert.True(plan.Settings.RopeCompensation);
+        Assert.False((job with { Settings = new ConversionRequest(RopeCompensation: false) }).Plan(checkpoint.Config).Settings.RopeCompensation);
+        Assert.True((job with { Settings = new ConversionRequest(RopeStrategy.RoRope) }).Plan(checkpoint.Config).Settings.RopeCompensation);
+        foreach (var dataFree in new[] { RopeStrategy.High, RopeStrategy.Low, RopeStrategy.Uniform })
+        {
+            Assert.False((job with { Calibration = null, Settings = new ConversionRequest(dataFree) }).Plan(checkpoint.Config).Settings.RopeCompensation);
+            Assert.True((job with { Settings = new ConversionRequest(dataFree, RopeCompensation: true) }).Plan(checkpoint.Config).Settings.RopeCompensation);
+        }
         Assert.Equal(2 * 2, ((UniformRank)plan.Settings.Width).LatentDim(checkpoint.Config));   // n_kv · d_h/8
         Assert.All(new[] { plan.Calibration, plan.Evaluation, plan.Training }, d => Assert.Equal(256, d!.SeqLen));
         Assert.Equal(ScalarType.Float32, plan.ComputeType);

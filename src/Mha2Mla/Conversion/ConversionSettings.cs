@@ -27,12 +27,19 @@ public static class SvdModes
 /// <param name="RopeShared">2-norm: one set of pairs per KV head for every layer (scores summed over layers), as DeepSeek needs.</param>
 /// <param name="Score">2-norm: how a pair's query and key norms combine.</param>
 /// <param name="KvBalance">Scale the position-free keys by 1/α (queries by α) so keys and values have equal norm on the calibration inputs before the factorization.</param>
-/// <param name="RopeCompensation">Map each dropped pair's key rows by the mean rotation its queries saw on the calibration data.</param>
+/// <param name="RopeCompensation">Map each dropped pair's key rows by the mean rotation its queries saw on the calibration data; null: <see cref="CompensatesByDefault"/>.</param>
 /// <param name="FreqFold">rorope: adjacent frequency pairs pooled into one group (TransMLA's FreqFold); null: 1.</param>
 public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoNorm, int? RopePairs = null, LatentWidth? Width = null, SvdMode Svd = SvdMode.Joint,
     double Damping = ConversionSettings.DefaultDamping, bool LatentNorm = false, bool RopeShared = false, RopeScore Score = RopeScore.Product, bool KvBalance = false,
-    bool RopeCompensation = false, int? FreqFold = null)
+    bool? RopeCompensation = null, int? FreqFold = null)
 {
+    /// <summary>
+    /// RoPE compensation is on unless asked off where the strategy calibrates anyway (2-norm, rorope):
+    /// it won one-shot and after the fine-tune on both demos (README "One-shot fidelity") and costs
+    /// nothing at inference. high, low and uniform need no calibration data, so it stays off there.
+    /// </summary>
+    public static bool CompensatesByDefault(RopeStrategy strategy) => strategy is RopeStrategy.TwoNorm or RopeStrategy.RoRope;
+
     public ConversionSettings Resolve(ModelConfig config)
     {
         if (Score != RopeScore.Product && Strategy != RopeStrategy.TwoNorm)
@@ -40,7 +47,7 @@ public sealed record ConversionRequest(RopeStrategy Strategy = RopeStrategy.TwoN
         if (FreqFold is not null && Strategy != RopeStrategy.RoRope)
             throw new InvalidInputException($"--freq-fold groups frequencies for --rope-strategy rorope, not {RopeSelection.Name(Strategy)} (drop --freq-fold)");
         var settings = new ConversionSettings(Strategy, RopePairs ?? Math.Max(1, config.HeadDim / 16), Width ?? LatentWidth.Default(config), Svd, Damping,
-            LatentNorm, RopeShared, Score, KvBalance, RopeCompensation, FreqFold ?? 1);
+            LatentNorm, RopeShared, Score, KvBalance, RopeCompensation ?? CompensatesByDefault(Strategy), FreqFold ?? 1);
         settings.Validate(config);
         return settings;
     }

@@ -30,7 +30,7 @@ public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode S
     /// <summary>
     /// Every combination of the lists, in the order given (strategy, then score or fold, pairs,
     /// compensation, svd, width, balance). Widths are the ranks then the budgets; an empty list means
-    /// the convert default. A score other than product applies to 2-norm only and folds to rorope
+    /// the convert default (for compensation: the strategy's, so a point is named by what it applied). A score other than product applies to 2-norm only and folds to rorope
     /// only, so other strategies take neither.
     /// </summary>
     public static IReadOnlyList<SweepPoint> Grid(IReadOnlyList<RopeStrategy> strategies, IReadOnlyList<int> pairs, IReadOnlyList<SvdMode> svds,
@@ -44,7 +44,7 @@ public sealed record SweepPoint(RopeStrategy Strategy, int? RopePairs, SvdMode S
                       from c in s == RopeStrategy.TwoNorm && scores is { Count: > 0 } ? scores : [RopeScore.Product]
                       from f in s == RopeStrategy.RoRope && folds is { Count: > 0 } ? folds.Select(f => (int?)f) : [null]
                       from p in pairList
-                      from rc in compensations is { Count: > 0 } ? compensations : [false]
+                      from rc in compensations is { Count: > 0 } ? compensations : [ConversionRequest.CompensatesByDefault(s)]
                       from v in svds.Count == 0 ? [SvdMode.Joint] : svds
                       from w in widths
                       from b in balances is { Count: > 0 } ? balances : [false]

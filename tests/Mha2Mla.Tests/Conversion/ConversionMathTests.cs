@@ -207,14 +207,19 @@ public class ConversionMathTests : IDisposable
         return (model, calib, logits, JsonDocument.Parse(json).RootElement.Clone());
     }
 
+    // RoPE compensation is convert's default for 2-norm and rorope, and the reference's only when told: these
+    // conversions say it as the reference was told (ConvertTests compare the default itself).
+    private static string[] CompensationAsTheReference(string[] referenceFlags) =>
+        referenceFlags.Contains("--rope-compensation") ? [] : ["--rope-compensation", "false"];
+
     [Theory]
     [InlineData("uniform", "joint")]
     [InlineData("2-norm", "split")]
     public void LogitsEqualTheIndependentReferenceConversion(string strategy, string svd)
     {
         var (model, calib, expected, _) = ReferenceConversion($"ref-{strategy}", 4, 11, "--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd);
-        var mla = Convert(model, "--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd,
-            "--calib-data", calib, "--calib-seq-len", "24");
+        var mla = Convert(model, ["--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd,
+            "--calib-data", calib, "--calib-seq-len", "24", .. CompensationAsTheReference([])]);
         AssertClose(expected, OurLogits(mla), 1e-4, $"{strategy}/{svd} vs mla_reference.py");
     }
 
@@ -229,7 +234,8 @@ public class ConversionMathTests : IDisposable
         var extra = flags.Split(' ');
         var (model, calib, expected, reference) = ReferenceConversion($"bkv-{strategy}-{svd}", 5, 12,
             ["--strategy", strategy, "--pairs", "2", "--kv-rank", "4", "--svd", svd, .. extra.Select(f => f == "--rope-score" ? "--score" : f)]);
-        var mla = Convert(model, ["--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd, "--calib-data", calib, "--calib-seq-len", "24", .. extra]);
+        var mla = Convert(model, ["--rope-strategy", strategy, "--rope-pairs", "2", "--kv-rank", "4", "--svd", svd, "--calib-data", calib, "--calib-seq-len", "24",
+            .. extra, .. CompensationAsTheReference(extra)]);
 
         var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement;
         var settings = report.GetProperty("settings");
@@ -283,7 +289,7 @@ public class ConversionMathTests : IDisposable
         var (model, calib, expected, reference) = ReferenceConversion($"rorope-{fold}-{svd}", 8, 17,
             ["--strategy", "rorope", "--fold", fold, "--pairs", "1", "--kv-rank", "4", "--svd", svd, .. extra]);
         var mla = Convert(model, ["--rope-strategy", "rorope", "--freq-fold", fold, "--rope-pairs", "1", "--kv-rank", "4", "--svd", svd,
-            "--calib-data", calib, "--calib-seq-len", "24", .. extra]);
+            "--calib-data", calib, "--calib-seq-len", "24", .. extra, .. CompensationAsTheReference(extra)]);
 
         var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(mla, "mha2mla_report.json"))).RootElement;
         static int[][][] Pairs(JsonElement e) => e.EnumerateArray().Select(l => l.EnumerateArray().Select(h => h.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray()).ToArray();

@@ -12,7 +12,7 @@ public class SweepPointTests
         var points = SweepPoint.Grid([RopeStrategy.TwoNorm, RopeStrategy.High], [2], [SvdMode.Joint], [4], [],
             [RopeScore.Product, RopeScore.Sum], [false, true]);
         Assert.Equal(
-            ["2-norm-r2-joint-dkv4", "2-norm-r2-joint-dkv4-bkv", "2-norm-sum-r2-joint-dkv4", "2-norm-sum-r2-joint-dkv4-bkv", "high-r2-joint-dkv4", "high-r2-joint-dkv4-bkv"],
+            ["2-norm-r2-rc-joint-dkv4", "2-norm-r2-rc-joint-dkv4-bkv", "2-norm-sum-r2-rc-joint-dkv4", "2-norm-sum-r2-rc-joint-dkv4-bkv", "high-r2-joint-dkv4", "high-r2-joint-dkv4-bkv"],
             points.Select(p => p.Name));
         var request = points[3].Request(new ConversionRequest(Damping: 0.5));
         Assert.Equal((RopeScore.Sum, true, 0.5), (request.Score, request.KvBalance, request.Damping));
@@ -38,11 +38,14 @@ public class SweepPointTests
     }
 
     [Fact]
-    public void WithoutTheNewListsTheGridAndItsNamesAreAsBefore()
+    public void WithoutListsEveryPointTakesConvertsDefaultsAndIsNamedByWhatItApplies()
     {
         var points = SweepPoint.Grid([], [], [SvdMode.Joint, SvdMode.Split], [4], []);
-        Assert.Equal(["2-norm-rdefault-joint-dkv4", "2-norm-rdefault-split-dkv4"], points.Select(p => p.Name));
-        Assert.All(points, p => Assert.Equal((RopeScore.Product, false), (p.Score, p.KvBalance)));
+        Assert.Equal(["2-norm-rdefault-rc-joint-dkv4", "2-norm-rdefault-rc-split-dkv4"], points.Select(p => p.Name));
+        Assert.All(points, p => Assert.Equal((RopeScore.Product, false, true), (p.Score, p.KvBalance, p.RopeCompensation)));
+        // Compensation is convert's default where the strategy calibrates anyway; high, low and uniform need no data, so not there.
+        var strategies = SweepPoint.Grid([RopeStrategy.High, RopeStrategy.Low, RopeStrategy.Uniform, RopeStrategy.RoRope], [], [], [4], []);
+        Assert.Equal(["high-rdefault-joint-dkv4", "low-rdefault-joint-dkv4", "uniform-rdefault-joint-dkv4", "rorope-rdefault-rc-joint-dkv4"], strategies.Select(p => p.Name));
     }
 
     [Fact]
