@@ -43,18 +43,17 @@ public static class Converter
         var balance = settings.KvBalance ? new double[config.NumHiddenLayers] : null;
         var compensation = settings.RopeCompensation ? new double[config.NumHiddenLayers][][][] : null;
         var energy = settings.Strategy == RopeStrategy.RoRope ? new double[config.NumHiddenLayers][] : null;
-        var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, pairs, calibrated) =>
+        var kept = Walk(source, settings, calibration, cache, shared, on, (l, attention, original, rope, calibrated) =>
         {
             MlaAttention mla;
             try
             {
-                var rotations = Rotations(settings, pairs, calibrated);
+                var rotations = Rotations(settings, rope, calibrated);
                 if (compensation is not null)
                     compensation[l] = rotations!.Select(head => head.Select(r => new[] { r.C, r.S }).ToArray()).ToArray();
-                if (energy is not null)
-                    energy[l] = RoRope.Analyze(config, attention.K.Weight, calibrated!.Covariance!, settings.FreqFold, settings.SharedRopePairs(config)).EnergyShares;
-                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, pairs, settings, calibrated!.Covariance!, rotations);
-                mla = KvFactorization.Factorize(config, attention, pairs, settings, widths[l], calibrated?.Covariance, alpha, rotations);
+                if (energy is not null) energy[l] = rope.SharedHead!.EnergyShares;
+                var alpha = balance is null ? 1.0 : balance[l] = KvFactorization.BalanceFactor(config, attention, rope, settings, calibrated!.Covariance!, rotations);
+                mla = KvFactorization.Factorize(config, attention, rope, settings, widths[l], calibrated?.Covariance, alpha, rotations);
             }
             catch
             {
@@ -94,11 +93,11 @@ public static class Converter
     {
         var config = source.Config;
         var gains = new double[config.NumHiddenLayers][];
-        Walk(source, settings, calibration, cache, shared, device, (l, attention, original, pairs, calibrated) =>
+        Walk(source, settings, calibration, cache, shared, device, (l, attention, original, rope, calibrated) =>
         {
-            var rotations = Rotations(settings, pairs, calibrated);
-            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, pairs, settings, calibrated!.Covariance!, rotations) : 1.0;
-            gains[l] = KvFactorization.StepGains(config, attention, pairs, settings, calibrated?.Covariance, alpha, rotations);
+            var rotations = Rotations(settings, rope, calibrated);
+            var alpha = settings.KvBalance ? KvFactorization.BalanceFactor(config, attention, rope, settings, calibrated!.Covariance!, rotations) : 1.0;
+            gains[l] = KvFactorization.StepGains(config, attention, rope, settings, calibrated?.Covariance, alpha, rotations);
             original.Dispose(); // and its attention
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} measured for --kv-budget {budget.Text}");
         });
@@ -109,18 +108,18 @@ public static class Converter
 
     /// <summary>
     /// One layer as the walk hands it over: the layer (the visitor owns it) and its attention, the
-    /// pairs it keeps, and — where the settings need calibration — its statistics (not the visitor's).
+    /// RoPE it keeps, and — where the settings need calibration — its statistics (not the visitor's).
     /// </summary>
-    private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, int[][] pairs, LayerCalibration? calibrated);
+    private delegate void LayerVisitor(int index, LlamaAttention attention, DecoderLayer original, LayerRope rope, LayerCalibration? calibrated);
 
     // RoPE compensation's factors for this layer, the kept pairs' set to the identity; null without compensation.
     // rorope keeps no pair of a KV head whole: every pair's position-free rest is compensated.
-    private static (double C, double S)[][]? Rotations(ConversionSettings settings, int[][] pairs, LayerCalibration? calibrated)
+    private static (double C, double S)[][]? Rotations(ConversionSettings settings, LayerRope rope, LayerCalibration? calibrated)
     {
         if (!settings.RopeCompensation) return null;
         var measured = calibrated!.Rotations!.Factors();
-        if (settings.Strategy == RopeStrategy.RoRope) return measured;
-        return measured.Select((head, j) => head.Select((r, k) => pairs[j].Contains(k) ? (1.0, 0.0) : r).ToArray()).ToArray();
+        if (rope.SharedHead is not null) return measured;
+        return measured.Select((head, j) => head.Select((r, k) => rope.Pairs[j].Contains(k) ? (1.0, 0.0) : r).ToArray()).ToArray();
     }
 
     /// <summary>
@@ -161,13 +160,14 @@ public static class Converter
                 original.Dispose(); // and its attention
                 throw;
             }
-            pairs[l] = shared is not null ? shared : settings.Strategy switch
+            var rope = shared is not null ? new LayerRope(shared) : settings.Strategy switch
             {
-                RopeStrategy.TwoNorm => Scores(calibrated!.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray(),
-                RopeStrategy.RoRope => [RoRope.Analyze(config, attention.K.Weight, calibrated!.Covariance!, settings.FreqFold, settings.SharedRopePairs(config)).Pairs],
-                _ => Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray(),
+                RopeStrategy.TwoNorm => new LayerRope(Scores(calibrated!.Norms, settings.Score, l).Select(s => RopeSelection.TopPairs(s, settings.RopePairs)).ToArray()),
+                RopeStrategy.RoRope => LayerRope.Shared(RoRope.Analyze(config, attention.K.Weight, calibrated!.Covariance!, settings.FreqFold, settings.SharedRopePairs(config))),
+                _ => new LayerRope(Enumerable.Repeat(RopeSelection.Fixed(settings.Strategy, config.HeadDim, settings.RopePairs), config.NumKeyValueHeads).ToArray()),
             };
-            visit(l, attention, original, pairs[l], calibrated);
+            pairs[l] = rope.Pairs;
+            visit(l, attention, original, rope, calibrated);
         }
         return pairs;
     }

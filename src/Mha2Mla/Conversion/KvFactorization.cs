@@ -22,20 +22,21 @@ namespace Mha2Mla.Conversion;
 /// </summary>
 public static class KvFactorization
 {
+    /// <param name="rope">The RoPE the layer keeps (<see cref="LayerRope"/>): its rows become the rotated keys.</param>
     /// <param name="latent">The layer's latent width R.</param>
     /// <param name="inputCovariance">activation: XᵀX/n of the layer's normed inputs (d × d, fp64).</param>
     /// <param name="balance">α: the position-free keys are factored as W_k,nope/α and the queries' position-free rows scaled by α (1: as they are).</param>
     /// <param name="rotations">RoPE compensation: [kv head][pair] = (C, S) of each pair's mean rotation, applied to the dropped pairs' key rows; null: none.</param>
-    public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, int latent, Tensor? inputCovariance = null,
+    public static MlaAttention Factorize(ModelConfig config, LlamaAttention attention, LayerRope rope, ConversionSettings settings, int latent, Tensor? inputCovariance = null,
         double balance = 1.0, (double C, double S)[][]? rotations = null)
     {
         using var scope = torch.NewDisposeScope();
         var heads = config.NumAttentionHeads;
         var device = attention.K.Weight.device;
-        var parts = Parts(config, attention, pairs, settings, inputCovariance, rotations);
+        var parts = Parts(config, attention, rope, settings, rotations);
 
         // The MLA block is made over placeholders, then each projection gets its computed rows.
-        var mla = new MlaAttention(config, pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device), parts.SharedRopeHead);
+        var mla = new MlaAttention(config, rope.Pairs, latent, settings.LatentNorm, WeightSource.Placeholders(device), parts.SharedRopeHead);
         try
         {
             // Each query head in MLA layout is [2r rope | position-free]: the latter scale by α.
@@ -79,12 +80,12 @@ public static class KvFactorization
     /// measures it: squared singular values of M (joint), of M·S (activation), of W_k,nope and W_v
     /// side by side (split, whose step widens both) — the input of <see cref="RankAllocation"/>.
     /// </summary>
-    public static double[] StepGains(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance = null,
+    public static double[] StepGains(ModelConfig config, LlamaAttention attention, LayerRope rope, ConversionSettings settings, Tensor? inputCovariance = null,
         double balance = 1.0, (double C, double S)[][]? rotations = null)
     {
         using var scope = torch.NewDisposeScope();
         var kv = config.NumKeyValueHeads;
-        var keyNope = Parts(config, attention, pairs, settings, inputCovariance, rotations).NopeKey.to(ScalarType.Float64) / balance;
+        var keyNope = Parts(config, attention, rope, settings, rotations).NopeKey.to(ScalarType.Float64) / balance;
         var value = attention.V.Weight.to(ScalarType.Float64);
         double[] Squared(Tensor m) => Array.ConvertAll(torch.linalg.svd(m).Item2.data<double>(), s => s * s);
         if (settings.Svd == SvdMode.Split)
@@ -103,12 +104,12 @@ public static class KvFactorization
     /// inputs, the ratio of the position-free keys' and the values' Frobenius norms over the
     /// calibration tokens (biases, kept exactly beside the factors, do not count).
     /// </summary>
-    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance,
+    public static double BalanceFactor(ModelConfig config, LlamaAttention attention, LayerRope rope, ConversionSettings settings, Tensor inputCovariance,
         (double C, double S)[][]? rotations = null)
     {
         if (settings.PositionFreeKeyRows(config) == 0) return 1.0;   // every pair keeps RoPE: no position-free key to balance
         using var scope = torch.NewDisposeScope();
-        var keyNope = Parts(config, attention, pairs, settings, inputCovariance, rotations).NopeKey;
+        var keyNope = Parts(config, attention, rope, settings, rotations).NopeKey;
         double Energy(Tensor w)
         {
             var w64 = w.to(ScalarType.Float64);
@@ -128,11 +129,10 @@ public static class KvFactorization
     private sealed record LayerParts(bool SharedRopeHead, int RopeWidth, int QueryWidth, Tensor Query, Tensor? QueryBias,
         Tensor RopeKey, Tensor? RopeKeyBias, Tensor NopeKey, Tensor? NopeKeyBias);
 
-    private static LayerParts Parts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor? inputCovariance,
-        (double C, double S)[][]? rotations) =>
-        settings.Strategy == RopeStrategy.RoRope
-            ? SharedHeadParts(config, attention, pairs, settings, inputCovariance ?? throw new ArgumentException("rorope needs the inputs' covariance"), rotations)
-            : PerKvHeadParts(config, attention, pairs, settings.RopePairs, rotations);
+    private static LayerParts Parts(ModelConfig config, LlamaAttention attention, LayerRope rope, ConversionSettings settings, (double C, double S)[][]? rotations) =>
+        rope.SharedHead is { } shared
+            ? SharedHeadParts(config, attention, shared, rotations)
+            : PerKvHeadParts(config, attention, rope.Pairs, settings.RopePairs, rotations);
 
     // Each KV head keeps its own pairs: rows only move (keys compensated first where asked), each query head in its KV head's order.
     private static LayerParts PerKvHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, int r, (double C, double S)[][]? rotations)
@@ -157,13 +157,9 @@ public static class KvFactorization
     // RoRoPE: one shared rope head M·W_k, position-free keys (I − MᵀM)·W_k; each query head [M_j·W_q,h | W_q,h], all scaled by
     // √((d_h + 2E)/d_h) because the shared layout's scores scale by its query width as DeepSeek's do. With compensation, the
     // position-free rest of every pair of every KV head (RoPE rotated it at that pair's frequency) is mapped by its mean rotation.
-    private static LayerParts SharedHeadParts(ModelConfig config, LlamaAttention attention, int[][] pairs, ConversionSettings settings, Tensor inputCovariance,
-        (double C, double S)[][]? rotations)
+    private static LayerParts SharedHeadParts(ModelConfig config, LlamaAttention attention, RoRope rorope, (double C, double S)[][]? rotations)
     {
         var (dh, heads) = (config.HeadDim, config.NumAttentionHeads);
-        var rorope = RoRope.Analyze(config, attention.K.Weight, inputCovariance, settings.FreqFold, settings.SharedRopePairs(config));
-        if (pairs.Length != 1 || !pairs[0].SequenceEqual(rorope.Pairs))
-            throw new ArgumentException("the pairs given are not the ones RoRoPE chooses for this layer", nameof(pairs));
         var ropeWidth = 2 * rorope.Pairs.Length;
         var scale = Math.Sqrt((double)(dh + ropeWidth) / dh);
         Tensor Queries(Tensor rows) => torch.cat(Enumerable.Range(0, heads).Select(h =>

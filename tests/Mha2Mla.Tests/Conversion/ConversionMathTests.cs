@@ -80,7 +80,7 @@ public class ConversionMathTests : IDisposable
         var rank = 3; // R = 6 (split: 3 each)
         var width = new UniformRank(rank);
         var settings = new ConversionSettings(RopeStrategy.High, 1, width, svd);
-        using var mla = KvFactorization.Factorize(config, attention, pairs, settings, width.LatentDim(config));
+        using var mla = KvFactorization.Factorize(config, attention, new LayerRope(pairs), settings, width.LatentDim(config));
 
         // Rows as the layout orders them: per KV head the kept pair (2, 6) / (0, 4), then the rest.
         var keyNopeRows = new long[] { 0, 1, 3, 4, 5, 7, 9, 10, 11, 13, 14, 15 };
