@@ -49,6 +49,7 @@ CONTROL
 exec 9>"$chroots_root/$name.lock"
 flock 9
 started=$SECONDS
+source "$here/scripts/lib/elapsed.sh"
 chroot_ensure "$name" "libtorch-cuda-dev nvidia-cuda-toolkit cmake g++ make binutils libicu76" cudnn_standin_package
 ((prepare == 0)) || exit 0
 # The CLI whose native library the lane swaps (the host lane builds it; build it if it ran alone).
@@ -98,4 +99,4 @@ PY
 ) || fail "doctor of the CUDA build did not report a CUDA libtorch without a GPU (see above)"
 grep -q "^CUDA .*no GPU" <<<"$doctor_text" || fail "doctor's CUDA line does not say that no GPU is visible"
 echo "$sources_hash" >"$green"
-echo "lane $name: $engine: compiled, linked, doctor without a GPU exit 0: 3 passed, 0 failed, $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s" | tee "$summary"
+echo "lane $name: $engine: compiled, linked, doctor without a GPU exit 0: 3 passed, 0 failed, $(elapsed "$started")" | tee "$summary"

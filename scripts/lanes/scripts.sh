@@ -9,6 +9,7 @@ logs=artifacts/lanes/scripts
 rm -rf "$logs" artifacts/smoke
 mkdir -p "$logs"
 started=$SECONDS
+source scripts/lib/elapsed.sh
 passed=0 failed=0 failures=()
 
 check() {
@@ -56,7 +57,7 @@ check gpu-kit scripts/gpu-kit.sh
 check gpu-kit-run bash -c 'out=$(PYTHON=/usr/bin/python3 artifacts/gpu-kit/run.sh "$0") && echo "$out" && grep -q "CUDA tests: exit 0" <<<"$out"' artifacts/lanes/scripts/gpu-kit-out
 
 engine=$(scripts/libtorch-dir.sh --describe)
-line="lane scripts: on $engine: $passed passed, $failed failed, $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+line="lane scripts: on $engine: $passed passed, $failed failed, $(elapsed "$started")"
 ((failed == 0)) || line+=" (failed: ${failures[*]})"
 echo "$line" | tee artifacts/lanes/scripts.txt
 ((failed == 0))

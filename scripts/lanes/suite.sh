@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 lane=${1:?usage: suite.sh LANE}
 started=$SECONDS
+source scripts/lib/elapsed.sh
 mkdir -p artifacts/lanes
 summary=artifacts/lanes/$lane.txt
 rm -f "$summary"
@@ -30,5 +31,5 @@ failed=$(count Failed)
 skipped=$(count Skipped)
 rm -f "$log"
 if ((passed == 0 && status == 0)); then status=1; fi
-echo "lane $lane: $engine: $passed passed, $failed failed, $skipped skipped, $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s$( ((status)) && echo " (exit $status)")" | tee "$summary"
+echo "lane $lane: $engine: $passed passed, $failed failed, $skipped skipped, $(elapsed "$started")$( ((status)) && echo " (exit $status)")" | tee "$summary"
 exit "$status"
