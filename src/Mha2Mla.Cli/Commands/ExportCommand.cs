@@ -12,6 +12,12 @@ public static class ExportCommand
         var format = new Option<string>("--format") { Description = "deepseek-v3: a dense DeepseekV3ForCausalLM checkpoint that transformers loads as it is", Required = true };
         format.AcceptOnlyFromAmong(DeepSeekV3Export.Format);
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing OUT (only once the new one is complete)" };
+        var shape = new Option<string?>("--shape")
+        {
+            Description = "flashmla: zero-pad the latent to 512 and the rope head to 64, the shape FlashMLA, FlashInfer's MLA and TensorRT-LLM's " +
+                          "MLA kernels take; the same model (the latent norm's weight rescaled), a larger cache (export_report.json says how much)",
+        };
+        shape.AcceptOnlyFromAmong(KernelShape.All.Select(s => s.Name).ToArray());
         var shared = new ConversionArguments();
 
         var command = new Command("export",
@@ -21,7 +27,7 @@ public static class ExportCommand
             "biases and fixed RoPE frequencies (default, linear, llama3); a source without --latent-norm needs --calib-data (the export then " +
             "differs from it). Writes export_report.json beside the weights.")
         {
-            model, output, format, shared.SaveDType, overwrite,
+            model, output, format, shape, shared.SaveDType, overwrite,
         };
         foreach (var option in shared.Calibration.All.Concat(shared.Evaluation.All).Concat(shared.Data.All)) command.Options.Add(option);
         command.SetAction(parsed =>
@@ -34,6 +40,7 @@ public static class ExportCommand
                 Calibration = shared.Data.Read(parsed, shared.Calibration),
                 Evaluation = shared.Data.Read(parsed, shared.Evaluation),
                 SaveDType = DTypeOptions.Parse(parsed.GetValue(shared.SaveDType)),
+                Shape = parsed.GetValue(shape) is { } name ? KernelShape.Parse(name) : null,
                 Overwrite = parsed.GetValue(overwrite),
             }, message => Log.Information("{Message}", message));
             Log.Information("Wrote {Out}: DeepSeek-V3, kv_lora_rank {Rank}, rope {Rope} ({RopeDim} dims)", report.Output, report.KvLoraRank,

@@ -14,13 +14,22 @@ public sealed record ExportJob
     public DataOptions? Calibration { get; init; }
     public DataOptions? Evaluation { get; init; }
     public ScalarType? SaveDType { get; init; }
+    /// <summary>Pad the latent and the rope head to a serving kernel's fixed shape; null: the source's widths.</summary>
+    public KernelShape? Shape { get; init; }
     public bool Overwrite { get; init; }
 }
 
 /// <summary>export_report.json: what the export wrote and what its KV cache costs where.</summary>
 public sealed record ExportReport(string Source, string Output, string Format, JsonObject Rope, int KvLoraRank, int QkRopeHeadDim, int QkNopeHeadDim,
     string LatentNorm, long SourceCacheElementsPerTokenPerLayer, long MlaEngineCacheElementsPerTokenPerLayer, long ExpandedCacheElementsPerTokenPerLayer,
-    double? SourcePerplexity, IReadOnlyList<string> Warnings);
+    double? SourcePerplexity, IReadOnlyList<string> Warnings, ExportReport.Padding? Shape = null)
+{
+    /// <summary>
+    /// What padding to a kernel shape costs: the MLA engine's cache per token over all layers, in
+    /// bf16 (what serving engines cache in), before and after.
+    /// </summary>
+    public sealed record Padding(string Name, int KvLoraRankFrom, int QkRopeHeadDimFrom, long CacheBytesPerTokenUnpadded, long CacheBytesPerTokenPadded, double Increase);
+}
 
 /// <summary>
 /// Writes an mha2mla MLA checkpoint as a dense DeepSeek-V3 checkpoint that transformers'
@@ -36,15 +45,15 @@ public static class DeepSeekV3Export
     {
         using var source = Checkpoint.Open(job.Model);
         job = job with { Calibration = job.Calibration?.Resolve(source.Config, "--calib-seq-len", "--calib-samples"), Evaluation = job.Evaluation?.Resolve(source.Config) };
-        Check(job.Model, source.Config, job.Calibration is not null);
+        var layout = Plan(job.Model, source.Config, job.Calibration is not null, job.Shape);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);
-        var report = Write(source, output.WorkDirectory, output.Path, job, log);
+        var report = Write(source, layout, output.WorkDirectory, output.Path, job, log);
         output.Commit();
         return report;
     }
 
-    /// <summary>Checks an MLA source before any work.</summary>
-    public static void Check(string name, ModelConfig config, bool calibration)
+    /// <summary>Checks an MLA source before any work; the layout its export takes.</summary>
+    public static DeepSeekV3Layout Plan(string name, ModelConfig config, bool calibration, KernelShape? shape)
     {
         var mla = config.Mla ?? throw new InvalidInputException(
             $"{name} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)");
@@ -57,15 +66,14 @@ public static class DeepSeekV3Export
                 : "the kept RoPE pairs differ between layers but DeepSeek-V3 has one rotary table; convert with --rope-shared (2-norm) or --rope-strategy high, low or uniform");
         if (!mla.LatentNorm && !calibration)
             throw new InvalidInputException("the source has no latent norm, which DeepSeek-V3 always applies: give --calib-data to set its weight to the latent's RMS (or convert with --latent-norm and fine-tune)");
+        return new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0], mla.SharedRopeHead, shape);
     }
 
-    /// <summary>Writes the export of an MLA checkpoint (checked by <see cref="Check"/>) into <paramref name="directory"/>.</summary>
+    /// <summary>Writes the export of an MLA checkpoint in the layout <see cref="Plan"/> gave into <paramref name="directory"/>.</summary>
     /// <param name="output">The name OUT will have, for the report.</param>
-    public static ExportReport Write(Checkpoint source, string directory, string output, ExportJob job, Action<string>? log = null)
+    public static ExportReport Write(Checkpoint source, DeepSeekV3Layout layout, string directory, string output, ExportJob job, Action<string>? log = null)
     {
         var (config, mla) = (source.Config, source.Config.Mla!);
-
-        var layout = new DeepSeekV3Layout(config, mla.RopePairs, mla.LatentDims[0], mla.SharedRopeHead);
         var warnings = new List<string>();
         double[]? calibrated = null;
         if (!mla.LatentNorm)
@@ -108,9 +116,13 @@ public static class DeepSeekV3Export
         var wanted = mla.Pairs[0].SelectMany(head => head.Select(k => (double)frequencies[k])).ToArray();
         var rope = DeepSeekV3Layout.Rope(wanted, config.Rope.Theta, layout.RopeDim, config.MaxPositionEmbeddings);
         writer.Finish(files with { Config = Config(files.Config, config, layout, rope), Format = null });
+        const int bf16 = 2;
+        var (unpadded, padded) = ((long)(layout.SourceLatent + layout.SourceRopeDim), (long)(layout.Latent + layout.RopeDim));
+        var padding = layout.Shape is not { } shape ? null : new ExportReport.Padding(shape.Name, layout.SourceLatent, layout.SourceRopeDim,
+            unpadded * config.NumHiddenLayers * bf16, padded * config.NumHiddenLayers * bf16, (double)padded / unpadded - 1);
         var report = new ExportReport(source, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
-            mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
-            (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings);
+            mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), padded,
+            (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings, padding);
         AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
         return report;
     }
@@ -143,13 +155,13 @@ public static class DeepSeekV3Export
             var all = torch.cat(zeroRow ? [.. parts, torch.zeros([1, parts[0].size(1)])] : parts, 0);
             return all.index_select(0, torch.tensor(rows));
         }
-        var norm = calibratedNorm is { } rms ? torch.ones([layout.Latent]) * rms : attention.LatentNorm!.Weight;
+        var norm = calibratedNorm is { } rms ? torch.ones([layout.SourceLatent]) * rms : attention.LatentNorm!.Weight;
         return
         [
             (Name("q_proj.weight"), Pick([attention.Q.Weight], layout.QueryRows(), zeroRow: true) * layout.QueryScale),
-            (Name("kv_a_proj_with_mqa.weight"), Pick([attention.KvDown.Weight, attention.KRope.Weight], layout.KvARows())),
-            (Name("kv_a_layernorm.weight"), norm),
-            (Name("kv_b_proj.weight"), Pick([attention.KUp.Weight, attention.VUp.Weight], layout.KvBRows())),
+            (Name("kv_a_proj_with_mqa.weight"), Pick([attention.KvDown.Weight, attention.KRope.Weight], layout.KvARows(), zeroRow: true)),
+            (Name("kv_a_layernorm.weight"), layout.LatentNormWeight(norm)),
+            (Name("kv_b_proj.weight"), layout.PadLatentColumns(Pick([attention.KUp.Weight, attention.VUp.Weight], layout.KvBRows()))),
             .. attention.O.NamedParameters(Name("o_proj")),
             .. layer.NamedParameters(LlamaModel.LayerName(l)).Where(p => !p.Name.Contains($".{DecoderLayer.AttentionName}.", StringComparison.Ordinal)),
         ];

@@ -11,15 +11,42 @@ namespace Mha2Mla.Export;
 /// slot every query head reads, qk_nope = d_h. Slots are interleaved: row 2i the first half of pair
 /// i, row 2i+1 its second half. Row indices point into the concatenation of the source tensors
 /// named for each method; the index one past the end stands for a zero row.
+/// With a <see cref="KernelShape"/> the latent is zero-padded to its kv_lora_rank and the rope head
+/// to its qk_rope_head_dim: zero rows in kv_a_proj_with_mqa and q_proj, zero columns in kv_b_proj,
+/// and the latent norm's weight scaled by √(R/R') because its RMS now averages R' dims of which
+/// R' − R are zero (exact but for RMSNorm's ε, in effect ε·R'/R).
 /// </summary>
-public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int latent, bool sharedRopeHead = false)
+public sealed class DeepSeekV3Layout
 {
-    private readonly int heads = config.NumAttentionHeads, kv = config.NumKeyValueHeads, dh = config.HeadDim, r = ropePairs;
-    private readonly int slots = sharedRopeHead ? 1 : config.NumKeyValueHeads;
+    private readonly int heads, kv, dh, r, slots;
+    private readonly bool sharedRopeHead;
+
+    public DeepSeekV3Layout(ModelConfig config, int ropePairs, int latent, bool sharedRopeHead = false, KernelShape? shape = null)
+    {
+        (heads, kv, dh, r, this.sharedRopeHead) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, ropePairs, sharedRopeHead);
+        slots = sharedRopeHead ? 1 : kv;
+        SourceLatent = latent;
+        SourceRopeDim = slots * 2 * r;
+        Shape = shape;
+        if (shape is null) return;
+        if (SourceLatent > shape.KvLoraRank)
+            throw new InvalidInputException($"--shape {shape.Name} takes a latent of {shape.KvLoraRank} and this one is {SourceLatent} wide; convert with a smaller --kv-rank (or export without --shape)");
+        if (SourceRopeDim > shape.QkRopeHeadDim)
+            throw new InvalidInputException($"--shape {shape.Name} takes a rope head of {shape.QkRopeHeadDim} and this one is {SourceRopeDim} wide ({(sharedRopeHead ? "2r" : "n_kv·2r")}); convert with fewer --rope-pairs (or export without --shape)");
+    }
+
+    /// <summary>The kernel shape padded to; null: the source's own widths.</summary>
+    public KernelShape? Shape { get; }
 
     public int NopeDim => sharedRopeHead ? dh : dh - 2 * r;
-    public int RopeDim => slots * 2 * r;
-    public int Latent => latent;
+    /// <summary>qk_rope_head_dim as written (padded to the shape's).</summary>
+    public int RopeDim => Shape?.QkRopeHeadDim ?? SourceRopeDim;
+    /// <summary>kv_lora_rank as written (padded to the shape's).</summary>
+    public int Latent => Shape?.KvLoraRank ?? SourceLatent;
+    /// <summary>The source's rope dims, n_kv·2r or 2r: the real ones of <see cref="RopeDim"/>.</summary>
+    public int SourceRopeDim { get; }
+    /// <summary>The source's latent R: the real dims of <see cref="Latent"/>.</summary>
+    public int SourceLatent { get; }
 
     // A source query head's rows: [2r rope | position-free], d_h in all per KV head, d_h + 2r beside a shared head.
     private int SourceQueryWidth => 2 * r + NopeDim;
@@ -42,22 +69,40 @@ public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int late
                     rows.Add(slot == slotOfHead ? first + i : zero);     // first half of pair i
                     rows.Add(slot == slotOfHead ? first + r + i : zero); // its second half
                 }
+            rows.AddRange(Enumerable.Repeat(zero, RopeDim - SourceRopeDim));
         }
         return [.. rows];
     }
 
-    /// <summary>kv_a_proj_with_mqa: the latent rows, then each rope head's rows interleaved. Source: kv_down_proj rows, then k_rope_proj rows.</summary>
+    /// <summary>
+    /// kv_a_proj_with_mqa: the latent rows, then each rope head's rows interleaved (each part padded
+    /// with zero rows to the shape's). Source: kv_down_proj rows, then k_rope_proj rows, then a zero row.
+    /// </summary>
     public long[] KvARows()
     {
+        var (latent, zero) = (SourceLatent, (long)SourceLatent + SourceRopeDim);
         var rows = Enumerable.Range(0, latent).Select(i => (long)i).ToList();
+        rows.AddRange(Enumerable.Repeat(zero, Latent - SourceLatent));
         for (var j = 0; j < slots; j++)
             for (var i = 0; i < r; i++)
             {
                 rows.Add(latent + (long)j * 2 * r + i);
                 rows.Add(latent + (long)j * 2 * r + r + i);
             }
+        rows.AddRange(Enumerable.Repeat(zero, RopeDim - SourceRopeDim));
         return [.. rows];
     }
+
+    /// <summary>kv_b_proj's (or any latent-reading weight's) columns padded with zeros to the written latent.</summary>
+    public Tensor PadLatentColumns(Tensor weight) => Latent == SourceLatent ? weight
+        : torch.cat([weight, torch.zeros([weight.size(0), Latent - SourceLatent], weight.dtype, weight.device)], 1);
+
+    /// <summary>
+    /// kv_a_layernorm's weight: the source's scaled by √(R/R') (the padded RMS averages R' dims, R'
+    /// − R of them zero, so it is √(R/R') of the source's), zero on the padded dims.
+    /// </summary>
+    public Tensor LatentNormWeight(Tensor weight) => Latent == SourceLatent ? weight
+        : torch.cat([weight * Math.Sqrt((double)SourceLatent / Latent), torch.zeros([Latent - SourceLatent], weight.dtype, weight.device)], 0);
 
     /// <summary>kv_b_proj: per query head, its group's position-free key rows then its value rows. Source: k_up_proj rows, then v_up_proj rows.</summary>
     public long[] KvBRows()
@@ -77,6 +122,8 @@ public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int late
     /// The rotary settings that give pair p of the shared rope head the wanted frequency (slot j,
     /// pair i: p = j·r + i). A plain ladder θ'^(−2p/d_r) is written as default RoPE with θ';
     /// anything else as longrope, whose factors divide the ladder of the source's θ into the wanted frequencies.
+    /// Pairs past the wanted ones (a head padded to a kernel shape: zero rows) continue the ladder,
+    /// or take the source's θ ladder's own frequency (factor 1).
     /// </summary>
     public static JsonObject Rope(double[] wanted, double theta, int ropeDim, int maxPositions)
     {
@@ -85,6 +132,7 @@ public sealed class DeepSeekV3Layout(ModelConfig config, int ropePairs, int late
         var ladder = Math.Abs(wanted[0] - 1) < 1e-6 && wanted.Select((w, p) => Math.Abs(w / Math.Pow(ratio, p) - 1) < 1e-5).All(x => x);
         if (ladder && wanted.Length > 1)
             return new JsonObject { ["rope_type"] = "default", ["rope_theta"] = Math.Pow(ratio, -ropeDim / 2.0) };
+        wanted = [.. wanted, .. Enumerable.Range(wanted.Length, ropeDim / 2 - wanted.Length).Select(p => Math.Pow(theta, -2.0 * p / ropeDim))];
         var factors = new JsonArray(wanted.Select((w, p) => (JsonNode)JsonValue.Create(Math.Pow(theta, -2.0 * p / ropeDim) / w)!).ToArray());
         return new JsonObject
         {

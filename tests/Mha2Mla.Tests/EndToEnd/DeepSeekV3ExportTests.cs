@@ -60,6 +60,43 @@ public class DeepSeekV3ExportTests : IDisposable
         Assert.True(Relative(theirs, ours) <= 1e-5, $"DeepSeek-V3 reference {theirs} vs the MLA source {ours}");
     }
 
+    [Theory]
+    [InlineData(1, "high", "--latent-norm")]   // a default-RoPE ladder, padded from 4 to 64 dims
+    [InlineData(2, "2-norm", "--latent-norm")] // longrope factors for every padded pair
+    [InlineData(2, "uniform", "")]             // a calibrated constant latent norm, rescaled as the trained one
+    public void AKernelShapedExportComputesWhatTheUnpaddedOneComputes(int kvHeads, string strategy, string latentNorm)
+    {
+        var name = $"ds-shape-{kvHeads}-{strategy}";
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, kvHeads), name);
+        var source = dir.File($"{name}-mla");
+        var convert = Support.Cli.Run(["convert", model, "-o", source, "--rope-strategy", strategy, "--rope-shared", "--rope-pairs", "2",
+            "--kv-rank", "4", "--calib-data", calib, "--calib-seq-len", "24", "--save-dtype", "f32", .. latentNorm.Length == 0 ? Array.Empty<string>() : [latentNorm]]);
+        Assert.True(convert.ExitCode == 0, convert.ToString());
+        string Export(string output, params string[] options)
+        {
+            var run = Support.Cli.Run(["export", source, "-o", output, "--format", "deepseek-v3", "--calib-data", calib, "--calib-seq-len", "24", "--json", .. options]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            return run.Stdout;
+        }
+        var (plain, padded) = (dir.File($"{name}-plain"), dir.File($"{name}-flashmla"));
+        Export(plain);
+        var report = JsonDocument.Parse(Export(padded, "--shape", "flashmla")).RootElement;
+
+        var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(padded, "config.json"))).RootElement;
+        Assert.Equal((512, 64), (written.GetProperty("kv_lora_rank").GetInt32(), written.GetProperty("qk_rope_head_dim").GetInt32()));
+        var (ours, unpadded) = (DeepSeek(padded, eval), DeepSeek(plain, eval));
+        Assert.True(Relative(ours, unpadded) <= 1e-5, $"the flashmla-shaped export {ours} vs the unpadded one {unpadded}");
+
+        // What the padding costs: the MLA engine's bf16 cache per token over the 2 layers, 4·n_kv + 4·n_kv → 512 + 64.
+        var shape = report.GetProperty("shape");
+        Assert.Equal("flashmla", shape.GetProperty("name").GetString());
+        Assert.Equal((4 * kvHeads, 4 * kvHeads), (shape.GetProperty("kv_lora_rank_from").GetInt32(), shape.GetProperty("qk_rope_head_dim_from").GetInt32()));
+        Assert.Equal(2L * 8 * kvHeads * 2, shape.GetProperty("cache_bytes_per_token_unpadded").GetInt64());
+        Assert.Equal(2L * 576 * 2, shape.GetProperty("cache_bytes_per_token_padded").GetInt64());
+        Assert.Equal(576, report.GetProperty("mla_engine_cache_elements_per_token_per_layer").GetInt64());
+        CheckpointLayout.AssertValid(padded, mla: false);
+    }
+
     [Fact]
     public void ARoRopeConversionExportsItsSharedHeadAsDeepSeeksRopeHead()
     {
