@@ -4,6 +4,7 @@ and writer, the sharded-checkpoint loader, RMSNorm, rotate_half and the sliding-
 scripts/mla_perplexity.py keeps its own copies on purpose: it is a user's standalone reader.
 """
 import json
+import math
 import os
 import struct
 
@@ -30,6 +31,27 @@ def save_safetensors(path, tensors, dtype):
         f.write(text)
         for raw in blobs:
             f.write(raw)
+
+
+def write_checkpoint(directory, config, tensors, dtype, shards=1):
+    """config.json and the tensors in Hugging Face's layout: one model.safetensors, or `shards`
+    files with model.safetensors.index.json."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    names = list(tensors.keys())
+    if shards <= 1:
+        save_safetensors(os.path.join(directory, "model.safetensors"), tensors, dtype)
+        return
+    weight_map = {}
+    per = math.ceil(len(names) / shards)
+    for s in range(shards):
+        file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: tensors[n] for n in names[s * per:(s + 1) * per]}
+        save_safetensors(os.path.join(directory, file), part, dtype)
+        weight_map.update({n: file for n in part})
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
 
 
 def load_safetensors(path):

@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from common import DTYPES, NAMES, layer_windows, load_safetensors, load_weights, rms_norm, rotate_half, save_safetensors  # noqa: F401 (re-exported)
+from common import DTYPES, NAMES, layer_windows, load_safetensors, load_weights, rms_norm, rotate_half, save_safetensors, write_checkpoint  # noqa: F401 (re-exported)
 
 
 # ---- random checkpoint ---------------------------------------------------------------------
@@ -51,22 +51,7 @@ def make_checkpoint(directory, config, dtype, shards, seed):
     if not config.get("tie_word_embeddings", False):
         t["lm_head.weight"] = w(v, d)
 
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    names = list(t.keys())
-    if shards <= 1:
-        save_safetensors(os.path.join(directory, "model.safetensors"), t, dtype)
-        return
-    weight_map = {}
-    per = math.ceil(len(names) / shards)
-    for s in range(shards):
-        file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
-        part = {n: t[n] for n in names[s * per:(s + 1) * per]}
-        save_safetensors(os.path.join(directory, file), part, dtype)
-        weight_map.update({n: file for n in part})
-    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
-        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+    write_checkpoint(directory, config, t, dtype, shards)
 
 
 # ---- the model -----------------------------------------------------------------------------
