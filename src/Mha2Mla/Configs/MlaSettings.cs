@@ -21,20 +21,6 @@ public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] 
     string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null,
     int? RopeHeads = null, int? FreqFold = null)
 {
-    /// <summary>
-    /// RoPE compensation's factors, [layer][kv head][pair] = [C, S] (kept pairs [1, 0]): for the
-    /// conversion's report only, not config.json (an 8B model has 32 K of them); null without.
-    /// </summary>
-    [System.Text.Json.Serialization.JsonIgnore]
-    public double[][][][]? RopeCompensation { get; init; }
-
-    /// <summary>
-    /// RoRoPE: [layer][kept pair] the share of its frequency group's key energy (λ_max / tr Σ_g) that
-    /// keeps RoPE; for the conversion's report only, as <see cref="RopeCompensation"/>; null without.
-    /// </summary>
-    [System.Text.Json.Serialization.JsonIgnore]
-    public double[][]? SharedHeadEnergy { get; init; }
-
     /// <summary>The newest version this mha2mla reads.</summary>
     public const int CurrentVersion = 3;
 

@@ -69,9 +69,10 @@ public sealed class ConversionPipeline(ConversionJob job)
         var writer = new CheckpointWriter(temporary, diskType);
         var layers = new List<DecoderLayer>();
         MlaSettings mla;
+        ConversionReport.RopeReport rope;
         try
         {
-            mla = meter.Measure("convert", () => Converter.Convert(source, settings, calibration, (index, layer) =>
+            (mla, rope) = meter.Measure("convert", () => Converter.Convert(source, settings, calibration, (index, layer) =>
             {
                 if (keepInMemory) layers.Add(layer);
                 else using (layer) WriteLayer(writer, index, layer, diskType);
@@ -117,7 +118,7 @@ public sealed class ConversionPipeline(ConversionJob job)
             Settings = new ConversionReport.SettingsReport(settings.StrategyName, settings.RopePairs, mla.KvRank, mla.KvBudget, mla.LatentDims, settings.SvdName,
                 plan.Calibration, plan.Evaluation, plan.Training, plan.FineTune,
                 job.Device.ToString(), ComputePrecision.Name(plan.ComputeType), mla.RopeScore, mla.KvBalance, mla.FreqFold),
-            Rope = new ConversionReport.RopeReport(mla.Pairs, mla.RopeCompensation, mla.SharedHeadEnergy),
+            Rope = rope,
             KvCache = ConversionReport.KvCacheOf(config, mla, diskType),
             Perplexity = new ConversionReport.PerplexityReport(original, converted, finetuned),
             Stages = meter.Stages,

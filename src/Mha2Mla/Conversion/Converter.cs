@@ -20,8 +20,8 @@ public static class Converter
     /// (the passes of one conversion share one even when the caller gives none).</param>
     /// <param name="device">Where the layers, the calibration states and the SVDs live (one layer at a time there too);
     /// the converted layers stay on it.</param>
-    /// <returns>The config.json "mla" section describing what was done.</returns>
-    public static MlaSettings Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
+    /// <returns>The config.json "mla" section describing what was done, and the report's per-layer RoPE facts (pairs, compensation, shared-head energy).</returns>
+    public static (MlaSettings Mla, ConversionReport.RopeReport Rope) Convert(Checkpoint source, ConversionSettings settings, IReadOnlyList<int[]>? calibration,
         Action<int, DecoderLayer> onLayer, Action<string>? log = null, CalibrationCache? cache = null, Device? device = null)
     {
         var on = device ?? Device.CPU;
@@ -65,10 +65,11 @@ public static class Converter
             onLayer(l, original);
         });
         var rorope = settings.Strategy == RopeStrategy.RoRope;
-        return new MlaSettings(MlaSettings.VersionFor(rorope), rorope ? settings.SharedRopePairs(config) : settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
+        var mla = new MlaSettings(MlaSettings.VersionFor(rorope), rorope ? settings.SharedRopePairs(config) : settings.RopePairs, (settings.Width as UniformRank)?.KvRank, widths,
             settings.StrategyName, settings.SvdName, kept, (settings.Width as KvBudget)?.Text, settings.LatentNorm, settings.RopeShared,
             settings.Strategy == RopeStrategy.TwoNorm ? RopeSelection.Name(settings.Score) : null, balance,
-            RopeHeads: rorope ? 1 : null, FreqFold: rorope ? settings.FreqFold : null) { RopeCompensation = compensation, SharedHeadEnergy = energy };
+            RopeHeads: rorope ? 1 : null, FreqFold: rorope ? settings.FreqFold : null);
+        return (mla, new ConversionReport.RopeReport(kept, compensation, energy));
     }
 
     // --rope-shared: one pass scores every layer; each KV head keeps the pairs with the best score summed over layers.
