@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Mha2Mla.Configs;
 
 /// <summary>
@@ -16,10 +18,17 @@ namespace Mha2Mla.Configs;
 /// 1/√(d_h + 2·RopePairs), as DeepSeek's do. Without it (null) each KV head has its own pairs and
 /// scores scale by 1/√d_h; such checkpoints are still written as version 2. FreqFold: how many
 /// adjacent frequencies RoRoPE pooled into one group (a reader needs it not).
+/// A DeepSeek-V3 checkpoint read as MLA (<see cref="DeepSeekV3ConfigReader"/>) sets the widths its
+/// config gives freely and mha2mla's conversions derive from d_h: NopeDim (qk_nope_head_dim, the
+/// position-free query and key width), ValueDim (v_head_dim) and QueryLoraRank (q_lora_rank: the
+/// query made through a normed low-rank bottleneck); null, and not written, otherwise.
 /// </summary>
 public sealed record MlaSettings(int Version, int RopePairs, int? KvRank, int[] LatentDims, string RopeStrategy, string Svd, int[][][] Pairs,
     string? KvBudget = null, bool LatentNorm = false, bool RopeShared = false, string? RopeScore = null, double[]? KvBalance = null,
-    int? RopeHeads = null, int? FreqFold = null)
+    int? RopeHeads = null, int? FreqFold = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? NopeDim = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ValueDim = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? QueryLoraRank = null)
 {
     /// <summary>The newest version this mha2mla reads.</summary>
     public const int CurrentVersion = 3;

@@ -27,8 +27,12 @@ public sealed record ModelConfig
     /// <summary>Each layer's attention: "full_attention" or "sliding_attention" (transformers 5's layer_types).</summary>
     public string[] LayerTypes { get; init; } = [];
     public string? TorchDtype { get; init; }
-    /// <summary>Set for checkpoints converted to MLA by mha2mla.</summary>
+    /// <summary>Set for checkpoints converted to MLA by mha2mla, and for DeepSeek-V3 checkpoints (read as MLA).</summary>
     public MlaSettings? Mla { get; init; }
+    /// <summary>DeepSeek-V3 (rope_interleave, its default): the checkpoint stores each rope head's pairs interleaved, (x₀, y₀, x₁, y₁, …).</summary>
+    public bool RopeInterleaved { get; init; }
+    /// <summary>A DeepSeek-V3 checkpoint: its weights are under DeepSeek's names and mapped onto the MLA layout when read.</summary>
+    public bool IsDeepSeekV3 => ModelType == DeepSeekV3ConfigReader.ModelType;
 
     /// <summary>Tokens per sequence when a command is not told: 2048, or max_position_embeddings if smaller.</summary>
     public int DefaultSequenceLength => Math.Min(2048, MaxPositionEmbeddings);

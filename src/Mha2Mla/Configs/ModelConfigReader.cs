@@ -8,7 +8,7 @@ namespace Mha2Mla.Configs;
 /// </summary>
 public static class ModelConfigReader
 {
-    private static readonly string[] SupportedTypes = ["llama", "mistral", "qwen2"];
+    private static readonly string[] SupportedTypes = ["llama", "mistral", "qwen2", DeepSeekV3ConfigReader.ModelType];
 
     private static readonly Dictionary<string, string> KnownUnsupported = new()
     {
@@ -16,8 +16,7 @@ public static class ModelConfigReader
         ["gemma"] = "it differs from Llama in normalization and embedding scale",
         ["gemma2"] = "it uses soft-capping and alternating sliding windows",
         ["phi3"] = "its attention projections are fused",
-        ["deepseek_v2"] = "it already uses MLA",
-        ["deepseek_v3"] = "it already uses MLA",
+        ["deepseek_v2"] = "it already uses MLA; DeepSeek-V3's dense layout is read",
     };
 
     public static ModelConfig Read(string path)
@@ -38,6 +37,7 @@ public static class ModelConfigReader
             var why = KnownUnsupported.TryGetValue(modelType, out var reason) ? $" ({reason})" : "";
             throw f.Error("model_type", $"is '{modelType}', which mha2mla cannot convert{why}; supported: {string.Join(", ", SupportedTypes)}");
         }
+        if (modelType == DeepSeekV3ConfigReader.ModelType) return DeepSeekV3ConfigReader.Parse(f);
 
         var hidden = f.PositiveInt("hidden_size");
         var heads = f.PositiveInt("num_attention_heads");

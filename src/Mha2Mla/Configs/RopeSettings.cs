@@ -23,6 +23,8 @@ public sealed record RopeSettings
     /// <summary>yarn: the ramp between kept and interpolated frequencies.</summary>
     public double? BetaFast { get; init; }
     public double? BetaSlow { get; init; }
+    /// <summary>yarn (DeepSeek): the mscale_all_dim DeepSeek-V3 squares into its softmax scale; null where not given.</summary>
+    public double? MscaleAllDim { get; init; }
     public bool? Truncate { get; init; }
 
     /// <summary>Whether the frequencies depend on the sequence length (dynamic NTK past max_position_embeddings).</summary>

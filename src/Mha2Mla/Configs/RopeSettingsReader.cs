@@ -63,6 +63,7 @@ internal static class RopeSettingsReader
         return settings with
         {
             AttentionFactor = attention,
+            MscaleAllDim = mscaleAllDim,
             BetaFast = rope.Number("beta_fast") is { } fast && fast != 0 ? fast : 32,
             BetaSlow = rope.Number("beta_slow") is { } slow && slow != 0 ? slow : 1,
             Truncate = rope.Bool("truncate") ?? true,

@@ -47,11 +47,12 @@ public abstract class Attention : Module
     /// </summary>
     /// <param name="queryRope">(B, n_h, T, 2r) rotated queries; <paramref name="queryNope"/> (B, n_h, T, d_h − 2r, or d_h beside a shared rope head) the rest.</param>
     /// <param name="latent">(B, T_keys, R); <paramref name="keyRope"/> (B, n_kv or 1 shared, T_keys, 2r). Scores scale by the query's whole width.</param>
-    /// <returns>(B, T, n_h·d_h)</returns>
+    /// <returns>(B, T, n_h·d_v)</returns>
     protected Tensor Absorbed(ModelConfig config, Tensor queryRope, Tensor queryNope, Tensor latent, Tensor keyRope, Linear upKey, Linear upValue, AttentionMask mask)
     {
         var (batch, length, keys, ropeWidth) = (queryRope.size(0), queryRope.size(2), latent.size(1), queryRope.size(3));
-        var (heads, kvHeads, group, headDim, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, config.HeadDim, latent.size(2));
+        var (heads, kvHeads, group, rank) = (config.NumAttentionHeads, config.NumKeyValueHeads, config.GroupSize, latent.size(2));
+        var valueWidth = upValue.Weight.size(0) / kvHeads;   // d_h (DeepSeek-V3: v_head_dim)
         var nopeWidth = queryNope.size(3);   // d_h − 2r, or d_h beside a shared rope head
 
         var queryLatent = queryNope.reshape(batch, kvHeads, group, length, nopeWidth)
@@ -63,9 +64,9 @@ public abstract class Attention : Module
         flat.mul_(1.0 / Math.Sqrt(ropeWidth + nopeWidth)).masked_fill_(mask.Forbidden(SlidingWindow), double.NegativeInfinity);
         using var weights = Softmax(flat);
         var context = weights.view(batch, kvHeads, group, length, keys).matmul(latentT);              // (B, n_kv, g, T, R)
-        var output = context.matmul(upValue.Weight.view(1, kvHeads, 1, headDim, rank).transpose(3, 4)); // (B, n_kv, g, T, d_h)
-        if (upValue.Bias is { } bias) output = output + bias.view(1, kvHeads, 1, 1, headDim);
-        return output.reshape(batch, heads, length, headDim).transpose(1, 2).reshape(batch, length, heads * headDim);
+        var output = context.matmul(upValue.Weight.view(1, kvHeads, 1, valueWidth, rank).transpose(3, 4)); // (B, n_kv, g, T, d_v)
+        if (upValue.Bias is { } bias) output = output + bias.view(1, kvHeads, 1, 1, valueWidth);
+        return output.reshape(batch, heads, length, valueWidth).transpose(1, 2).reshape(batch, length, heads * valueWidth);
     }
 
     /// <summary>The kernel <see cref="AttentionKernel.Default"/> stands for with this libtorch.</summary>

@@ -165,7 +165,7 @@ public sealed class DecoderLayer : Module
     {
         slidingWindow = config.WindowOf(index);
         Attention = Child<Attention>(AttentionName, source, s => config.Mla is { } mla
-            ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s, mla.SharedRopeHead)
+            ? new MlaAttention(config, mla.Pairs[index], mla.LatentDims[index], mla.LatentNorm, s, mla.SharedRopeHead, mla)
             : new LlamaAttention(config, s));
         Attention.SlidingWindow = slidingWindow;
         Mlp = Child("mlp", source, s => new Mlp(config, s));
@@ -246,7 +246,7 @@ public sealed class LlamaModel : Module
     /// <paramref name="dtype"/> (inference in bf16 holds bf16 weights, as transformers' torch_dtype).
     /// </summary>
     public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
-        new(config, WeightSource.Checkpoint(weights, device, dtype), device);
+        new(config, config.IsDeepSeekV3 ? DeepSeekV3Weights.Source(weights, config, device, dtype) : WeightSource.Checkpoint(weights, device, dtype), device);
 
     /// <summary>A freshly initialized model (Hugging Face's Llama initialization), reproducible for a seed.</summary>
     public static LlamaModel Initialize(ModelConfig config, Device device, ulong seed)
@@ -267,7 +267,7 @@ public sealed class LlamaModel : Module
     {
         var requested = new HashSet<string>(StringComparer.Ordinal);
         using (torch.NewDisposeScope())
-            new LlamaModel(config, WeightSource.Shapes(weights, requested), Device.CPU).Dispose();
+            new LlamaModel(config, config.IsDeepSeekV3 ? DeepSeekV3Weights.Shapes(weights, config, requested) : WeightSource.Shapes(weights, requested), Device.CPU).Dispose();
         var extra = weights.Names.Where(n => !requested.Contains(n) && !Ignorable(n, config)).Order(StringComparer.Ordinal).ToList();
         if (extra.Count == 0) return;
         var layers = weights.Names.Select(LayerIndex).Where(i => i >= 0).DefaultIfEmpty(-1).Max() + 1;
@@ -318,6 +318,13 @@ public sealed class LlamaModel : Module
     public void Save(string directory, ScalarType dtype, CheckpointFiles files)
     {
         var writer = new CheckpointWriter(directory, dtype);
+        if (Config.IsDeepSeekV3)
+        {
+            // Read as MLA, written back as the DeepSeek-V3 it came from.
+            WriteShards(writer, (i, layer) => DeepSeekV3Weights.Layer(Config, i, layer));
+            writer.Finish(files with { Format = null });
+            return;
+        }
         WriteShards(writer, (i, layer) => layer.NamedParameters(LayerName(i)));
         writer.Finish(files with { Format = Config.Mla?.IndexFormat });
     }

@@ -21,10 +21,15 @@ public sealed class MlaAttention : Attention
     private readonly ModelConfig config;
     private readonly int ropeHeads;        // n_kv, or 1 when shared
     private readonly int ropeWidth;        // 2r per rope head
-    private readonly int nopeWidth;        // d_h − 2r, or d_h when shared
+    private readonly int nopeWidth;        // d_h − 2r, or d_h when shared (DeepSeek-V3: qk_nope_head_dim)
+    private readonly int valueWidth;       // d_h (DeepSeek-V3: v_head_dim)
+    private readonly double queryScale;    // DeepSeek-V3 under yarn: its softmax scale's extra factor (1 otherwise)
     private readonly Tensor keyRopeDims;   // (ropeHeads·2r) indices into the full RoPE tables
     private readonly Tensor queryRopeDims; // (n_h·2r): each query head uses its rope head's pairs
 
+    /// <summary>The query's low-rank bottleneck and its norm (DeepSeek-V3's q_a_proj, q_a_layernorm), or null where q_proj reads x itself.</summary>
+    public Linear? QDown { get; }
+    public RmsNorm? QNorm { get; }
     public Linear Q { get; }
     public Linear KvDown { get; }
     public Linear KRope { get; }
@@ -39,20 +44,28 @@ public sealed class MlaAttention : Attention
     /// <param name="pairs">The RoPE pairs each rope head keeps (config.json's mla.pairs[layer]): one list per KV head, or one shared.</param>
     /// <param name="latent">The latent width R.</param>
     /// <param name="sharedRopeHead">One rope head read by every query head (mla.rope_heads = 1).</param>
-    public MlaAttention(ModelConfig config, int[][] pairs, int latent, bool latentNorm, WeightSource source, bool sharedRopeHead = false)
+    /// <param name="widths">A DeepSeek-V3 checkpoint's own widths (mla's nope_dim, value_dim, query_lora_rank); null: derived from d_h.</param>
+    public MlaAttention(ModelConfig config, int[][] pairs, int latent, bool latentNorm, WeightSource source, bool sharedRopeHead = false, MlaSettings? widths = null)
     {
         this.config = config;
         var (d, dh, kv, heads) = (config.HiddenSize, config.HeadDim, config.NumKeyValueHeads, config.NumAttentionHeads);
         ropeHeads = sharedRopeHead ? 1 : kv;
         ropeWidth = 2 * pairs[0].Length;
-        nopeWidth = sharedRopeHead ? dh : dh - ropeWidth;
+        nopeWidth = widths?.NopeDim ?? (sharedRopeHead ? dh : dh - ropeWidth);
+        valueWidth = widths?.ValueDim ?? dh;
+        queryScale = config.IsDeepSeekV3 ? DeepSeekV3Weights.SoftmaxMscale(config.Rope) : 1.0;
         if (pairs.Length != ropeHeads) throw new ArgumentException($"{pairs.Length} lists of pairs for {ropeHeads} rope heads", nameof(pairs));
-        Q = Child("q_proj", source, s => new Linear(s, heads * (ropeWidth + nopeWidth), d, config.QkvBias));
+        if (widths?.QueryLoraRank is { } rank)
+        {
+            QDown = Child("q_a_proj", source, s => new Linear(s, rank, d, bias: false));
+            QNorm = Child("q_a_layernorm", source, s => new RmsNorm(s, rank, LatentNormEps));
+        }
+        Q = Child("q_proj", source, s => new Linear(s, heads * (ropeWidth + nopeWidth), widths?.QueryLoraRank ?? d, config.QkvBias));
         KvDown = Child("kv_down_proj", source, s => new Linear(s, latent, d, bias: false));
         KRope = Child("k_rope_proj", source, s => new Linear(s, ropeHeads * ropeWidth, d, config.QkvBias));
         KUp = Child("k_up_proj", source, s => new Linear(s, kv * nopeWidth, latent, config.QkvBias));
-        VUp = Child("v_up_proj", source, s => new Linear(s, kv * dh, latent, config.QkvBias));
-        O = Child("o_proj", source, s => new Linear(s, d, heads * dh, config.OutputBias));
+        VUp = Child("v_up_proj", source, s => new Linear(s, kv * valueWidth, latent, config.QkvBias));
+        O = Child("o_proj", source, s => new Linear(s, d, heads * valueWidth, config.OutputBias));
         LatentNorm = latentNorm ? Child("kv_latent_norm", source, s => new RmsNorm(s, latent, LatentNormEps)) : null;
 
         var perKvHead = pairs.Select(p => HeadLayout.RopeDims(dh, p).Select(i => (long)i).ToArray()).ToArray();
@@ -71,7 +84,8 @@ public sealed class MlaAttention : Attention
         var (batch, length) = (x.size(0), x.size(1));
         var heads = config.NumAttentionHeads;
 
-        var query = Q.Forward(x).view(batch, length, heads, QueryKeyWidth).transpose(1, 2);
+        var query = Q.Forward(QDown is null ? x : QNorm!.Forward(QDown.Forward(x))).view(batch, length, heads, QueryKeyWidth).transpose(1, 2);
+        if (queryScale != 1.0) query = query * queryScale;
         var queryRope = Rotate(query.narrow(-1, 0, ropeWidth), cos, sin, queryRopeDims, heads);
         var queryNope = query.narrow(-1, ropeWidth, nopeWidth);
         var latent = KvDown.Forward(x);                                                               // (B, T, R)
@@ -95,7 +109,7 @@ public sealed class MlaAttention : Attention
     {
         var (batch, keys, kvHeads) = (latent.size(0), latent.size(1), config.NumKeyValueHeads);
         var keyNope = KUp.Forward(latent).view(batch, keys, kvHeads, nopeWidth).transpose(1, 2);
-        var value = VUp.Forward(latent).view(batch, keys, kvHeads, config.HeadDim).transpose(1, 2);
+        var value = VUp.Forward(latent).view(batch, keys, kvHeads, valueWidth).transpose(1, 2);
         if (ropeHeads != kvHeads) keyRope = keyRope.expand(batch, kvHeads, keys, ropeWidth);
         return ScaledDotProduct(config, torch.cat([queryRope, queryNope], -1), torch.cat([keyRope, keyNope], -1), value, mask);
     }

@@ -41,6 +41,9 @@ public sealed class WeightSource
         return torch.zeros([0]);
     }, Device.CPU);
 
+    /// <summary>Tensors <paramref name="take"/> computes for each full name and expected shape (a checkpoint in another layout, mapped as it is read).</summary>
+    public static WeightSource Computed(Func<string, long[], Tensor> take, Device device) => new(take, device);
+
     /// <summary>Empty tensors, for a module whose weights are computed and then <see cref="Linear.Set"/> (a conversion's MLA attention).</summary>
     public static WeightSource Placeholders(Device device) => new((_, _) => torch.zeros([0]), device);
 
@@ -56,7 +59,8 @@ public sealed class WeightSource
         return unit * std;
     }, device);
 
-    private static void CheckShape(WeightStore weights, string name, long[] expected)
+    /// <summary>Refuses, naming the tensor, a checkpoint tensor whose shape is not the one config.json implies.</summary>
+    public static void CheckShape(WeightStore weights, string name, long[] expected)
     {
         var entry = weights.Entry(name);
         if (!entry.Shape.SequenceEqual(expected))
