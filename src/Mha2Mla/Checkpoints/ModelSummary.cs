@@ -70,10 +70,14 @@ public sealed record ModelSummary(
         var text = new System.Text.StringBuilder();
         text.AppendLine($"model        {Path} ({c.ModelType})");
         text.AppendLine($"shape        {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intermediate {c.IntermediateSize}, vocab {c.VocabSize}");
-        text.AppendLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{window}");
+        if (c.IsDeepSeekV3 && c.Mla is { } ds)
+            text.AppendLine($"attention    DeepSeek-V3 MLA: {c.NumAttentionHeads} heads, qk_nope_head_dim {ds.NopeDim}, qk_rope_head_dim {2 * ds.RopePairs} " +
+                            $"(one shared rope head), v_head_dim {ds.ValueDim}, kv_lora_rank {ds.LatentDims[0]}, q_lora_rank {ds.QueryLoraRank?.ToString() ?? "none"}");
+        else
+            text.AppendLine($"attention    {attention}, head_dim {c.HeadDim}{(c.QkvBias ? ", qkv bias" : "")}{window}");
         text.AppendLine($"rope         {c.Rope}, max positions {c.MaxPositionEmbeddings}");
         text.AppendLine($"parameters   {Parameters:N0} ({Parameters / 1e6:F1} M), {StorageDType} on disk{(c.TieWordEmbeddings ? ", tied embeddings" : "")}");
-        if (c.Mla is { } mla)
+        if (c.Mla is { } mla && !c.IsDeepSeekV3)
         {
             var rank = mla.KvRank is { } dkv ? $"d_kv {dkv} x {c.NumKeyValueHeads} KV heads" : $"per layer under --kv-budget {mla.KvBudget}: {string.Join(",", mla.LatentDims)}";
             text.AppendLine($"MLA          latent {mla.LatentDescription()} ({rank}), RoPE on {mla.RopePairs} pairs {(mla.SharedRopeHead ? "in one head every query head reads" : "per KV head")} ({mla.RopeStrategy}), {mla.Svd} SVD");

@@ -55,6 +55,8 @@ public static class DeepSeekV3Export
     /// <summary>Checks an MLA source before any work; the layout its export takes.</summary>
     public static DeepSeekV3Layout Plan(string name, ModelConfig config, bool calibration, KernelShape? shape)
     {
+        if (config.IsDeepSeekV3)
+            throw new InvalidInputException($"{name} is a DeepSeek-V3 checkpoint already (mha2mla reads it as MLA); export writes what `mha2mla convert` wrote as DeepSeek-V3");
         var mla = config.Mla ?? throw new InvalidInputException(
             $"{name} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)");
         CheckSource(config);
