@@ -29,6 +29,15 @@ internal sealed class Fields(string path, JsonElement root, string prefix = "")
         return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
     }
 
+    /// <summary>An array of finite numbers.</summary>
+    public double[]? Numbers(string name)
+    {
+        if (Get(name) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out var x) || !double.IsFinite(x)))
+            throw Error(name, $"must be an array of numbers, not {v.GetRawText()}");
+        return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    }
+
     /// <summary>A finite number, of any sign.</summary>
     public double? Number(string name)
     {

@@ -45,7 +45,7 @@ internal static class DeepSeekV3ConfigReader
             HeadDim = ropeDim,
             VocabSize = f.PositiveInt("vocab_size"),
             MaxPositionEmbeddings = maxPositions,
-            Rope = RopeSettingsReader.Read(f, maxPositions),
+            Rope = RopeSettingsReader.Read(f, maxPositions, ropeDim),
             RmsNormEps = f.PositiveDouble("rms_norm_eps") ?? 1e-6,
             TieWordEmbeddings = f.Bool("tie_word_embeddings") ?? false,
             QkvBias = false,

@@ -75,7 +75,7 @@ public static class ModelConfigReader
             HeadDim = headDim.Value,
             VocabSize = f.PositiveInt("vocab_size"),
             MaxPositionEmbeddings = maxPositions,
-            Rope = RopeSettingsReader.Read(f, maxPositions),
+            Rope = RopeSettingsReader.Read(f, maxPositions, headDim.Value),
             RmsNormEps = f.PositiveDouble("rms_norm_eps") ?? 1e-6,
             TieWordEmbeddings = f.Bool("tie_word_embeddings") ?? false,
             QkvBias = modelType == "qwen2" || attentionBias,

@@ -6,11 +6,12 @@ namespace Mha2Mla.Configs;
 /// (NTK) grows the base once a sequence is longer than max_position_embeddings; llama3 slows
 /// long wavelengths by the factor, keeps short ones and blends the band between; yarn
 /// interpolates low frequencies, keeps high ones, with a linear ramp between the dimensions
-/// that turn beta_fast and beta_slow times over the original context.
+/// that turn beta_fast and beta_slow times over the original context; longrope divides each
+/// pair's frequency by its own factor, the short ones up to the original context, the long past it.
 /// </summary>
 public static class RopeFrequencies
 {
-    /// <param name="length">The sequence length (only dynamic depends on it).</param>
+    /// <param name="length">The sequence length (only dynamic, and longrope with two sets of factors, depend on it).</param>
     public static float[] Inverse(ModelConfig config, long length = 0)
     {
         var rope = config.Rope;
@@ -25,6 +26,7 @@ public static class RopeFrequencies
                 "linear" => theta / rope.Factor!.Value,
                 "llama3" => Llama3(theta, rope),
                 "yarn" => Yarn(theta, k, dim, rope),
+                "longrope" => theta / (length > rope.OriginalMaxPositionEmbeddings ? rope.LongFactor! : rope.ShortFactor!)[k],
                 _ => theta,
             });
         }

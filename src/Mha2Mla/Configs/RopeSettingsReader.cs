@@ -12,9 +12,10 @@ namespace Mha2Mla.Configs;
 /// </summary>
 internal static class RopeSettingsReader
 {
-    private static readonly string[] Supported = ["default", "linear", "dynamic", "llama3", "yarn"];
+    private static readonly string[] Supported = ["default", "linear", "dynamic", "llama3", "yarn", "longrope"];
 
-    public static RopeSettings Read(Fields config, int maxPositions)
+    /// <param name="headDim">The rotated width: longrope's factors give one per pair of it.</param>
+    public static RopeSettings Read(Fields config, int maxPositions, int headDim)
     {
         var scaling = config.Object("rope_scaling");
         var parameters = config.Object("rope_parameters");
@@ -48,8 +49,27 @@ internal static class RopeSettingsReader
                 Factor = Required("factor"), LowFreqFactor = Required("low_freq_factor"), HighFreqFactor = Required("high_freq_factor"),
                 OriginalMaxPositionEmbeddings = Original(),
             },
+            "longrope" => Longrope(config, rope, settings with { OriginalMaxPositionEmbeddings = Original() }, maxPositions, headDim),
             _ => Yarn(rope, settings with { Factor = Required("factor"), OriginalMaxPositionEmbeddings = Original() }),
         };
+    }
+
+    // longrope (transformers' _compute_longrope_parameters): a divisor per pair, short up to the original context and long past
+    // it; the attention factor given, or √(1 + ln s / ln original) with s = max_position_embeddings / original_max_position_embeddings
+    // where the config has the latter at the top level (Phi-3), else the object's factor.
+    private static RopeSettings Longrope(Fields config, Fields rope, RopeSettings settings, int maxPositions, int headDim)
+    {
+        double[] Factors(string field)
+        {
+            var factors = rope.Numbers(field) ?? throw rope.Error(field, "is missing; rope_type 'longrope' needs it");
+            if (factors.Length != headDim / 2 || factors.Any(f => f <= 0))
+                throw rope.Error(field, $"has {factors.Length} entries; longrope needs a positive factor for each of the {headDim / 2} frequency pairs");
+            return factors;
+        }
+        var original = settings.OriginalMaxPositionEmbeddings!.Value;
+        var scale = config.PositiveIntOrNull("original_max_position_embeddings") is { } top ? (double)maxPositions / top : rope.PositiveDouble("factor") ?? 1.0;
+        var attention = rope.PositiveDouble("attention_factor") ?? (scale <= 1 ? 1.0 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(original)));
+        return settings with { ShortFactor = Factors("short_factor"), LongFactor = Factors("long_factor"), AttentionFactor = attention, Factor = scale };
     }
 
     // yarn's attention factor: given, or 0.1·m·ln(factor) + 1 (as a ratio when mscale and mscale_all_dim are both set).

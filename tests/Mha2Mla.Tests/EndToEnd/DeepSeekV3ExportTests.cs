@@ -58,6 +58,9 @@ public class DeepSeekV3ExportTests : IDisposable
 
         var (ours, theirs) = (Eval(source, eval), DeepSeek(export, eval));
         Assert.True(Relative(theirs, ours) <= 1e-5, $"DeepSeek-V3 reference {theirs} vs the MLA source {ours}");
+        // And back: mha2mla reads the export (DeepSeek-V3 as MLA, its rope table default or longrope) as the model it was.
+        var readBack = Eval(export, eval);
+        Assert.True(Relative(readBack, ours) <= 1e-5, $"the export read back by mha2mla {readBack} vs the MLA source {ours}");
     }
 
     [Theory]

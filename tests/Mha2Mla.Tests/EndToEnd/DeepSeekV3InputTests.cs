@@ -52,6 +52,10 @@ public class DeepSeekV3InputTests : IDisposable
         { "v5-yarn-plain-rope", TinyConfigs.DeepSeekV3(queryLoraRank: 16).With("rope_interleave", false).With("torch_dtype", null).With("dtype", "bfloat16")
             .With("rope_parameters", new Dictionary<string, object>
             { ["rope_type"] = "yarn", ["rope_theta"] = 5000.0, ["factor"] = 8.0, ["original_max_position_embeddings"] = 32, ["mscale"] = 0.707, ["mscale_all_dim"] = 1.0 }), "f32", 1 },
+        // longrope (what our export writes for frequencies off a ladder), here with long factors past 32 tokens: eval's 40 use them, decoding the short ones.
+        { "longrope", TinyConfigs.DeepSeekV3().With("rope_scaling", new Dictionary<string, object>
+            { ["rope_type"] = "longrope", ["short_factor"] = new[] { 1.0, 3.0 }, ["long_factor"] = new[] { 2.0, 7.0 }, ["factor"] = 2.0, ["attention_factor"] = 1.1,
+              ["original_max_position_embeddings"] = 32 }), "f32", 1 },
     };
 
     [Theory]

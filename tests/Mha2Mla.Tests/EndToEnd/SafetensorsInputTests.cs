@@ -166,8 +166,11 @@ public class SafetensorsInputTests : IClassFixture<SafetensorsInputTests.Pristin
     public void UnsupportedRopeScaling()
     {
         var model = CopyModel();
+        EditConfig(model, c => c["rope_scaling"] = new JsonObject { ["type"] = "mrope", ["mrope_section"] = new JsonArray(16, 24, 24) });   // Qwen2-VL's
+        Expect(Eval(model), "rope_scaling.rope_type is 'mrope'");
+        // longrope is read, and without its factors refused naming the field.
         EditConfig(model, c => c["rope_scaling"] = new JsonObject { ["rope_type"] = "longrope", ["factor"] = 4.0 });
-        Expect(Eval(model), "rope_scaling.rope_type is 'longrope'");
+        Expect(Eval(model), "rope_scaling.short_factor is missing");
     }
 
     [Fact]
