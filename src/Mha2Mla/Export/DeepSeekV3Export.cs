@@ -45,18 +45,52 @@ public static class DeepSeekV3Export
     {
         using var source = Checkpoint.Open(job.Model);
         job = job with { Calibration = job.Calibration?.Resolve(source.Config, "--calib-seq-len", "--calib-samples"), Evaluation = job.Evaluation?.Resolve(source.Config) };
-        var layout = Plan(job.Model, source.Config, job.Calibration is not null, job.Shape);
+        if (source.Config.IsDeepSeekV3 && job.Shape is { } shape)
+            throw new InvalidInputException($"{job.Model} is DeepSeek-V3 already; --shape {shape.Name} pads what `mha2mla convert` wrote, not a DeepSeek-V3 checkpoint (export without --shape rewrites it as it is)");
+        var layout = source.Config.IsDeepSeekV3 ? null : Plan(job.Model, source.Config, job.Calibration is not null, job.Shape);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);
-        var report = Write(source, layout, output.WorkDirectory, output.Path, job, log);
+        var report = layout is null ? Rewrite(source, output.WorkDirectory, output.Path, job, log) : Write(source, layout, output.WorkDirectory, output.Path, job, log);
         output.Commit();
+        return report;
+    }
+
+    /// <summary>
+    /// A DeepSeek-V3 source, read as MLA and written back layer by layer: the same tensors (in
+    /// --save-dtype if given), which is what makes MLA → DeepSeek-V3 → read back → DeepSeek-V3 exact.
+    /// </summary>
+    private static ExportReport Rewrite(Checkpoint source, string directory, string output, ExportJob job, Action<string>? log)
+    {
+        var (config, mla) = (source.Config, source.Config.Mla!);
+        double? perplexity = null;
+        if (job.Evaluation is { } data)
+        {
+            using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
+            perplexity = Perplexity.Evaluate(model, source.ReadSequences(data)).Perplexity;
+        }
+        var writer = new CheckpointWriter(directory, job.SaveDType ?? source.Weights.OutputType());
+        var weights = DeepSeekV3Weights.Source(source.Weights, config, Device.CPU);
+        for (var l = 0; l < config.NumHiddenLayers; l++)
+        {
+            using var scope = torch.NewDisposeScope();
+            using var layer = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
+            writer.WriteShard(DeepSeekV3Weights.Layer(config, l, layer).ToList());
+            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} rewritten");
+        }
+        source.CopyOuterWeights(writer);
+        var files = source.Files();
+        writer.Finish(files with { Format = null });
+        var rope = (files.Config["rope_parameters"] ?? files.Config["rope_scaling"])?.DeepClone() as JsonObject
+                   ?? new JsonObject { ["rope_type"] = "default", ["rope_theta"] = config.Rope.Theta };
+        var (ropeDim, cache) = (2 * mla.RopePairs, mla.CacheElementsPerToken(config, 0));
+        var report = new ExportReport(source.Directory, output, Format, rope, mla.LatentDims[0], ropeDim, mla.NopeDim!.Value, "the source's", cache, cache,
+            (long)config.NumAttentionHeads * (mla.NopeDim!.Value + ropeDim + mla.ValueDim!.Value), perplexity, []);
+        AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
         return report;
     }
 
     /// <summary>Checks an MLA source before any work; the layout its export takes.</summary>
     public static DeepSeekV3Layout Plan(string name, ModelConfig config, bool calibration, KernelShape? shape)
     {
-        if (config.IsDeepSeekV3)
-            throw new InvalidInputException($"{name} is a DeepSeek-V3 checkpoint already (mha2mla reads it as MLA); export writes what `mha2mla convert` wrote as DeepSeek-V3");
         var mla = config.Mla ?? throw new InvalidInputException(
             $"{name} is not an MLA checkpoint; export takes what `mha2mla convert` wrote (or run `mha2mla convert --format deepseek-v3`)");
         CheckSource(config);

@@ -61,6 +61,21 @@ public class DeepSeekV3ExportTests : IDisposable
         // And back: mha2mla reads the export (DeepSeek-V3 as MLA, its rope table default or longrope) as the model it was.
         var readBack = Eval(export, eval);
         Assert.True(Relative(readBack, ours) <= 1e-5, $"the export read back by mha2mla {readBack} vs the MLA source {ours}");
+        // Read back and exported again: the same tensors, bit for bit.
+        var again = dir.File($"ds-{kvHeads}-{strategy}-{sourceRope}-again");
+        var rerun = Support.Cli.Run("export", export, "-o", again, "--format", "deepseek-v3");
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        using (var first = Checkpoint.Open(export))
+        using (var second = Checkpoint.Open(again))
+        {
+            Assert.Equal(first.Weights.Names.Order(StringComparer.Ordinal), second.Weights.Names.Order(StringComparer.Ordinal));
+            foreach (var name in first.Weights.Names)
+            {
+                using var a = first.Weights.Read(name);
+                using var b = second.Weights.Read(name);
+                Assert.True(a.data<float>().SequenceEqual(b.data<float>()), $"{name} changed in the second export");
+            }
+        }
     }
 
     [Theory]
