@@ -73,7 +73,9 @@ public class ConfigCommandTests : IDisposable
             File.WriteAllText(Path.Combine(model, "config.json"), JsonSerializer.Serialize(config));
             Support.Cli.AssertBadInput(Support.Cli.Run("inspect", model), fragment);
         }
-        Expect("rope_parameters.rope_type is 'longrope'", V5("llama", D(("rope_type", "longrope"), ("rope_theta", 10000.0))));
+        Expect("rope_parameters.short_factor is missing", V5("llama", D(("rope_type", "longrope"), ("rope_theta", 10000.0))));
+        Expect("rope_parameters.long_factor has 2 entries", V5("llama", D(("rope_type", "longrope"), ("rope_theta", 10000.0),
+            ("short_factor", Enumerable.Repeat(1.0, 8).ToArray()), ("long_factor", new[] { 1.0, 2.0 }))));
         Expect("rope_scaling.rope_type is 'su'", V4("llama", D(("rope_scaling", D(("rope_type", "su"), ("factor", 2.0))))));
         Expect("rope_parameters.factor is missing", V5("llama", D(("rope_type", "yarn"), ("rope_theta", 10000.0))));
         Expect("layer_types has 3 entries", V5("qwen2", D(("rope_type", "default")), D(("layer_types", new[] { "full_attention", "full_attention", "full_attention" }))));
