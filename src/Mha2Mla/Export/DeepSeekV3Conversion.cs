@@ -11,7 +11,8 @@ namespace Mha2Mla.Export;
 /// </summary>
 public static class DeepSeekV3Conversion
 {
-    public static (ConversionReport Conversion, ExportReport Export) Run(ConversionJob job, Action<string>? log = null, Action<StepMetrics>? onStep = null)
+    /// <param name="shape">Pad the output to a serving kernel's fixed shape (<see cref="KernelShape"/>); null: the conversion's widths.</param>
+    public static (ConversionReport Conversion, ExportReport Export) Run(ConversionJob job, Action<string>? log = null, Action<StepMetrics>? onStep = null, KernelShape? shape = null)
     {
         // The same pairs in every layer: 2-norm shares its choice; rorope keeps every group at the fold checked below.
         var rorope = job.Settings.Strategy == RopeStrategy.RoRope;
@@ -28,7 +29,7 @@ public static class DeepSeekV3Conversion
             if (rorope && settings.FreqFold * settings.SharedRopePairs(config) * 2 != config.HeadDim)
                 throw new InvalidInputException($"--format deepseek-v3 needs the same rope frequencies in every layer: with rorope, --freq-fold {config.HeadDim / (2 * settings.SharedRopePairs(config))} " +
                                                 $"keeps every frequency group (n_kv·r = {settings.SharedRopePairs(config)} of them), not --freq-fold {settings.FreqFold}");
-            format = new DeepSeekV3Output(config, rorope ? settings.SharedRopePairs(config) : settings.RopePairs, ((UniformRank)settings.Width).LatentDim(config), rorope);
+            format = new DeepSeekV3Output(config, rorope ? settings.SharedRopePairs(config) : settings.RopePairs, ((UniformRank)settings.Width).LatentDim(config), rorope, shape);
         }
         var conversion = new ConversionPipeline(job with { Model = model }) { Log = log, OnStep = onStep, Format = format }.Run();
         return (conversion, format.Report!);

@@ -7,9 +7,10 @@ namespace Mha2Mla.Export;
 /// layer is mapped onto DeepSeek-V3's projections as it is written (<see cref="DeepSeekV3Layout"/>),
 /// then the DeepSeek config.json and export_report.json finish OUT beside the conversion's reports.
 /// </summary>
-public sealed class DeepSeekV3Output(ModelConfig config, int ropePairs, int latent, bool sharedRopeHead = false) : ModelOutput
+public sealed class DeepSeekV3Output(ModelConfig config, int ropePairs, int latent, bool sharedRopeHead = false, KernelShape? shape = null) : ModelOutput
 {
-    private readonly DeepSeekV3Layout layout = new(config, ropePairs, latent, sharedRopeHead);
+    // Made before any work, so a shape the conversion's widths do not fit is refused at once.
+    private readonly DeepSeekV3Layout layout = new(config, ropePairs, latent, sharedRopeHead, shape);
 
     /// <summary>export_report.json, once written.</summary>
     public ExportReport? Report { get; private set; }

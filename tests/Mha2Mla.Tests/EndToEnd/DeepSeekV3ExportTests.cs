@@ -137,6 +137,21 @@ public class DeepSeekV3ExportTests : IDisposable
     }
 
     [Fact]
+    public void ConvertWritesTheKernelShapeInOneGo()
+    {
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-convert-shape");
+        var output = dir.File("ds-convert-shape-out");
+        var run = Support.Cli.Run("convert", model, "-o", output, "--format", "deepseek-v3", "--shape", "flashmla", "--rope-pairs", "2", "--kv-rank", "4",
+            "--calib-data", calib, "--calib-seq-len", "24", "--eval-data", eval, "--seq-len", "32", "--save-dtype", "f32", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement;
+        Assert.Equal((512, 64), (written.GetProperty("kv_lora_rank").GetInt32(), written.GetProperty("qk_rope_head_dim").GetInt32()));
+        var converted = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("conversion").GetProperty("perplexity").GetProperty("converted").GetDouble();
+        Assert.True(Relative(DeepSeek(output, eval), converted) <= 1e-5, $"flashmla-shaped export {DeepSeek(output, eval)} vs the converted MLA model {converted}");
+        Support.Cli.AssertBadInput(Support.Cli.Run("convert", model, "-o", dir.File("shape-without-format"), "--shape", "flashmla", "--rope-strategy", "high"), "add --format deepseek-v3");
+    }
+
+    [Fact]
     public void ConvertWithTheDeepSeekFormatFineTunesThenExportsTheSameModel()
     {
         var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-convert");
