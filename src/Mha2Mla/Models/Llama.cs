@@ -246,7 +246,7 @@ public sealed class LlamaModel : Module
     /// <paramref name="dtype"/> (inference in bf16 holds bf16 weights, as transformers' torch_dtype).
     /// </summary>
     public static LlamaModel Load(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
-        new(config, config.IsDeepSeekV3 ? DeepSeekV3Weights.Source(weights, config, device, dtype) : WeightSource.Checkpoint(weights, device, dtype), device);
+        new(config, WeightSource.For(weights, config, device, dtype), device);
 
     /// <summary>A freshly initialized model (Hugging Face's Llama initialization), reproducible for a seed.</summary>
     public static LlamaModel Initialize(ModelConfig config, Device device, ulong seed)

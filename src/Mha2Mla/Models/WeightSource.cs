@@ -33,6 +33,10 @@ public sealed class WeightSource
         return weights.Read(name, dtype);
     }, device);
 
+    /// <summary>A checkpoint of the model <paramref name="config"/> describes, in its own layout: mha2mla's names, or DeepSeek-V3's mapped as read.</summary>
+    public static WeightSource For(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
+        config.IsDeepSeekV3 ? DeepSeekV3Weights.Source(weights, config, device, dtype) : Checkpoint(weights, device, dtype);
+
     /// <summary>Checks every tensor's shape, reading no data; <paramref name="requested"/> collects the names (the tensors it gives are empty).</summary>
     public static WeightSource Shapes(WeightStore weights, ISet<string> requested) => new((name, shape) =>
     {

@@ -129,11 +129,14 @@ public sealed class Trainer(LlamaModel model, BatchStream batches, TrainingOptio
         if (differences.Count > 0)
             throw new InvalidInputException($"--resume: {checkpoint} was trained with other options: {string.Join("; ", differences)}; resume with the same ones, or start afresh with --overwrite");
         using (var weights = WeightStore.Open(checkpoint))
+        {
+            var saved = WeightSource.For(weights, model.Config, Device.CPU);   // a DeepSeek-V3 model was checkpointed as DeepSeek-V3
             foreach (var (name, param) in model.NamedParameters())
             {
-                using var saved = weights.Read(name);
-                param.copy_(saved);
+                using var tensor = saved.Take(name, param.shape);
+                param.copy_(tensor);
             }
+        }
         using (var moments = SafetensorsFile.Open(Path.Combine(checkpoint, "optimizer.safetensors")))
             optimizer.Restore(moments, state.OptimizerSteps);
         return state;

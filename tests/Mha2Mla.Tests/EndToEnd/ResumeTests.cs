@@ -13,10 +13,14 @@ public class ResumeTests : IDisposable
         ["train", model, "--data", data, "-o", output, "--steps", "12", "--save-every", "4", "--keep", "2",
          "--lr", "2e-3", "--batch", "2", "--grad-accum", "2", "--seq-len", "8", "--seed", "5", "--save-dtype", "f32", "--threads", "2"];
 
-    [Fact]
-    public void KilledMidCheckpointThenResumedEqualsAnUninterruptedRunBitForBit()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // DeepSeek-V3 (q-LoRA): read as MLA, checkpointed and written as DeepSeek-V3
+    public void KilledMidCheckpointThenResumedEqualsAnUninterruptedRunBitForBit(bool deepSeek)
     {
-        var model = Reference.MakeCheckpoint(dir.Sub("model"), TinyConfigs.Llama(4, 2));
+        var model = dir.Sub("model");
+        if (deepSeek) Reference.RunScript("deepseek_reference.py", "make", model, "--config", JsonSerializer.Serialize(TinyConfigs.DeepSeekV3(queryLoraRank: 16)));
+        else Reference.MakeCheckpoint(model, TinyConfigs.Llama(4, 2));
         var data = dir.File("data.json");
         Reference.Run("ids", data, "--count", "10", "--length", "20", "--vocab", "97", "--seed", "1");
 
