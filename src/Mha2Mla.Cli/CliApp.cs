@@ -83,7 +83,10 @@ public static class CliApp
         using var interrupt = Interruption.Handle();
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            var code = parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // A signal that arrived as the work ended must not end as success: its handler is ending the process with its own line and code.
+            if (Interruption.Requested) Thread.Sleep(Timeout.Infinite);
+            return code;
         }
         catch (Exception) when (Interruption.Requested)
         {

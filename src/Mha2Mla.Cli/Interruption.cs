@@ -9,8 +9,10 @@ namespace Mha2Mla.Cli;
 /// </summary>
 public static class Interruption
 {
+    private static int requested;
+
     /// <summary>Set once a signal arrived: whatever the main thread reports after that is the signal's doing.</summary>
-    public static bool Requested { get; private set; }
+    public static bool Requested => Volatile.Read(ref requested) != 0;
 
     public static IDisposable Handle()
     {
@@ -25,7 +27,7 @@ public static class Interruption
     private static void Stop(PosixSignalContext context, string what, int exitCode)
     {
         context.Cancel = true;
-        Requested = true;
+        if (Interlocked.Exchange(ref requested, 1) != 0) return;   // a second Ctrl-C while the first is ending the run: one line, one exit
         OutputDirectory.AbandonAll();
         Console.Error.WriteLine($"mha2mla: {what}; unfinished output was removed and any replaced OUT kept");
         Environment.Exit(exitCode);
