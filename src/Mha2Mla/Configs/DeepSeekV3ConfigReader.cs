@@ -25,8 +25,6 @@ internal static class DeepSeekV3ConfigReader
             throw f.Error("num_key_value_heads", $"is {kvHeads}, not num_attention_heads ({heads}): DeepSeek-V3's kv_b_proj makes a key and a value for every query head");
         if (f.Bool("attention_bias") == true)
             throw f.Error("attention_bias", "is true; mha2mla reads DeepSeek-V3 attention without biases only");
-        var activation = f.String("hidden_act") ?? "silu";
-        if (activation != "silu") throw f.Error("hidden_act", $"is '{activation}'; mha2mla implements the SwiGLU MLP with silu only");
         var ropeDim = f.PositiveInt("qk_rope_head_dim");
         if (ropeDim % 2 != 0) throw f.Error("qk_rope_head_dim", $"is {ropeDim}; RoPE needs an even width");
         var (nope, value, latent) = (f.PositiveInt("qk_nope_head_dim"), f.PositiveInt("v_head_dim"), f.PositiveInt("kv_lora_rank"));

@@ -37,6 +37,10 @@ public static class ModelConfigReader
             var why = KnownUnsupported.TryGetValue(modelType, out var reason) ? $" ({reason})" : "";
             throw f.Error("model_type", $"is '{modelType}', which mha2mla cannot convert{why}; supported: {string.Join(", ", SupportedTypes)}");
         }
+        // Both architectures' MLP is SwiGLU without biases (LlamaMLP, DeepseekV3MLP).
+        var activation = f.String("hidden_act") ?? "silu";
+        if (activation != "silu") throw f.Error("hidden_act", $"is '{activation}'; mha2mla implements the SwiGLU MLP with silu only");
+        if (f.Bool("mlp_bias") == true) throw f.Error("mlp_bias", "is true; mha2mla supports MLPs without biases only");
         if (modelType == DeepSeekV3ConfigReader.ModelType) return DeepSeekV3ConfigReader.Parse(f);
 
         var hidden = f.PositiveInt("hidden_size");
@@ -54,10 +58,6 @@ public static class ModelConfigReader
             headDim = hidden / heads;
         }
         if (headDim % 2 != 0) throw f.Error("head_dim", $"is {headDim}; RoPE needs an even head dimension");
-
-        var activation = f.String("hidden_act") ?? "silu";
-        if (activation != "silu") throw f.Error("hidden_act", $"is '{activation}'; mha2mla implements the SwiGLU MLP with silu only");
-        if (f.Bool("mlp_bias") == true) throw f.Error("mlp_bias", "is true; mha2mla supports MLPs without biases only");
 
         var attentionBias = f.Bool("attention_bias") ?? false;
         var layers = f.PositiveInt("num_hidden_layers");

@@ -61,22 +61,9 @@ public static class DeepSeekV3Export
     private static ExportReport Rewrite(Checkpoint source, string directory, string output, ExportJob job, Action<string>? log)
     {
         var (config, mla) = (source.Config, source.Config.Mla!);
-        double? perplexity = null;
-        if (job.Evaluation is { } data)
-        {
-            using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
-            perplexity = Perplexity.Evaluate(model, source.ReadSequences(data)).Perplexity;
-        }
+        var perplexity = SourcePerplexity(source, job, log);
         var writer = new CheckpointWriter(directory, job.SaveDType ?? source.Weights.OutputType());
-        var weights = DeepSeekV3Weights.Source(source.Weights, config, Device.CPU);
-        for (var l = 0; l < config.NumHiddenLayers; l++)
-        {
-            using var scope = torch.NewDisposeScope();
-            using var layer = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
-            writer.WriteShard(DeepSeekV3Weights.Layer(config, l, layer).ToList());
-            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} rewritten");
-        }
-        source.CopyOuterWeights(writer);
+        WriteLayers(source, DeepSeekV3Weights.Source(source.Weights, config, Device.CPU), writer, (layer, l) => DeepSeekV3Weights.Layer(config, l, layer), log);
         var files = source.Files();
         writer.Finish(files with { Format = null });
         var rope = (files.Config["rope_parameters"] ?? files.Config["rope_scaling"])?.DeepClone() as JsonObject
@@ -118,26 +105,37 @@ public static class DeepSeekV3Export
             warnings.Add("the source has no latent norm: the export's kv_a_layernorm has a constant weight (the latent's RMS on the calibration data), so its outputs differ from the source's; fine-tune after converting with --latent-norm for an exact export");
             Diagnostics.Warnings.Emit(warnings[^1]);
         }
-        double? perplexity = null;
-        if (job.Evaluation is { } data)
-        {
-            using var model = LlamaModel.Load(source.Weights, config, Device.CPU);
-            perplexity = Perplexity.Evaluate(model, source.ReadSequences(data)).Perplexity;
-            log?.Invoke($"perplexity (source): {perplexity:F4}");
-        }
-
+        var perplexity = SourcePerplexity(source, job, log);
         var writer = new CheckpointWriter(directory, job.SaveDType ?? source.Weights.OutputType());
-        var weights = WeightSource.Checkpoint(source.Weights, Device.CPU);
-        for (var l = 0; l < config.NumHiddenLayers; l++)
+        WriteLayers(source, WeightSource.Checkpoint(source.Weights, Device.CPU), writer, (layer, l) => Layer(layer, l, layout, calibrated?[l]), log);
+        return Finish(writer, config, source.Files(), layout, directory, source.Directory, output, perplexity, warnings);
+    }
+
+    // The source's perplexity where --eval-data asks for it (the figure the export's own eval is compared with).
+    private static double? SourcePerplexity(Checkpoint source, ExportJob job, Action<string>? log)
+    {
+        if (job.Evaluation is not { } data) return null;
+        using var model = LlamaModel.Load(source.Weights, source.Config, Device.CPU);
+        var perplexity = Perplexity.Evaluate(model, source.ReadSequences(data)).Perplexity;
+        log?.Invoke($"perplexity (source): {perplexity:F4}");
+        return perplexity;
+    }
+
+    // Streams the source one decoder layer at a time from `weights`, each written as `deepSeek` names
+    // and lays it out, then the embedding, final norm and head as they are.
+    private static void WriteLayers(Checkpoint source, WeightSource weights, CheckpointWriter writer,
+        Func<DecoderLayer, int, IEnumerable<(string Name, Tensor Value)>> deepSeek, Action<string>? log)
+    {
+        var layers = source.Config.NumHiddenLayers;
+        for (var l = 0; l < layers; l++)
         {
             using var scope = torch.NewDisposeScope();
-            using var layer = new DecoderLayer(config, l, weights.Under(LlamaModel.LayerName(l)));
-            writer.WriteShard(Layer(layer, l, layout, calibrated?[l]));
-            log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} exported");
+            using var layer = new DecoderLayer(source.Config, l, weights.Under(LlamaModel.LayerName(l)));
+            writer.WriteShard(deepSeek(layer, l).ToList());
+            log?.Invoke($"layer {l + 1}/{layers} exported");
             if (l == 0) Diagnostics.CrashPoints.Here("after-first-layer");
         }
         source.CopyOuterWeights(writer);
-        return Finish(writer, config, source.Files(), layout, directory, source.Directory, output, perplexity, warnings);
     }
 
     /// <summary>

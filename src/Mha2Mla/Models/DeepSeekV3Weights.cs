@@ -23,14 +23,24 @@ public static class DeepSeekV3Weights
     private sealed record Recipe(string Name, long[] Shape, long[]? Rows = null);
 
     /// <summary>The checkpoint's tensors, mapped as they are read.</summary>
-    public static WeightSource Source(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
-        WeightSource.Computed((name, shape) =>
+    public static WeightSource Source(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32)
+    {
+        // kv_down/k_rope and k_up/v_up are rows of one tensor each, asked for one after the other:
+        // the last tensor that gave rows is kept until another is read, so each is read once.
+        (string Name, Tensor Value)? last = null;
+        return WeightSource.Computed((name, shape) =>
         {
             var recipe = RecipeFor(config, name, shape);
             WeightSource.CheckShape(weights, recipe.Name, recipe.Shape);
-            var tensor = weights.Read(recipe.Name, dtype);
-            return recipe.Rows is { } rows ? tensor.index_select(0, torch.tensor(rows)) : tensor;   // the full tensor is freed with Take's scope
+            if (recipe.Rows is not { } rows) return weights.Read(recipe.Name, dtype);   // freed with Take's scope
+            if (last?.Name != recipe.Name)
+            {
+                last?.Value.Dispose();
+                last = (recipe.Name, weights.Read(recipe.Name, dtype).DetachFromDisposeScope());
+            }
+            return last.Value.Value.index_select(0, torch.tensor(rows));
         }, device);
+    }
 
     /// <summary>Checks every DeepSeek tensor's shape, reading no data; <paramref name="requested"/> collects the DeepSeek names read.</summary>
     public static WeightSource Shapes(WeightStore weights, ModelConfig config, ISet<string> requested) =>
@@ -84,20 +94,21 @@ public static class DeepSeekV3Weights
         (string, Tensor) Back(params (string Name, Tensor Value)[] ours)
         {
             var recipes = ours.Select(o => RecipeFor(config, Ours(o.Name), [])).ToArray();
+            if (recipes[0].Rows is null) return (recipes[0].Name, ours[0].Value);   // renamed only (kv_latent_norm)
             var rows = recipes.SelectMany(r => r.Rows!).ToArray();
             var inverse = new long[rows.Length];
             for (var k = 0; k < rows.Length; k++) inverse[rows[k]] = k;
             return (recipes[0].Name, torch.cat(ours.Select(o => o.Value).ToArray(), 0).index_select(0, torch.tensor(inverse)));
         }
-        (string, Tensor)[] mapped =
+        (string Name, Tensor Value)[][] groups =
         [
-            Back(("q_proj.weight", attention.Q.Weight)),
-            Back(("kv_down_proj.weight", attention.KvDown.Weight), ("k_rope_proj.weight", attention.KRope.Weight)),
-            (RecipeFor(config, Ours("kv_latent_norm.weight"), []).Name, attention.LatentNorm!.Weight),
-            Back(("k_up_proj.weight", attention.KUp.Weight), ("v_up_proj.weight", attention.VUp.Weight)),
+            [("q_proj.weight", attention.Q.Weight)],
+            [("kv_down_proj.weight", attention.KvDown.Weight), ("k_rope_proj.weight", attention.KRope.Weight)],
+            [("kv_latent_norm.weight", attention.LatentNorm!.Weight)],
+            [("k_up_proj.weight", attention.KUp.Weight), ("v_up_proj.weight", attention.VUp.Weight)],
         ];
-        var moved = new[] { "q_proj.weight", "kv_down_proj.weight", "k_rope_proj.weight", "k_up_proj.weight", "v_up_proj.weight", "kv_latent_norm.weight" }.Select(Ours).ToHashSet();
-        return [.. layer.NamedParameters(prefix).Where(p => !moved.Contains(p.Name)), .. mapped];
+        var moved = groups.SelectMany(g => g.Select(o => Ours(o.Name))).ToHashSet();
+        return [.. layer.NamedParameters(prefix).Where(p => !moved.Contains(p.Name)), .. groups.Select(Back)];
     }
 
     /// <summary>

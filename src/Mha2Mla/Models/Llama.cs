@@ -267,7 +267,7 @@ public sealed class LlamaModel : Module
     {
         var requested = new HashSet<string>(StringComparer.Ordinal);
         using (torch.NewDisposeScope())
-            new LlamaModel(config, config.IsDeepSeekV3 ? DeepSeekV3Weights.Shapes(weights, config, requested) : WeightSource.Shapes(weights, requested), Device.CPU).Dispose();
+            new LlamaModel(config, WeightSource.ShapesFor(weights, config, requested), Device.CPU).Dispose();
         var extra = weights.Names.Where(n => !requested.Contains(n) && !Ignorable(n, config)).Order(StringComparer.Ordinal).ToList();
         if (extra.Count == 0) return;
         var layers = weights.Names.Select(LayerIndex).Where(i => i >= 0).DefaultIfEmpty(-1).Max() + 1;

@@ -37,6 +37,10 @@ public sealed class WeightSource
     public static WeightSource For(WeightStore weights, ModelConfig config, Device device, ScalarType dtype = ScalarType.Float32) =>
         config.IsDeepSeekV3 ? DeepSeekV3Weights.Source(weights, config, device, dtype) : Checkpoint(weights, device, dtype);
 
+    /// <summary><see cref="Shapes"/> for the model <paramref name="config"/> describes, in its own layout (see <see cref="For"/>).</summary>
+    public static WeightSource ShapesFor(WeightStore weights, ModelConfig config, ISet<string> requested) =>
+        config.IsDeepSeekV3 ? DeepSeekV3Weights.Shapes(weights, config, requested) : Shapes(weights, requested);
+
     /// <summary>Checks every tensor's shape, reading no data; <paramref name="requested"/> collects the names (the tensors it gives are empty).</summary>
     public static WeightSource Shapes(WeightStore weights, ISet<string> requested) => new((name, shape) =>
     {
