@@ -51,11 +51,14 @@ public sealed class Checkpoint : IDisposable
     }
 
     /// <summary>The checkpoint's tokenizer.json, read on first use; an input error if there is none.</summary>
-    public Tokenization.Tokenizer LoadTokenizer()
+    public Tokenization.Tokenizer LoadTokenizer() => ReadTokenizer(Directory);
+
+    /// <summary>The tokenizer.json of checkpoint <paramref name="directory"/>; an input error if there is none.</summary>
+    public static Tokenization.Tokenizer ReadTokenizer(string directory)
     {
-        var path = Path.Combine(Directory, "tokenizer.json");
+        var path = Path.Combine(directory, "tokenizer.json");
         if (!File.Exists(path))
-            throw new InvalidInputException($"{Directory}: has no tokenizer.json, which text data needs; add the model's tokenizer.json or give pre-tokenized data (.json, .jsonl with input_ids, .bin)");
+            throw new InvalidInputException($"{directory}: has no tokenizer.json, which text data needs; add the model's tokenizer.json or give pre-tokenized data (.json, .jsonl with input_ids, .bin)");
         return Tokenization.TokenizerReader.Read(path);
     }
 
