@@ -12,6 +12,11 @@ public static class SweepCommand
         var recipe = new Option<string?>("--config") { Description = "A YAML recipe of these options (lists as [4, 8, 16] or \"4,8,16\"); flags override it" };
         var keep = new Option<bool>("--keep-checkpoints") { Description = "Keep each point's converted weights (false: only its reports, for big grids)", DefaultValueFactory = _ => true };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace DIR when it holds another grid (the same command resumes without it)" };
+        var compare = new Option<string?>("--compare")
+        {
+            Description = "Checkpoints made elsewhere to evaluate on --eval-data and plot beside the points, comma-separated: a DeepSeek-V3 model from another " +
+                          "converter, a point fine-tuned with scripts/recipes/fsdp, any model of the same vocabulary (rows compare-<folder>)",
+        };
         var grid = new SweepGridArguments();
         var shared = new ConversionArguments();
 
@@ -22,7 +27,7 @@ public static class SweepCommand
             "against KV reduction with the Pareto front. The original model is evaluated once and calibration statistics are measured once. " +
             "Killed? Run the same command again: finished points are kept. Data and fine-tune options apply to every point.")
         {
-            model, output, recipe, keep, overwrite,
+            model, output, recipe, keep, overwrite, compare,
         };
         foreach (var option in grid.All.Concat(shared.All)) command.Options.Add(option);
         command.SetAction(parsed =>
@@ -36,6 +41,7 @@ public static class SweepCommand
             {
                 Model = template.Model, Output = template.Output, Points = points, Template = template,
                 KeepCheckpoints = parsed.GetValue(keep), Overwrite = parsed.GetValue(overwrite),
+                Compare = parsed.GetValue(compare)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             })
             {
                 Log = message => Log.Information("{Message}", message),

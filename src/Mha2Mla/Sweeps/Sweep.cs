@@ -10,7 +10,8 @@ namespace Mha2Mla.Sweeps;
 /// after every point). The original model is evaluated once and each layer's calibration
 /// statistics are measured once for all points. DIR/sweep.json records the grid: the same command
 /// run again skips the finished points (a point is finished once its directory exists — each is
-/// committed whole), a different grid is refused unless --overwrite.
+/// committed whole), a different grid is refused unless --overwrite. Checkpoints given to
+/// --compare follow the points as rows of their own.
 /// </summary>
 public sealed class Sweep(SweepJob job)
 {
@@ -20,8 +21,10 @@ public sealed class Sweep(SweepJob job)
     public IReadOnlyList<SweepResult> Run()
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
+        var (_, original) = Checkpoint.ReadConfig(modelDirectory);
+        var compared = ComparedCheckpoint.Resolve(job.Compare, original, modelDirectory, job.Template.Evaluation is not null);
         // Claimed first: that puts back a sweep an interrupted --overwrite had set aside, so the old command finds its points.
-        using var directory = OutputDirectory.InPlaceRun(job.Output, [modelDirectory]);
+        using var directory = OutputDirectory.InPlaceRun(job.Output, [modelDirectory, .. compared.Select(c => c.Directory)]);
         var path = directory.Path;
         var jobs = job.Points.Select(p => job.Template with { Model = modelDirectory, Output = Path.Combine(path, p.Name), Settings = p.Request(job.Template.Settings) }).ToList();
         List<ConversionPlan> plans;
@@ -59,6 +62,14 @@ public sealed class Sweep(SweepJob job)
                 Diagnostics.CrashPoints.Here("after-sweep-point");
             }
             results.Add(SweepResult.From(point.Name, report));
+            WriteResults(path, results);
+        }
+        // Evaluated on every run (they are not part of the grid, so one can be added to a finished sweep).
+        foreach (var checkpoint in compared)
+        {
+            Log?.Invoke($"{checkpoint.Name}: {checkpoint.Directory}");
+            results.Add(checkpoint.Evaluate(original, job.Template.Evaluation!, job.Template.Device, job.Template.ComputeType,
+                results.Select(r => r.PerplexityOriginal).FirstOrDefault(p => p is not null), Log));
             WriteResults(path, results);
         }
         directory.Commit();
@@ -106,4 +117,6 @@ public sealed record SweepJob
     public required ConversionJob Template { get; init; }
     public bool KeepCheckpoints { get; init; } = true;
     public bool Overwrite { get; init; }
+    /// <summary>Checkpoints made elsewhere to evaluate and plot beside the points (<see cref="ComparedCheckpoint"/>).</summary>
+    public IReadOnlyList<string> Compare { get; init; } = [];
 }

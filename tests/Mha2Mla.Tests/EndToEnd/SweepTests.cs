@@ -83,5 +83,47 @@ public class SweepTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(sweep, "high-r2-joint-dkv4")));
     }
 
+    [Fact]
+    public void ACheckpointMadeElsewhereJoinsAFinishedSweepAsARowOfItsOwn()
+    {
+        var (model, data) = Setup();
+        var deepSeek = dir.Sub("deepseek");   // DeepSeek-V3 as another tool writes it: the plain-PyTorch reference's own
+        Reference.RunScript("deepseek_reference.py", "make", deepSeek, "--config", JsonSerializer.Serialize(TinyConfigs.DeepSeekV3()), "--dtype", "bf16", "--shards", "1", "--seed", "5");
+        var sweep = dir.File("compared");
+        string[] grid = ["--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "2"];
+        var first = Support.Cli.Run(["sweep", model, "-o", sweep, .. grid, .. data]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        var again = Support.Cli.Run(["sweep", model, "-o", sweep, .. grid, .. data, "--compare", deepSeek]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("finished earlier, kept", again.Stderr);
+        var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(sweep, "results.json"))).RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        var row = rows[1];
+        Assert.Equal("compare-deepseek", row.GetProperty("name").GetString());
+        Assert.Equal("compared", row.GetProperty("rope_strategy").GetString());
+        // Its own cache: 2 layers x (kv_lora_rank 12 + one rope head of 4) against the source's 2 x 2 KV heads x 2 x 16.
+        Assert.Equal(32, row.GetProperty("kv_elements_per_token").GetInt64());
+        Assert.Equal(75.0, row.GetProperty("kv_reduction_percent").GetDouble(), 10);
+        Assert.Equal(rows[0].GetProperty("perplexity_original").GetDouble(), row.GetProperty("perplexity_original").GetDouble());
+        var eval = data[Array.IndexOf(data, "--eval-data") + 1];
+        var reference = JsonDocument.Parse(Reference.RunScript("deepseek_reference.py", "perplexity", deepSeek, "--data", eval)).RootElement.GetProperty("perplexity").GetDouble();
+        var measured = row.GetProperty("perplexity_converted").GetDouble();
+        Assert.True(Math.Abs(measured - reference) / reference <= 1e-5, $"sweep's row {measured}, the DeepSeek-V3 reference {reference}");
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(sweep, "results.csv")).Length);
+    }
+
+    [Fact]
+    public void ComparedCheckpointsMustShareTheVocabularyAndNeedEvalData()
+    {
+        var (model, data) = Setup();
+        var other = dir.Sub("other-vocab");
+        Reference.RunScript("deepseek_reference.py", "make", other, "--config", JsonSerializer.Serialize(TinyConfigs.DeepSeekV3().With("vocab_size", 101)), "--dtype", "bf16", "--shards", "1", "--seed", "5");
+        string[] grid = ["--rope-strategy", "high", "--rope-pairs", "2", "--kv-rank", "2"];
+        Support.Cli.AssertBadInput(Support.Cli.Run(["sweep", model, "-o", dir.File("a"), .. grid, .. data, "--compare", other]), "do not compare");
+        Support.Cli.AssertBadInput(Support.Cli.Run(["sweep", model, "-o", dir.File("b"), .. grid, "--compare", model]), "give --eval-data");
+        Assert.False(Directory.Exists(dir.File("a")));
+    }
+
     public void Dispose() => dir.Dispose();
 }
