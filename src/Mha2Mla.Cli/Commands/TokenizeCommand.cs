@@ -1,4 +1,4 @@
-using Mha2Mla.Data;
+using Mha2Mla.Checkpoints;
 using Mha2Mla.Tokenization;
 
 namespace Mha2Mla.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Mha2Mla.Data;
+namespace Mha2Mla.Checkpoints;
 
 /// <summary>What `mha2mla tokenize MODEL --data D -o OUT` was asked: a data set to cut into a model's windows, once.</summary>
 public sealed record TokenWindowsOptions
