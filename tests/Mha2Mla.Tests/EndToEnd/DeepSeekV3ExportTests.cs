@@ -152,6 +152,44 @@ public class DeepSeekV3ExportTests : IDisposable
     }
 
     [Fact]
+    public void AKernelShapedExportFineTunedKeepsItsPaddingZero()
+    {
+        // Why README says "pad, then fine-tune": every padded weight meets a zero on the other side of
+        // its product, so its gradient is exactly zero and AdamW (weight decay included) leaves it zero.
+        var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-shape-tune");
+        var padded = dir.File("ds-shape-tune-padded");
+        var convert = Support.Cli.Run("convert", model, "-o", padded, "--format", "deepseek-v3", "--shape", "flashmla", "--rope-pairs", "2", "--kv-rank", "4",
+            "--calib-data", calib, "--calib-seq-len", "24", "--save-dtype", "f32");
+        Assert.True(convert.ExitCode == 0, convert.ToString());
+        var tuned = dir.File("ds-shape-tune-tuned");
+        var train = Support.Cli.Run("train", padded, "--data", eval, "--seq-len", "32", "--steps", "4", "--batch", "2", "--lr", "1e-2", "-o", tuned);
+        Assert.True(train.ExitCode == 0, train.ToString());
+
+        const int latent = 8, rope = 8, nope = 12;   // n_kv 2 × d_kv 4; n_kv 2 × 2 pairs × 2; d_h 16 − 2r
+        using var before = Checkpoint.Open(padded);
+        using var after = Checkpoint.Open(tuned);
+        float[] Rows(Checkpoint c, string name, IEnumerable<long> rows)
+        {
+            using var t = c.Weights.Read(name);
+            using var picked = t.index_select(0, torch.tensor(rows.ToArray()));
+            return picked.data<float>().ToArray();
+        }
+        var attention = "model.layers.1.self_attn.";
+        var padLatent = Enumerable.Range(latent, 512 - latent).Select(i => (long)i);
+        var padRope = Enumerable.Range(512 + rope, 64 - rope).Select(i => (long)i);
+        Assert.All(Rows(after, attention + "kv_a_proj_with_mqa.weight", padLatent.Concat(padRope)), x => Assert.Equal(0f, x));
+        Assert.All(Rows(after, attention + "kv_a_layernorm.weight", padLatent), x => Assert.Equal(0f, x));
+        var queryPad = Enumerable.Range(0, 4).SelectMany(h => Enumerable.Range(h * (nope + 64) + nope + rope, 64 - rope)).Select(i => (long)i);
+        Assert.All(Rows(after, attention + "q_proj.weight", queryPad), x => Assert.Equal(0f, x));
+        using (var kvB = after.Weights.Read(attention + "kv_b_proj.weight"))
+        using (var columns = kvB.narrow(1, latent, 512 - latent).contiguous())
+            Assert.All(columns.data<float>().ToArray(), x => Assert.Equal(0f, x));
+        // ... while the real rows did train.
+        var real = Enumerable.Range(0, latent).Select(i => (long)i).ToArray();
+        Assert.NotEqual(Rows(before, attention + "kv_a_proj_with_mqa.weight", real), Rows(after, attention + "kv_a_proj_with_mqa.weight", real));
+    }
+
+    [Fact]
     public void ConvertWithTheDeepSeekFormatFineTunesThenExportsTheSameModel()
     {
         var (model, calib, eval) = Setup(TinyConfigs.Llama(4, 2), "ds-convert");
