@@ -7,7 +7,9 @@ namespace Mha2Mla.Tests.EndToEnd;
 /// reads a DeepSeek-V3 checkpoint the plain-PyTorch reference wrote and the windows `mha2mla
 /// tokenize --data` wrote, and finds them as mha2mla does; its learning-rate schedule is `mha2mla
 /// train`'s, step for step; its batches ignore exactly the padding; its accelerate config is the one
-/// the recipe relies on; bad input is one line and exit 2. The run itself is scripts/gpu-kit's.
+/// the recipe relies on; bad input is one line and exit 2; and with transformers stood in for
+/// (tests/recipes/stand_in), a run's own code writes an OUT mha2mla reads as the model it was given.
+/// The real run is scripts/gpu-kit's.
 /// </summary>
 public class FsdpRecipeTests : IDisposable
 {
@@ -103,6 +105,48 @@ public class FsdpRecipeTests : IDisposable
         AssertRefused(Check("--model", model, "--data", windows, "--warmup", "0.6", "--decay", "0.5"), "more than the whole run");
         var train = ProcessRunner.Run(Reference.Python, [Path.Combine(Recipe, "finetune.py"), "--model", model, "--data", windows]);
         AssertRefused(train, "-o OUT is needed");
+    }
+
+    [Fact]
+    public void ARunWritesACheckpointMha2mlaReadsAsTheModelItTrained()
+    {
+        // transformers' Trainer is stood in for (tests/recipes/stand_in: it trains nothing), so what
+        // runs is the recipe's own code around it: the scheduler hook, the save, the cast back to the
+        // export's bf16, the companions, metrics.jsonl and the swap into OUT.
+        var model = DeepSeek("ds-run", TinyConfigs.DeepSeekV3(queryLoraRank: 16));
+        File.WriteAllText(Path.Combine(model, "generation_config.json"), "{\"bos_token_id\": 0}");
+        var (windows, _) = Windows(model);
+        var output = dir.File("tuned");
+        var standIn = new Dictionary<string, string>
+        {
+            ["PYTHONPATH"] = $"{Path.Combine(RepoPaths.Root, "tests", "recipes", "stand_in")}:{Path.Combine(RepoPaths.Root, "tests", "reference")}",
+        };
+        ProcessResult Train(params string[] extra) => ProcessRunner.Run(Reference.Python,
+            [Path.Combine(Recipe, "finetune.py"), "--model", model, "--data", windows, "-o", output, "--steps", "6", "--batch", "2", "--log-every", "1", .. extra], environment: standIn);
+
+        var run = Train();
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("step 6/6", run.Stdout);
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json"))).RootElement;
+        Assert.Equal("bfloat16", config.GetProperty("dtype").GetString());
+        Assert.True(File.Exists(Path.Combine(output, "generation_config.json")));
+        var metrics = File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(1, 6), metrics.Select(m => m.GetProperty("step").GetInt32()));
+        Assert.DoesNotContain(Directory.GetDirectories(dir.Path), d => Path.GetFileName(d).StartsWith("tuned.", StringComparison.Ordinal));   // .partial, -trainer, .previous
+        using (var tuned = Checkpoint.Open(output))
+            Assert.All(tuned.Weights.Names, name => Assert.Equal(ScalarType.BFloat16, tuned.Weights.Entry(name).DType));
+
+        // Untrained, so mha2mla reads OUT as exactly the model it was given.
+        double Perplexity(string checkpoint) =>
+            JsonDocument.Parse(Support.Cli.Run("eval", checkpoint, "--data", windows, "--json").Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.Equal(Perplexity(model), Perplexity(output));
+
+        AssertRefused(Train(), "already exists; pass --overwrite");
+        var again = Train("--overwrite", "--save-dtype", "float32");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        using (var tuned = Checkpoint.Open(output))
+            Assert.All(tuned.Weights.Names, name => Assert.Equal(ScalarType.Float32, tuned.Weights.Entry(name).DType));
+        Assert.DoesNotContain(Directory.GetDirectories(dir.Path), d => Path.GetFileName(d).StartsWith("tuned.", StringComparison.Ordinal));   // .partial, -trainer, .previous
     }
 
     public void Dispose() => dir.Dispose();
