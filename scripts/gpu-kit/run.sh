@@ -24,32 +24,40 @@ echo "CUDA tests: exit $? ($(grep -E 'Total:|Passed|Failed' "$out/cuda-tests.log
 
 (cd "$repo" && MHA2MLA=$bundle/mha2mla timeout "${BENCH_TIMEOUT:-900}" scripts/bench-gpu.sh "${RUNS:-3}") 2>&1 | tee "$out/bench-gpu.log"
 
-# The FSDP recipe (scripts/recipes/fsdp): the demo converted DeepSeek-ready, exported, fine-tuned
-# 60 steps on this one GPU by transformers' Trainer under accelerate's FSDP config (plain python
-# where accelerate is missing), then read back by mha2mla: OUT/recipe.log, OUT/recipe.json.
+# The FSDP recipe (scripts/recipes/fsdp): the demo converted DeepSeek-ready, exported, tokenized,
+# fine-tuned 60 steps on this one GPU by transformers' Trainer under accelerate's FSDP config
+# (plain python where accelerate is missing), then read back by mha2mla: OUT/recipe.log,
+# OUT/recipe.json. Without transformers (CI's scripts lane) the same steps run on the CPU up to
+# finetune.py --check.
 recipe() {
-  local m=$bundle/mha2mla r=$work/recipe b=$work/brown python=${PYTHON:-python3}
+  local m=$bundle/mha2mla r=$work/recipe b=$work/brown python=${PYTHON:-python3} device=cpu
+  "$python" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null && device=cuda
   mkdir -p "$b" && tar -C "$b" -xJf "$kit/brown.tar.xz"
-  "$m" convert demo -o "$r/mla" --config "$repo/configs/demo.yaml" --latent-norm --rope-shared --steps 0 --device cuda \
+  "$m" convert demo -o "$r/mla" --config "$repo/configs/demo.yaml" --latent-norm --rope-shared --steps 0 --device "$device" \
     --calib-data "$b/brown-train.txt" --eval-data "$b/brown-heldout.txt" --train-data "$b/brown-train.txt" || return 1
   "$m" export "$r/mla" -o "$r/export" --format deepseek-v3 || return 1
   "$m" tokenize "$r/export" --data "$b/brown-train.txt" --seq-len 256 --max-sequences 4000 -o "$r/windows" || return 1
+  local recipe=("$repo/scripts/recipes/fsdp/finetune.py" --model "$r/export" --data "$r/windows/windows.jsonl" --steps 60 --batch 8 --lr 1e-3)
+  if ! "$python" -c "import transformers" 2>/dev/null; then
+    "$python" "${recipe[@]}" --check --accelerate-config "$repo/scripts/recipes/fsdp/accelerate-fsdp.yaml" > "$r/plan.json" || return 1
+    "$python" -c "import json, sys; p = json.load(open(sys.argv[1])); print(json.dumps({'checked_only': 'no transformers here', 'windows': p['windows'], 'tokens': p['tokens']}))" \
+      "$r/plan.json" | tee "$out/recipe.json"
+    return
+  fi
   local launch=("$python")
   "$python" -c "import accelerate" 2>/dev/null && launch=(accelerate launch --config_file "$repo/scripts/recipes/fsdp/accelerate-fsdp.yaml" --num_processes 1)
   echo "launcher: ${launch[*]}"
-  "${launch[@]}" "$repo/scripts/recipes/fsdp/finetune.py" --model "$r/export" --data "$r/windows/windows.jsonl" -o "$r/tuned" \
-    --steps 60 --batch 8 --lr 1e-3 --log-every 5 || return 1
+  "${launch[@]}" "${recipe[@]}" -o "$r/tuned" --log-every 5 || return 1
   local before after
-  before=$("$m" eval "$r/export" --data "$b/brown-heldout.txt" --seq-len 256 --device cuda --json) || return 1
-  after=$("$m" eval "$r/tuned" --data "$b/brown-heldout.txt" --seq-len 256 --device cuda --json) || return 1
-  "$python" - "$r/tuned/metrics.jsonl" "$before" "$after" > "$out/recipe.json" <<'PY'
+  before=$("$m" eval "$r/export" --data "$b/brown-heldout.txt" --seq-len 256 --device "$device" --json) || return 1
+  after=$("$m" eval "$r/tuned" --data "$b/brown-heldout.txt" --seq-len 256 --device "$device" --json) || return 1
+  "$python" - "$r/tuned/metrics.jsonl" "$before" "$after" <<'PY' | tee "$out/recipe.json"
 import json, sys
 losses = [json.loads(line)["loss"] for line in open(sys.argv[1])]
 before, after = json.loads(sys.argv[2])["perplexity"], json.loads(sys.argv[3])["perplexity"]
 print(json.dumps({"first_loss": losses[0], "last_loss": losses[-1], "loss_fell": losses[-1] < losses[0],
                   "heldout_perplexity_export": before, "heldout_perplexity_tuned": after}))
 PY
-  cat "$out/recipe.json"
 }
 timeout "${RECIPE_TIMEOUT:-300}" bash -c "$(declare -f recipe); $(declare -p bundle work kit repo out); recipe" > "$out/recipe.log" 2>&1
 echo "FSDP recipe: exit $? ($(tail -1 "$out/recipe.log"))"

@@ -52,9 +52,10 @@ check fuzz scripts/fuzz.sh 20
 check tokenizer-goldens bash -c 'mkdir -p "$0" && GOLDENS_OUT=$PWD/$0 node scripts/js/make-tokenizer-goldens.mjs && diff -r tests/data/tokenizers "$0"' artifacts/smoke/goldens
 # gpu-kit.sh makes the bundle (scripts/bundle.sh) and the kit; its run.sh installs the bundle
 # against this machine's libtorch and runs the CUDA-path tests (skipped without a GPU) with
-# the references on Debian's PyTorch (PATH's python3 may be one without torch).
+# the references on Debian's PyTorch (PATH's python3 may be one without torch), and the FSDP
+# recipe's steps up to finetune.py --check (no transformers here).
 check gpu-kit scripts/gpu-kit.sh
-check gpu-kit-run bash -c 'out=$(PYTHON=/usr/bin/python3 artifacts/gpu-kit/run.sh "$0") && echo "$out" && grep -q "CUDA tests: exit 0" <<<"$out"' artifacts/lanes/scripts/gpu-kit-out
+check gpu-kit-run bash -c 'out=$(PYTHON=/usr/bin/python3 artifacts/gpu-kit/run.sh "$0") && echo "$out" && grep -q "CUDA tests: exit 0" <<<"$out" && grep -q "FSDP recipe: exit 0" <<<"$out"' artifacts/lanes/scripts/gpu-kit-out
 
 engine=$(scripts/libtorch-dir.sh --describe)
 line="lane scripts: on $engine: $passed passed, $failed failed, $(elapsed "$started")"

@@ -22,6 +22,9 @@ public sealed class Sweep(SweepJob job)
     {
         var modelDirectory = ModelSource.Resolve(job.Model);
         var (_, original) = Checkpoint.ReadConfig(modelDirectory);
+        if (original.Mla is not null)
+            throw new InvalidInputException($"{job.Model} is already MLA{(original.IsDeepSeekV3 ? " (DeepSeek-V3)" : "")}: a sweep converts the original model; " +
+                                            "sweep that one and pass this one to --compare to place it beside the points");
         var compared = ComparedCheckpoint.Resolve(job.Compare, original, modelDirectory, job.Template.Evaluation is not null);
         // Claimed first: that puts back a sweep an interrupted --overwrite had set aside, so the old command finds its points.
         using var directory = OutputDirectory.InPlaceRun(job.Output, [modelDirectory, .. compared.Select(c => c.Directory)]);

@@ -114,7 +114,7 @@ public class SweepTests : IDisposable
     }
 
     [Fact]
-    public void ComparedCheckpointsMustShareTheVocabularyAndNeedEvalData()
+    public void ComparedCheckpointsMustShareTheVocabularyAndNeedEvalDataAndAnMlaModelIsComparedNotSwept()
     {
         var (model, data) = Setup();
         var other = dir.Sub("other-vocab");
@@ -123,6 +123,9 @@ public class SweepTests : IDisposable
         Support.Cli.AssertBadInput(Support.Cli.Run(["sweep", model, "-o", dir.File("a"), .. grid, .. data, "--compare", other]), "do not compare");
         Support.Cli.AssertBadInput(Support.Cli.Run(["sweep", model, "-o", dir.File("b"), .. grid, "--compare", model]), "give --eval-data");
         Assert.False(Directory.Exists(dir.File("a")));
+        var deepSeek = dir.Sub("deepseek-input");
+        Reference.RunScript("deepseek_reference.py", "make", deepSeek, "--config", JsonSerializer.Serialize(TinyConfigs.DeepSeekV3()), "--dtype", "bf16", "--shards", "1", "--seed", "5");
+        Support.Cli.AssertBadInput(Support.Cli.Run(["sweep", deepSeek, "-o", dir.File("c"), .. grid, .. data]), "pass this one to --compare");
     }
 
     public void Dispose() => dir.Dispose();
