@@ -45,11 +45,15 @@ public static class DeepSeekV3Export
     {
         using var source = Checkpoint.Open(job.Model);
         job = job with { Calibration = job.Calibration?.Resolve(source.Config, "--calib-seq-len", "--calib-samples"), Evaluation = job.Evaluation?.Resolve(source.Config) };
-        if (source.Config.IsDeepSeekV3 && job.Shape is { } shape)
-            throw new InvalidInputException($"{job.Model} is DeepSeek-V3 already; --shape {shape.Name} pads what `mha2mla convert` wrote, not a DeepSeek-V3 checkpoint: export the MLA source with --shape before fine-tuning elsewhere (the padding stays zero through it), or export without --shape to rewrite this one as it is");
+        if (source.Config.IsDeepSeekV3 && job.Shape is { } shape) DeepSeekV3Padding.Check(source.Config, shape);
         var layout = source.Config.IsDeepSeekV3 ? null : Plan(job.Model, source.Config, job.Calibration is not null, job.Shape);
         using var output = OutputDirectory.ForNewResult(job.Output, job.Overwrite, [source.Directory]);
-        var report = layout is null ? Rewrite(source, output.WorkDirectory, output.Path, job, log) : Write(source, layout, output.WorkDirectory, output.Path, job, log);
+        var report = (layout, job.Shape) switch
+        {
+            (null, null) => Rewrite(source, output.WorkDirectory, output.Path, job, log),
+            (null, { } padTo) => DeepSeekV3Padding.Write(source, padTo, output.WorkDirectory, output.Path, SourcePerplexity(source, job, log), job.SaveDType, log),
+            _ => Write(source, layout, output.WorkDirectory, output.Path, job, log),
+        };
         output.Commit();
         return report;
     }

@@ -133,8 +133,53 @@ public class DeepSeekV3InputTests : IDisposable
         Refused(TinyConfigs.DeepSeekV3().With("attention_bias", true), "attention_bias is true");
 
         var model = Make("already", TinyConfigs.DeepSeekV3());
-        Support.Cli.AssertBadInput(Support.Cli.Run("export", model, "-o", dir.File("re-export"), "--format", "deepseek-v3", "--shape", "flashmla"), "DeepSeek-V3 already");
         Support.Cli.AssertBadInput(Support.Cli.Run("convert", model, "-o", dir.File("re-convert"), "--rope-strategy", "high"), "already MLA");
+    }
+
+    public static TheoryData<string, Dictionary<string, object?>, string> PaddingCases => new()
+    {
+        // A 32-wide rope head: default RoPE stays default, θ' = θ^(64/32) continuing the same ladder.
+        { "default-ladder", TinyConfigs.DeepSeekV3().With("qk_rope_head_dim", 32).With("head_dim", 32), "default" },
+        // A 4-wide one: θ^16 would overflow fp32, so the same frequencies are written as longrope factors.
+        { "default-as-longrope", TinyConfigs.DeepSeekV3(), "longrope" },
+        // longrope with long factors (eval's 40 tokens use them), rotate_half's order, q-LoRA: factors rescaled, pairs padded within each half.
+        { "longrope-plain-qlora", TinyConfigs.DeepSeekV3(queryLoraRank: 16).With("rope_interleave", false).With("rope_scaling", new Dictionary<string, object>
+            { ["rope_type"] = "longrope", ["short_factor"] = new[] { 1.0, 3.0 }, ["long_factor"] = new[] { 2.0, 7.0 }, ["factor"] = 2.0, ["attention_factor"] = 1.1,
+              ["original_max_position_embeddings"] = 32 }), "longrope" },
+    };
+
+    [Theory]
+    [MemberData(nameof(PaddingCases))]
+    public void ADeepSeekCheckpointPaddedToTheKernelShapeComputesWhatItDid(string name, Dictionary<string, object?> config, string ropeType)
+    {
+        var model = Make($"pad-{name}", config);
+        var data = Ids($"pad-{name}-data", 21);
+        var padded = dir.File($"pad-{name}-flashmla");
+        var run = Support.Cli.Run("export", model, "-o", padded, "--format", "deepseek-v3", "--shape", "flashmla", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(padded, "config.json"))).RootElement;
+        Assert.Equal((512, 64), (written.GetProperty("kv_lora_rank").GetInt32(), written.GetProperty("qk_rope_head_dim").GetInt32()));
+        var report = JsonDocument.Parse(run.Stdout).RootElement;
+        Assert.Equal(ropeType, report.GetProperty("rope").GetProperty("rope_type").GetString());
+        var rope = (int)config["qk_rope_head_dim"]!;
+        Assert.Equal(2L * 576 * 2, report.GetProperty("shape").GetProperty("cache_bytes_per_token_padded").GetInt64());
+        Assert.Equal(2L * (12 + rope) * 2, report.GetProperty("shape").GetProperty("cache_bytes_per_token_unpadded").GetInt64());
+
+        // The independent reference reads both; mha2mla reads the padded one as the model it was.
+        var source = Theirs(model, data);
+        Assert.True(Relative(Theirs(padded, data), source) <= 1e-5, $"reference: padded {Theirs(padded, data)} vs source {source}");
+        Assert.True(Relative(Ours(padded, data), source) <= 1e-5, $"mha2mla: padded {Ours(padded, data)} vs source {source}");
+    }
+
+    [Fact]
+    public void WhatCannotBePaddedIsRefusedWithTheReason()
+    {
+        var yarn = Make("pad-yarn", TinyConfigs.DeepSeekV3().With("rope_scaling", new Dictionary<string, object>
+            { ["type"] = "yarn", ["factor"] = 4.0, ["original_max_position_embeddings"] = 64, ["beta_fast"] = 32, ["beta_slow"] = 1 }));
+        Support.Cli.AssertBadInput(Support.Cli.Run("export", yarn, "-o", dir.File("pad-yarn-out"), "--format", "deepseek-v3", "--shape", "flashmla"), "depend on qk_rope_head_dim");
+        var wide = Make("pad-wide", TinyConfigs.DeepSeekV3().With("kv_lora_rank", 520));
+        Support.Cli.AssertBadInput(Support.Cli.Run("export", wide, "-o", dir.File("pad-wide-out"), "--format", "deepseek-v3", "--shape", "flashmla"), "kv_lora_rank is 520");
+        Assert.False(Directory.Exists(dir.File("pad-wide-out")));
     }
 
     public void Dispose() => dir.Dispose();
