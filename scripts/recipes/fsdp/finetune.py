@@ -188,14 +188,15 @@ def plan(args):
     result = {"model": {"layers": config["num_hidden_layers"], "kv_lora_rank": config["kv_lora_rank"],
                         "qk_rope_head_dim": config["qk_rope_head_dim"], "vocab_size": config["vocab_size"]},
               **check_windows(windows, config)}
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    per_step = args.batch * args.grad_accum * world
-    result.update(steps=args.steps, windows_per_step=per_step, epochs=args.steps * per_step / len(windows),
+    if args.accelerate_config:
+        result["accelerate"] = check_accelerate_config(args.accelerate_config)
+    # The GPUs the run is launched on: the accelerate config's (what `accelerate launch` uses unless told otherwise).
+    processes = (result.get("accelerate") or {}).get("num_processes") or int(os.environ.get("WORLD_SIZE", "1"))
+    per_step = args.batch * args.grad_accum * processes
+    result.update(steps=args.steps, processes=processes, windows_per_step=per_step, epochs=args.steps * per_step / len(windows),
                   lr=[args.lr * wsd_factor(args.steps, args.warmup, args.decay)(k) for k in range(args.steps)])
     first = collate([windows[i] for i in range(min(args.batch, len(windows)))])
     result["first_batch"] = {"shape": list(first["input_ids"].shape), "ignored_labels": int((first["labels"] == -100).sum())}
-    if args.accelerate_config:
-        result["accelerate"] = check_accelerate_config(args.accelerate_config)
     return result
 
 

@@ -61,7 +61,9 @@ public class FsdpRecipeTests : IDisposable
         Assert.Equal(tokenized.GetProperty("sequences").GetInt64(), plan.GetProperty("windows").GetInt64());
         Assert.Equal(tokenized.GetProperty("tokens").GetInt64(), plan.GetProperty("tokens").GetInt64());
         Assert.Equal(12, plan.GetProperty("longest").GetInt32());
-        Assert.Equal(6, plan.GetProperty("windows_per_step").GetInt32());
+        Assert.Equal(8, plan.GetProperty("processes").GetInt32());   // the accelerate config's GPUs
+        Assert.Equal(3 * 2 * 8, plan.GetProperty("windows_per_step").GetInt32());
+        Assert.Equal(40.0 * 48 / 10, plan.GetProperty("epochs").GetDouble(), 10);
         Assert.Equal(2, plan.GetProperty("model").GetProperty("layers").GetInt32());
 
         // The first batch holds windows 0..2 (12, 8, 12 tokens) padded to 12: 4 ignored labels.
