@@ -44,44 +44,41 @@ public static class DeepSeekV3Padding
         var (latent, rope, nope) = (mla.LatentDims[0], 2 * mla.RopePairs, mla.NopeDim!.Value);
         var writer = new CheckpointWriter(directory, saveDType ?? source.Weights.OutputType());
         var queryScale = Math.Sqrt((double)(nope + shape.QkRopeHeadDim) / (nope + rope));
+        static IEnumerable<long> Rows(long first, int count) => Enumerable.Range(0, count).Select(i => first + i);
         // A rope block of `rope` rows from `first` on, padded to the shape's: pairs appended after the kept ones in the stored order.
         IEnumerable<long> RopeRows(long first, long zero)
         {
-            var (added, range) = (shape.QkRopeHeadDim - rope, (Func<long, int, IEnumerable<long>>)((from, count) => Enumerable.Range(0, count).Select(i => from + i)));
+            var added = shape.QkRopeHeadDim - rope;
             return config.RopeInterleaved
-                ? range(first, rope).Concat(Enumerable.Repeat(zero, added))
-                : range(first, rope / 2).Concat(Enumerable.Repeat(zero, added / 2)).Concat(range(first + rope / 2, rope / 2)).Concat(Enumerable.Repeat(zero, added / 2));
+                ? Rows(first, rope).Concat(Enumerable.Repeat(zero, added))
+                : Rows(first, rope / 2).Concat(Enumerable.Repeat(zero, added / 2)).Concat(Rows(first + rope / 2, rope / 2)).Concat(Enumerable.Repeat(zero, added / 2));
         }
         // The rows `rows` of `tensor`, where index tensor.size(0) stands for a zero row.
         Tensor Pick(Tensor tensor, IEnumerable<long> rows) =>
             torch.cat([tensor, torch.zeros([1, tensor.size(1)])], 0).index_select(0, torch.tensor(rows.ToArray()));
+        // Attention tensor `part` of a layer, padded.
+        Tensor Padded(string part, Tensor tensor) => part switch
+        {
+            "kv_a_proj_with_mqa.weight" => Pick(tensor, Rows(0, latent).Concat(Enumerable.Repeat((long)(latent + rope), shape.KvLoraRank - latent)).Concat(RopeRows(latent, latent + rope))),
+            "kv_a_layernorm.weight" => torch.cat([tensor * Math.Sqrt((double)latent / shape.KvLoraRank), torch.zeros([shape.KvLoraRank - latent])], 0),
+            "kv_b_proj.weight" => torch.cat([tensor, torch.zeros([tensor.size(0), shape.KvLoraRank - latent])], 1),
+            "q_proj.weight" or "q_b_proj.weight" => Pick(tensor, Enumerable.Range(0, config.NumAttentionHeads)
+                .SelectMany(h => Rows((long)h * (nope + rope), nope).Concat(RopeRows((long)h * (nope + rope) + nope, tensor.size(0))))) * queryScale,
+            _ => tensor,   // o_proj, q_a_proj, q_a_layernorm
+        };
 
         for (var l = 0; l < config.NumHiddenLayers; l++)
         {
             using var scope = torch.NewDisposeScope();
             var prefix = LlamaModel.LayerName(l) + ".";
             var attention = $"{prefix}{DecoderLayer.AttentionName}.";
-            var query = mla.QueryLoraRank is null ? "q_proj.weight" : "q_b_proj.weight";
             var tensors = new List<(string, Tensor)>();
             // Cached rotary tables (some checkpoints carry them; every reader recomputes them) would be stale: left out.
             foreach (var name in source.Weights.Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && !n.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))
                          .Order(StringComparer.Ordinal))
             {
                 var tensor = source.Weights.Read(name);
-                var part = name[attention.Length..];
-                tensors.Add((name, !name.StartsWith(attention, StringComparison.Ordinal) ? tensor : part switch
-                {
-                    "kv_a_proj_with_mqa.weight" => Pick(tensor, Enumerable.Range(0, latent).Select(i => (long)i)
-                        .Concat(Enumerable.Repeat((long)(latent + rope), shape.KvLoraRank - latent)).Concat(RopeRows(latent, latent + rope))),
-                    "kv_a_layernorm.weight" => torch.cat([tensor * Math.Sqrt((double)latent / shape.KvLoraRank), torch.zeros([shape.KvLoraRank - latent])], 0),
-                    "kv_b_proj.weight" => torch.cat([tensor, torch.zeros([tensor.size(0), shape.KvLoraRank - latent])], 1),
-                    _ when part == query => Pick(tensor, Enumerable.Range(0, config.NumAttentionHeads).SelectMany(h =>
-                    {
-                        var first = (long)h * (nope + rope);
-                        return Enumerable.Range(0, nope).Select(i => first + i).Concat(RopeRows(first + nope, tensor.size(0)));
-                    })) * queryScale,
-                    _ => tensor,
-                }));
+                tensors.Add((name, name.StartsWith(attention, StringComparison.Ordinal) ? Padded(name[attention.Length..], tensor) : tensor));
             }
             writer.WriteShard(tensors);
             log?.Invoke($"layer {l + 1}/{config.NumHiddenLayers} padded");
