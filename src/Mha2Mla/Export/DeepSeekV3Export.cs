@@ -28,7 +28,16 @@ public sealed record ExportReport(string Source, string Output, string Format, J
     /// What padding to a kernel shape costs: the MLA engine's cache per token over all layers, in
     /// bf16 (what serving engines cache in), before and after.
     /// </summary>
-    public sealed record Padding(string Name, int KvLoraRankFrom, int QkRopeHeadDimFrom, long CacheBytesPerTokenUnpadded, long CacheBytesPerTokenPadded, double Increase);
+    public sealed record Padding(string Name, int KvLoraRankFrom, int QkRopeHeadDimFrom, long CacheBytesPerTokenUnpadded, long CacheBytesPerTokenPadded, double Increase)
+    {
+        /// <summary>Padding a latent of <paramref name="latent"/> and a rope head of <paramref name="rope"/> to <paramref name="shape"/> in <paramref name="layers"/> layers.</summary>
+        public static Padding Of(KernelShape shape, int latent, int rope, int layers)
+        {
+            const int bf16 = 2;
+            var (unpadded, padded) = ((long)(latent + rope), (long)(shape.KvLoraRank + shape.QkRopeHeadDim));
+            return new Padding(shape.Name, latent, rope, unpadded * layers * bf16, padded * layers * bf16, (double)padded / unpadded - 1);
+        }
+    }
 }
 
 /// <summary>
@@ -154,13 +163,9 @@ public static class DeepSeekV3Export
         var wanted = mla.Pairs[0].SelectMany(head => head.Select(k => (double)frequencies[k])).ToArray();
         var rope = DeepSeekV3Layout.Rope(wanted, config.Rope.Theta, layout.RopeDim, config.MaxPositionEmbeddings);
         writer.Finish(files with { Config = Config(files.Config, config, layout, rope), Format = null });
-        const int bf16 = 2;
-        var (unpadded, padded) = ((long)(layout.SourceLatent + layout.SourceRopeDim), (long)(layout.Latent + layout.RopeDim));
-        var padding = layout.Shape is not { } shape ? null : new ExportReport.Padding(shape.Name, layout.SourceLatent, layout.SourceRopeDim,
-            unpadded * config.NumHiddenLayers * bf16, padded * config.NumHiddenLayers * bf16, (double)padded / unpadded - 1);
         var report = new ExportReport(source, output, Format, rope, layout.Latent, layout.RopeDim, layout.NopeDim,
-            mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), padded,
-            (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings, padding);
+            mla.LatentNorm ? "the source's" : "calibrated constant", mla.CacheElementsPerToken(config, 0), layout.Latent + layout.RopeDim,
+            (long)config.NumAttentionHeads * (layout.NopeDim + layout.RopeDim + config.HeadDim), perplexity, warnings, layout.Padding(config.NumHiddenLayers));
         AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
         return report;
     }
@@ -188,16 +193,12 @@ public static class DeepSeekV3Export
     {
         var attention = (MlaAttention)layer.Attention;
         string Name(string rest) => $"{LlamaModel.LayerName(l)}.{DecoderLayer.AttentionName}.{rest}";
-        Tensor Pick(Tensor[] parts, long[] rows, bool zeroRow = false)
-        {
-            var all = torch.cat(zeroRow ? [.. parts, torch.zeros([1, parts[0].size(1)])] : parts, 0);
-            return all.index_select(0, torch.tensor(rows));
-        }
+        Tensor Pick(Tensor[] parts, long[] rows) => DeepSeekV3Layout.PickRows(torch.cat(parts, 0), rows);
         var norm = calibratedNorm is { } rms ? torch.ones([layout.SourceLatent]) * rms : attention.LatentNorm!.Weight;
         return
         [
-            (Name("q_proj.weight"), Pick([attention.Q.Weight], layout.QueryRows(), zeroRow: true) * layout.QueryScale),
-            (Name("kv_a_proj_with_mqa.weight"), Pick([attention.KvDown.Weight, attention.KRope.Weight], layout.KvARows(), zeroRow: true)),
+            (Name("q_proj.weight"), Pick([attention.Q.Weight], layout.QueryRows()) * layout.QueryScale),
+            (Name("kv_a_proj_with_mqa.weight"), Pick([attention.KvDown.Weight, attention.KRope.Weight], layout.KvARows())),
             (Name("kv_a_layernorm.weight"), layout.LatentNormWeight(norm)),
             (Name("kv_b_proj.weight"), layout.PadLatentColumns(Pick([attention.KUp.Weight, attention.VUp.Weight], layout.KvBRows()))),
             .. attention.O.NamedParameters(Name("o_proj")),

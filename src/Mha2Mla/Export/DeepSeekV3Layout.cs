@@ -94,15 +94,30 @@ public sealed class DeepSeekV3Layout
     }
 
     /// <summary>kv_b_proj's (or any latent-reading weight's) columns padded with zeros to the written latent.</summary>
-    public Tensor PadLatentColumns(Tensor weight) => Latent == SourceLatent ? weight
-        : torch.cat([weight, torch.zeros([weight.size(0), Latent - SourceLatent], weight.dtype, weight.device)], 1);
+    public Tensor PadLatentColumns(Tensor weight) => PadLatentColumns(weight, Latent);
+
+    /// <summary><paramref name="weight"/>'s latent columns padded with zeros to <paramref name="latent"/>.</summary>
+    public static Tensor PadLatentColumns(Tensor weight, int latent) => weight.size(1) == latent ? weight
+        : torch.cat([weight, torch.zeros([weight.size(0), latent - weight.size(1)], weight.dtype, weight.device)], 1);
+
+    /// <summary>kv_a_layernorm's weight for the written latent (<see cref="PadLatentNorm(Tensor, int)"/>).</summary>
+    public Tensor LatentNormWeight(Tensor weight) => PadLatentNorm(weight, Latent);
 
     /// <summary>
-    /// kv_a_layernorm's weight: the source's scaled by √(R/R') (the padded RMS averages R' dims, R'
-    /// − R of them zero, so it is √(R/R') of the source's), zero on the padded dims.
+    /// A latent norm's weight of R dims for a latent padded to <paramref name="latent"/> = R': the
+    /// source's scaled by √(R/R') (the padded RMS averages R' dims, R' − R of them zero, so it is
+    /// √(R/R') of the source's), zero on the padded dims.
     /// </summary>
-    public Tensor LatentNormWeight(Tensor weight) => Latent == SourceLatent ? weight
-        : torch.cat([weight * Math.Sqrt((double)SourceLatent / Latent), torch.zeros([Latent - SourceLatent], weight.dtype, weight.device)], 0);
+    public static Tensor PadLatentNorm(Tensor weight, int latent) => weight.size(0) == latent ? weight
+        : torch.cat([weight * Math.Sqrt((double)weight.size(0) / latent), torch.zeros([latent - weight.size(0)], weight.dtype, weight.device)], 0);
+
+    /// <summary>The rows <paramref name="rows"/> of <paramref name="stacked"/>, where the index one past its last row stands for a zero row.</summary>
+    public static Tensor PickRows(Tensor stacked, IEnumerable<long> rows) =>
+        torch.cat([stacked, torch.zeros([1, stacked.size(1)], stacked.dtype, stacked.device)], 0).index_select(0, torch.tensor(rows.ToArray()));
+
+    /// <summary>What padding to <see cref="Shape"/> costs, for the report; null without a shape.</summary>
+    public ExportReport.Padding? Padding(int layers) =>
+        Shape is { } shape ? ExportReport.Padding.Of(shape, SourceLatent, SourceRopeDim, layers) : null;
 
     /// <summary>kv_b_proj: per query head, its group's position-free key rows then its value rows. Source: k_up_proj rows, then v_up_proj rows.</summary>
     public long[] KvBRows()

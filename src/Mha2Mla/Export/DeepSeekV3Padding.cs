@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mha2Mla.Evaluation;
 
 namespace Mha2Mla.Export;
 
@@ -53,16 +52,14 @@ public static class DeepSeekV3Padding
                 ? Rows(first, rope).Concat(Enumerable.Repeat(zero, added))
                 : Rows(first, rope / 2).Concat(Enumerable.Repeat(zero, added / 2)).Concat(Rows(first + rope / 2, rope / 2)).Concat(Enumerable.Repeat(zero, added / 2));
         }
-        // The rows `rows` of `tensor`, where index tensor.size(0) stands for a zero row.
-        Tensor Pick(Tensor tensor, IEnumerable<long> rows) =>
-            torch.cat([tensor, torch.zeros([1, tensor.size(1)])], 0).index_select(0, torch.tensor(rows.ToArray()));
-        // Attention tensor `part` of a layer, padded.
+        // Attention tensor `part` of a layer, padded (a row index one past the tensor's last is a zero row).
         Tensor Padded(string part, Tensor tensor) => part switch
         {
-            "kv_a_proj_with_mqa.weight" => Pick(tensor, Rows(0, latent).Concat(Enumerable.Repeat((long)(latent + rope), shape.KvLoraRank - latent)).Concat(RopeRows(latent, latent + rope))),
-            "kv_a_layernorm.weight" => torch.cat([tensor * Math.Sqrt((double)latent / shape.KvLoraRank), torch.zeros([shape.KvLoraRank - latent])], 0),
-            "kv_b_proj.weight" => torch.cat([tensor, torch.zeros([tensor.size(0), shape.KvLoraRank - latent])], 1),
-            "q_proj.weight" or "q_b_proj.weight" => Pick(tensor, Enumerable.Range(0, config.NumAttentionHeads)
+            "kv_a_proj_with_mqa.weight" => DeepSeekV3Layout.PickRows(tensor,
+                Rows(0, latent).Concat(Enumerable.Repeat((long)(latent + rope), shape.KvLoraRank - latent)).Concat(RopeRows(latent, latent + rope))),
+            "kv_a_layernorm.weight" => DeepSeekV3Layout.PadLatentNorm(tensor, shape.KvLoraRank),
+            "kv_b_proj.weight" => DeepSeekV3Layout.PadLatentColumns(tensor, shape.KvLoraRank),
+            "q_proj.weight" or "q_b_proj.weight" => DeepSeekV3Layout.PickRows(tensor, Enumerable.Range(0, config.NumAttentionHeads)
                 .SelectMany(h => Rows((long)h * (nope + rope), nope).Concat(RopeRows((long)h * (nope + rope) + nope, tensor.size(0))))) * queryScale,
             _ => tensor,   // o_proj, q_a_proj, q_a_layernorm
         };
@@ -93,11 +90,9 @@ public static class DeepSeekV3Padding
         var ropeJson = PadRope(written, config.Rope, rope, shape.QkRopeHeadDim, config.MaxPositionEmbeddings);
         writer.Finish(files with { Config = written, Format = null });
 
-        const int bf16 = 2;
-        var (unpadded, padded) = ((long)(latent + rope), (long)(shape.KvLoraRank + shape.QkRopeHeadDim));
-        var padding = new ExportReport.Padding(shape.Name, latent, rope, unpadded * config.NumHiddenLayers * bf16, padded * config.NumHiddenLayers * bf16, (double)padded / unpadded - 1);
         var report = new ExportReport(source.Directory, output, DeepSeekV3Export.Format, ropeJson, shape.KvLoraRank, shape.QkRopeHeadDim, nope, "the source's, rescaled",
-            unpadded, padded, (long)config.NumAttentionHeads * (nope + shape.QkRopeHeadDim + mla.ValueDim!.Value), perplexity, [], padding);
+            latent + rope, shape.KvLoraRank + shape.QkRopeHeadDim, (long)config.NumAttentionHeads * (nope + shape.QkRopeHeadDim + mla.ValueDim!.Value), perplexity, [],
+            ExportReport.Padding.Of(shape, latent, rope, config.NumHiddenLayers));
         AtomicFile.WriteAllText(Path.Combine(directory, "export_report.json"), JsonSerializer.Serialize(report, JsonFormat.Options));
         return report;
     }
