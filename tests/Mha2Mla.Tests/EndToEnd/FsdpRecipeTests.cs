@@ -38,14 +38,7 @@ public class FsdpRecipeTests : IDisposable
         return (Path.Combine(output, "windows.jsonl"), JsonDocument.Parse(run.Stdout).RootElement.Clone());
     }
 
-    private static void AssertRefused(ProcessResult result, string fragment)
-    {
-        Assert.True(result.ExitCode == 2, $"expected exit code 2, got {result}");
-        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one error line, got {result}");
-        Assert.StartsWith("finetune.py: error: ", lines[0]);
-        Assert.Contains(fragment, lines[0]);
-    }
+    private static void AssertRefused(ProcessResult result, string fragment) => Support.Cli.AssertBadInput(result, fragment, prefix: "finetune.py: error: ");
 
     [Fact]
     public void TheCheckFindsTheWindowsTheScheduleAndTheConfigAsMha2mlaDoes()
